@@ -1,0 +1,76 @@
+"""Amazon MWAA platform: network, DAG bucket, pipeline assets, environment.
+
+Settings are read and validated first, so bad config stops the run before any
+resource is registered. Every resource goes through one explicit AWS provider
+whose default tags carry project, stack, owner and cost center.
+"""
+
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components.airflow_environment import AirflowEnvironment, AirflowEnvironmentArgs, DagPermissions
+from components.dag_bucket import DagBucket, DagBucketArgs
+from components.network import Network, NetworkArgs
+from components.pipeline import PipelineAssets, PipelineAssetsArgs
+from settings import settings_from_pulumi_config
+
+ROOT = Path(__file__).parent
+settings = settings_from_pulumi_config(ROOT)
+provider = aws.Provider("aws", region=settings.region, default_tags={"tags": settings.default_tags})
+opts = pulumi.ResourceOptions(providers=[provider])
+
+net = settings.network
+network = Network("network", NetworkArgs(net.vpc_cidr, net.public_subnet_cidrs, net.private_subnet_cidrs, net.nat_gateways), opts)
+dag_bucket = DagBucket(
+    "dags",
+    DagBucketArgs(
+        dags_dir=ROOT / "dags",
+        requirements_file=ROOT / settings.dag_bucket.requirements_file,
+        noncurrent_version_expiration_days=settings.dag_bucket.noncurrent_version_expiration_days,
+        protect=settings.dag_bucket.protect,
+    ),
+    opts,
+)
+pipeline = PipelineAssets(
+    "pipeline",
+    PipelineAssetsArgs(
+        environment_name=settings.name,
+        region=settings.region,
+        settings=settings.pipeline,
+        dag_bucket_name=dag_bucket.bucket_name,
+        lambda_source_dir=ROOT / "functions" / "validate_input",
+        glue_script=ROOT / "glue" / "transform.py",
+        log_retention_days=settings.mwaa.log_retention_days,
+        noncurrent_version_expiration_days=settings.dag_bucket.noncurrent_version_expiration_days,
+        protect=settings.dag_bucket.protect,
+    ),
+    opts,
+)
+airflow = AirflowEnvironment(
+    "airflow",
+    AirflowEnvironmentArgs(
+        environment_name=settings.name,
+        region=settings.region,
+        settings=settings.mwaa,
+        source_bucket_arn=dag_bucket.bucket_arn,
+        requirements_object_version=dag_bucket.requirements_object_version,
+        subnet_ids=network.private_subnet_ids,
+        security_group_id=network.security_group_id,
+        dag_permissions=DagPermissions(pipeline.function_arn, pipeline.job_arn, pipeline.alert_topic_arn),
+    ),
+    opts,
+)
+
+pulumi.export("environment_name", settings.name)
+pulumi.export("webserver_url", airflow.webserver_url)
+pulumi.export("environment_arn", airflow.arn)
+pulumi.export("dag_bucket_name", dag_bucket.bucket_name)
+pulumi.export("data_bucket_name", pipeline.data_bucket_name)
+pulumi.export("vpc_id", network.vpc_id)
+pulumi.export("public_subnet_ids", network.public_subnet_ids)
+pulumi.export("private_subnet_ids", network.private_subnet_ids)
+pulumi.export("lambda_function_name", pipeline.function_name)
+pulumi.export("glue_job_name", pipeline.job_name)
+pulumi.export("alert_topic_arn", pipeline.alert_topic_arn)

@@ -1,0 +1,167 @@
+"""The MWAA environment, its least-privilege execution role and its log groups.
+
+The environment's name is given once; the role's ARNs (PublishMetrics, the
+`airflow-<name>-*` log groups, the confused-deputy condition) all derive from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import allow, policy_document, trust_policy
+from settings import LOG_TYPES, MwaaSettings
+
+#: Logging configuration keys of aws.mwaa.Environment, in LOG_TYPES order.
+_LOGGING_KEYS = dict(zip(LOG_TYPES, ("dag_processing_logs", "scheduler_logs", "task_logs", "webserver_logs", "worker_logs"), strict=True))
+
+
+def log_group_names(environment_name: str) -> dict[str, str]:
+    """MWAA writes to these fixed names; creating them first is how retention gets set."""
+    return {log_type: f"airflow-{environment_name}-{log_type}" for log_type in LOG_TYPES}
+
+
+@dataclass(frozen=True)
+class DagPermissions:
+    """The AWS resources the DAG's tasks act on, and nothing else."""
+
+    function_arn: pulumi.Input[str]
+    job_arn: pulumi.Input[str]
+    topic_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class AirflowEnvironmentArgs:
+    environment_name: str
+    region: str
+    settings: MwaaSettings
+    source_bucket_arn: pulumi.Input[str]
+    requirements_object_version: pulumi.Input[str]
+    subnet_ids: pulumi.Input[list[str]]
+    security_group_id: pulumi.Input[str]
+    dag_permissions: DagPermissions
+
+
+class AirflowEnvironment(pulumi.ComponentResource):
+    arn: pulumi.Output[str]
+    webserver_url: pulumi.Output[str]
+    execution_role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AirflowEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mwaa:airflow:AirflowEnvironment", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cfg, env = args.settings, args.environment_name
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
+
+        def arn(service: str, resource: str, region: pulumi.Input[str] = args.region, acct: pulumi.Input[str] = account):
+            return pulumi.Output.concat("arn:", partition, ":", service, ":", region, ":", acct, ":", resource)
+
+        environment_arn = arn("airflow", f"environment/{env}")
+        log_groups = [
+            aws.cloudwatch.LogGroup(f"{name}-logs-{log_type.lower()}", name=group, retention_in_days=cfg.log_retention_days, opts=child)
+            for log_type, group in log_group_names(env).items()
+        ]
+
+        role = aws.iam.Role(
+            f"{name}-execution-role",
+            description=f"MWAA execution role for {env}",
+            assume_role_policy=trust_policy(
+                "airflow.amazonaws.com",
+                "airflow-env.amazonaws.com",
+                condition={"StringEquals": {"aws:SourceAccount": account}, "ArnLike": {"aws:SourceArn": environment_arn}},
+            ),
+            opts=child,
+        )
+        bucket_objects = pulumi.Output.concat(args.source_bucket_arn, "/*")
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-execution-policy",
+            role=role.id,
+            policy=policy_document(
+                allow(["airflow:PublishMetrics"], [environment_arn], "PublishMetrics"),
+                {
+                    "Sid": "NoBucketListing",
+                    "Effect": "Deny",
+                    "Action": ["s3:ListAllMyBuckets"],
+                    "Resource": [args.source_bucket_arn, bucket_objects],
+                },
+                allow(["s3:GetObject*", "s3:GetBucket*", "s3:List*"], [args.source_bucket_arn, bucket_objects], "ReadSourceBucket"),
+                allow(
+                    [
+                        "logs:CreateLogStream",
+                        "logs:CreateLogGroup",
+                        "logs:PutLogEvents",
+                        "logs:GetLogEvents",
+                        "logs:GetLogRecord",
+                        "logs:GetLogGroupFields",
+                        "logs:GetQueryResults",
+                    ],
+                    [arn("logs", f"log-group:airflow-{env}-*")],
+                    "WriteOwnLogGroups",
+                ),
+                # These three APIs have no resource-level scoping.
+                allow(["logs:DescribeLogGroups", "cloudwatch:PutMetricData", "s3:GetAccountPublicAccessBlock"], ["*"], "UnscopableReads"),
+                allow(
+                    [
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                        "sqs:GetQueueUrl",
+                        "sqs:ReceiveMessage",
+                        "sqs:SendMessage",
+                    ],
+                    [arn("sqs", "airflow-celery-*", acct="*")],
+                    "CeleryQueueInAwsAccount",
+                ),
+                {
+                    "Sid": "AwsOwnedKeyViaSqs",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"],
+                    "NotResource": arn("kms", "key/*", region="*"),
+                    "Condition": {"StringLike": {"kms:ViaService": [f"sqs.{args.region}.amazonaws.com"]}},
+                },
+                allow(["lambda:InvokeFunction"], [args.dag_permissions.function_arn], "DagInvokesLambda"),
+                allow(
+                    ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:GetJob"],
+                    [args.dag_permissions.job_arn],
+                    "DagRunsGlueJob",
+                ),
+                allow(["sns:Publish"], [args.dag_permissions.topic_arn], "DagPublishesAlerts"),
+            ),
+            opts=child,
+        )
+
+        levels = cfg.log_levels.by_log_type()
+        environment = aws.mwaa.Environment(
+            f"{name}-environment",
+            name=env,
+            airflow_version=cfg.airflow_version,
+            environment_class=cfg.environment_class,
+            schedulers=cfg.schedulers,
+            min_workers=cfg.min_workers,
+            max_workers=cfg.max_workers,
+            min_webservers=cfg.min_webservers,
+            max_webservers=cfg.max_webservers,
+            webserver_access_mode=cfg.webserver_access_mode,
+            weekly_maintenance_window_start=cfg.weekly_maintenance_window_start,
+            airflow_configuration_options=cfg.airflow_configuration_options,
+            execution_role_arn=role.arn,
+            source_bucket_arn=args.source_bucket_arn,
+            dag_s3_path="dags",
+            requirements_s3_path="requirements.txt",
+            requirements_s3_object_version=args.requirements_object_version,
+            network_configuration={"security_group_ids": [args.security_group_id], "subnet_ids": args.subnet_ids},
+            logging_configuration={key: {"enabled": True, "log_level": levels[log_type]} for log_type, key in _LOGGING_KEYS.items()},
+            # IAM is eventually consistent: creating before the policy lands fails with ValidationException.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[role_policy, *log_groups], custom_timeouts=pulumi.CustomTimeouts(create="2h", update="2h")
+            ),
+        )
+
+        self.arn = environment.arn
+        self.webserver_url = environment.webserver_url.apply(lambda host: f"https://{host}" if host else "")
+        self.execution_role_arn = role.arn
+        self.register_outputs({"arn": self.arn, "webserver_url": self.webserver_url, "execution_role_arn": self.execution_role_arn})

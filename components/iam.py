@@ -1,0 +1,24 @@
+"""IAM document helpers shared by the components (plain functions, not resources)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+
+def policy_document(*statements: dict[str, Any]) -> pulumi.Output[str]:
+    """A policy JSON string; statements may hold Outputs (ARNs of resources being created)."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(actions: list[str], resources: list[pulumi.Input[str]], sid: str, **extra: Any) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources, **extra}
+
+
+def trust_policy(*services: str, condition: dict[str, Any] | None = None) -> pulumi.Output[str]:
+    """Who may assume the role; `condition` guards against the confused deputy."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": list(services)}, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    return policy_document(statement)

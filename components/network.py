@@ -1,0 +1,141 @@
+"""The VPC MWAA runs in: public subnets behind an IGW, private subnets behind NAT.
+
+MWAA needs exactly two private subnets in two AZs whose default route is a NAT
+gateway (never the IGW), and a security group that lets the environment talk to
+itself. A missing NAT route or self-rule leaves the environment "Creating" for
+hours before it fails, so this component makes both impossible to forget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+ANYWHERE = "0.0.0.0/0"
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    vpc_cidr: str
+    public_subnet_cidrs: list[str]
+    private_subnet_cidrs: list[str]
+    nat_gateways: int
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    public_subnet_ids: pulumi.Output[list[str]]
+    private_subnet_ids: pulumi.Output[list[str]]
+    security_group_id: pulumi.Output[str]
+    availability_zones: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mwaa:network:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
+        azs = [zones.names[i] for i in range(2)]
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags={"Name": f"{name}-vpc"},
+            opts=child,
+        )
+        igw = aws.ec2.InternetGateway(f"{name}-igw", tags={"Name": f"{name}-igw"}, opts=child)
+        attachment = aws.ec2.InternetGatewayAttachment(f"{name}-igw-attachment", internet_gateway_id=igw.id, vpc_id=vpc.id, opts=child)
+
+        public_rt = aws.ec2.RouteTable(f"{name}-public-rt", vpc_id=vpc.id, tags={"Name": f"{name}-public"}, opts=child)
+        aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=public_rt.id,
+            destination_cidr_block=ANYWHERE,
+            gateway_id=igw.id,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+        )
+        public = [self._subnet(name, "public", i, cidr, azs[i], vpc, public_rt) for i, cidr in enumerate(args.public_subnet_cidrs)]
+
+        nats = []
+        for i in range(args.nat_gateways):
+            eip = aws.ec2.Eip(f"{name}-nat-eip-{i + 1}", domain="vpc", tags={"Name": f"{name}-nat-{i + 1}"}, opts=child)
+            nats.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{i + 1}",
+                    allocation_id=eip.allocation_id,
+                    subnet_id=public[i].id,
+                    tags={"Name": f"{name}-nat-{i + 1}"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+                )
+            )
+
+        private = []
+        for i, cidr in enumerate(args.private_subnet_cidrs):
+            # One route table per AZ; with two NATs each AZ egresses through its own.
+            rt = aws.ec2.RouteTable(f"{name}-private-rt-{i + 1}", vpc_id=vpc.id, tags={"Name": f"{name}-private-{i + 1}"}, opts=child)
+            aws.ec2.Route(
+                f"{name}-private-default-{i + 1}",
+                route_table_id=rt.id,
+                destination_cidr_block=ANYWHERE,
+                nat_gateway_id=nats[min(i, len(nats) - 1)].id,
+                opts=child,
+            )
+            private.append(self._subnet(name, "private", i, cidr, azs[i], vpc, rt))
+
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=vpc.id,
+            description="MWAA environment: members talk to each other; egress via NAT",
+            tags={"Name": f"{name}-sg"},
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-sg-self-ingress",
+            security_group_id=sg.id,
+            referenced_security_group_id=sg.id,
+            ip_protocol="-1",
+            description="all traffic from members of this group",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-sg-all-egress",
+            security_group_id=sg.id,
+            cidr_ipv4=ANYWHERE,
+            ip_protocol="-1",
+            description="all outbound traffic",
+            opts=child,
+        )
+
+        self.vpc_id = vpc.id
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
+        self.security_group_id = sg.id
+        self.availability_zones = pulumi.Output.all(*azs)
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+                "security_group_id": self.security_group_id,
+                "availability_zones": self.availability_zones,
+            }
+        )
+
+    def _subnet(
+        self, name: str, tier: str, index: int, cidr: str, az: pulumi.Output[str], vpc: aws.ec2.Vpc, rt: aws.ec2.RouteTable
+    ) -> aws.ec2.Subnet:
+        subnet = aws.ec2.Subnet(
+            f"{name}-{tier}-{index + 1}",
+            vpc_id=vpc.id,
+            cidr_block=cidr,
+            availability_zone=az,
+            map_public_ip_on_launch=False,
+            tags={"Name": f"{name}-{tier}-{index + 1}", "tier": tier},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-{tier}-{index + 1}-rta", subnet_id=subnet.id, route_table_id=rt.id, opts=pulumi.ResourceOptions(parent=self)
+        )
+        return subnet

@@ -1,0 +1,186 @@
+"""What the DAG drives: a Lambda that checks the day's input, a Glue job that
+transforms it, an SNS topic for failure alerts, and the data bucket they share.
+
+The component also renders `dags/pipeline_config.json` into the DAG bucket, so
+the DAG learns every name and ARN from IaC instead of hard-coding them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components.dag_bucket import DAG_PREFIX, PIPELINE_CONFIG_FILE
+from components.iam import allow, policy_document, trust_policy
+from components.secure_bucket import SecureBucket, SecureBucketArgs
+from settings import PipelineSettings
+
+GLUE_SCRIPT_KEY = "scripts/transform.py"
+
+
+@dataclass(frozen=True)
+class PipelineAssetsArgs:
+    environment_name: str
+    region: str
+    settings: PipelineSettings
+    dag_bucket_name: pulumi.Input[str]
+    lambda_source_dir: Path
+    glue_script: Path
+    log_retention_days: int
+    noncurrent_version_expiration_days: int
+    protect: bool
+
+
+class PipelineAssets(pulumi.ComponentResource):
+    data_bucket_name: pulumi.Output[str]
+    function_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    job_name: pulumi.Output[str]
+    job_arn: pulumi.Output[str]
+    alert_topic_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: PipelineAssetsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mwaa:pipeline:PipelineAssets", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cfg = args.settings
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+
+        data = SecureBucket(f"{name}-data", SecureBucketArgs(args.noncurrent_version_expiration_days, args.protect), child)
+        topic = aws.sns.Topic(f"{name}-alerts", name=f"{args.environment_name}-alerts", opts=child)
+        for i, email in enumerate(cfg.alert_emails):
+            aws.sns.TopicSubscription(f"{name}-alerts-email-{i + 1}", topic=topic.arn, protocol="email", endpoint=email, opts=child)
+
+        # Lambda: basic execution plus read access to the input prefix only.
+        function_name = f"{args.environment_name}-validate-input"
+        lambda_role = aws.iam.Role(f"{name}-lambda-role", assume_role_policy=trust_policy("lambda.amazonaws.com"), opts=child)
+        aws.iam.RolePolicyAttachment(
+            f"{name}-lambda-basic-execution",
+            role=lambda_role.name,
+            policy_arn=pulumi.Output.concat("arn:", partition, ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
+            opts=child,
+        )
+        lambda_policy = aws.iam.RolePolicy(
+            f"{name}-lambda-read-input",
+            role=lambda_role.id,
+            policy=policy_document(
+                allow(["s3:GetObject"], [pulumi.Output.concat(data.bucket_arn, "/", cfg.input_prefix, "*")], "ReadInput"),
+                allow(
+                    ["s3:ListBucket"],
+                    [data.bucket_arn],
+                    "ListInputSoMissingKeysAre404",
+                    Condition={"StringLike": {"s3:prefix": [f"{cfg.input_prefix}*"]}},
+                ),
+            ),
+            opts=child,
+        )
+        lambda_logs = aws.cloudwatch.LogGroup(
+            f"{name}-lambda-logs", name=f"/aws/lambda/{function_name}", retention_in_days=args.log_retention_days, opts=child
+        )
+        function = aws.lambda_.Function(
+            f"{name}-validate-input",
+            name=function_name,
+            runtime=cfg.lambda_.runtime,
+            handler="handler.handler",
+            code=pulumi.AssetArchive({p.name: pulumi.FileAsset(str(p)) for p in sorted(args.lambda_source_dir.glob("*.py"))}),
+            role=lambda_role.arn,
+            memory_size=cfg.lambda_.memory_mb,
+            timeout=cfg.lambda_.timeout_seconds,
+            environment={"variables": {"DATA_BUCKET": data.bucket_name, "INPUT_PREFIX": cfg.input_prefix}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[lambda_logs, lambda_policy]),
+        )
+
+        # Glue: reads the script and input, writes the output prefix, writes its own logs.
+        script = aws.s3.BucketObjectv2(
+            f"{name}-glue-script",
+            bucket=data.bucket_name,
+            key=GLUE_SCRIPT_KEY,
+            source=pulumi.FileAsset(str(args.glue_script)),
+            source_hash=hashlib.sha256(args.glue_script.read_bytes()).hexdigest(),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[data.versioning]),
+        )
+        glue_role = aws.iam.Role(f"{name}-glue-role", assume_role_policy=trust_policy("glue.amazonaws.com"), opts=child)
+        glue_policy = aws.iam.RolePolicy(
+            f"{name}-glue-access",
+            role=glue_role.id,
+            policy=policy_document(
+                allow(
+                    ["s3:GetObject"],
+                    [
+                        pulumi.Output.concat(data.bucket_arn, "/", GLUE_SCRIPT_KEY),
+                        pulumi.Output.concat(data.bucket_arn, "/", cfg.input_prefix, "*"),
+                    ],
+                    "ReadScriptAndInput",
+                ),
+                allow(["s3:PutObject"], [pulumi.Output.concat(data.bucket_arn, "/", cfg.output_prefix, "*")], "WriteOutput"),
+                allow(
+                    ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    [pulumi.Output.concat("arn:", partition, ":logs:", args.region, ":*:log-group:/aws-glue/*")],
+                    "GlueJobLogs",
+                ),
+            ),
+            opts=child,
+        )
+        glue = cfg.glue
+        job = aws.glue.Job(
+            f"{name}-transform",
+            name=f"{args.environment_name}-transform",
+            role_arn=glue_role.arn,
+            glue_version=glue.glue_version,
+            command={
+                "name": glue.job_type,
+                "script_location": pulumi.Output.concat("s3://", data.bucket_name, "/", GLUE_SCRIPT_KEY),
+                "python_version": glue.python_version,
+            },
+            max_capacity=glue.max_capacity,
+            worker_type=glue.worker_type,
+            number_of_workers=glue.number_of_workers,
+            timeout=glue.timeout_minutes,
+            max_retries=glue.max_retries,
+            execution_property={"max_concurrent_runs": 1},
+            default_arguments={
+                "--DATA_BUCKET": data.bucket_name,
+                "--OUTPUT_PREFIX": cfg.output_prefix,
+                "--job-language": "python",
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[script, glue_policy]),
+        )
+
+        aws.s3.BucketObjectv2(
+            f"{name}-dag-config",
+            bucket=args.dag_bucket_name,
+            key=f"{DAG_PREFIX}/{PIPELINE_CONFIG_FILE}",
+            content_type="application/json",
+            content=pulumi.Output.json_dumps(
+                {
+                    "lambda_function_name": function.name,
+                    "glue_job_name": job.name,
+                    "alert_topic_arn": topic.arn,
+                    "data_bucket": data.bucket_name,
+                    "input_prefix": cfg.input_prefix,
+                    "output_prefix": cfg.output_prefix,
+                    "region": args.region,
+                }
+            ),
+            opts=child,
+        )
+
+        self.data_bucket_name = data.bucket_name
+        self.function_name = function.name
+        self.function_arn = function.arn
+        self.job_name = job.name
+        self.job_arn = job.arn
+        self.alert_topic_arn = topic.arn
+        self.register_outputs(
+            {
+                "data_bucket_name": self.data_bucket_name,
+                "function_name": self.function_name,
+                "function_arn": self.function_arn,
+                "job_name": self.job_name,
+                "job_arn": self.job_arn,
+                "alert_topic_arn": self.alert_topic_arn,
+            }
+        )

@@ -1,0 +1,95 @@
+"""Daily input check (Lambda) then transform (Glue), weekdays at 10:00 IST.
+
+Names and ARNs come from pipeline_config.json, which the Pulumi program renders
+next to this file; parsing reads only that local file (no AWS calls), so the
+scheduler's parse loop stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.providers.amazon.aws.hooks.sns import SnsHook
+from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
+from airflow.sdk import DAG
+from airflow.timetables.trigger import CronTriggerTimetable
+
+CONFIG_PATH = Path(__file__).with_name("pipeline_config.json")
+CONFIG_KEYS = ("lambda_function_name", "glue_job_name", "alert_topic_arn", "data_bucket", "input_prefix", "output_prefix", "region")
+#: 10:00 in Asia/Kolkata (no DST) is 04:30 UTC, Monday to Friday.
+SCHEDULE = CronTriggerTimetable("0 10 * * 1-5", timezone="Asia/Kolkata")
+
+
+def load_config(path: Path = CONFIG_PATH) -> dict[str, str]:
+    """The pipeline's names, or an import error that says how to fix it."""
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RuntimeError(f"{path.name} is missing beside the DAG; `pulumi up` renders it into s3://<dag bucket>/dags/") from None
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(f"{path.name} is not valid JSON ({exc}); re-run `pulumi up` to render it again") from None
+    missing = [key for key in CONFIG_KEYS if not isinstance(config, dict) or not config.get(key)]
+    if missing:
+        raise RuntimeError(f"{path.name} lacks {', '.join(missing)}; re-run `pulumi up` to render it again")
+    return config
+
+
+def publish_failure(context: dict[str, Any]) -> None:
+    """Alert the pipeline's SNS topic; never masks the task's own failure."""
+    ti = context["task_instance"]
+    subject = f"[airflow] {ti.dag_id}.{ti.task_id} failed"[:100]
+    message = (
+        f"Task {ti.task_id} of DAG {ti.dag_id} failed on try {ti.try_number} "
+        f"for logical date {context['logical_date']}.\nError: {context.get('exception')!r}"
+    )
+    SnsHook(aws_conn_id="aws_default", region_name=CONFIG["region"]).publish_to_target(CONFIG["alert_topic_arn"], message, subject=subject)
+
+
+CONFIG = load_config()
+
+with DAG(
+    dag_id="lambda_glue_pipeline",
+    description=__doc__.splitlines()[0],
+    schedule=SCHEDULE,
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=2),
+    user_defined_filters={"fromjson": json.loads},
+    default_args={
+        "owner": "data-platform",
+        "retries": 3,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=20),
+        "on_failure_callback": publish_failure,
+    },
+    tags=["mwaa-platform"],
+) as dag:
+    validate_input = LambdaInvokeFunctionOperator(
+        task_id="validate_input",
+        function_name=CONFIG["lambda_function_name"],
+        region_name=CONFIG["region"],
+        payload=json.dumps({"run_date": "{{ ds }}"}),
+        execution_timeout=timedelta(minutes=5),
+    )
+    transform = GlueJobOperator(
+        task_id="transform",
+        job_name=CONFIG["glue_job_name"],
+        region_name=CONFIG["region"],
+        script_args={
+            "--RUN_DATE": "{{ ds }}",
+            "--INPUT_KEY": "{{ (ti.xcom_pull(task_ids='validate_input') | fromjson)['key'] }}",
+            "--DATA_BUCKET": CONFIG["data_bucket"],
+            "--OUTPUT_PREFIX": CONFIG["output_prefix"],
+        },
+        wait_for_completion=True,
+        job_poll_interval=15,
+        execution_timeout=timedelta(minutes=60),
+    )
+    validate_input >> transform

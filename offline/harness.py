@@ -1,0 +1,235 @@
+"""Run the real Pulumi program offline and record what it registers.
+
+`run_stack("dev")` executes __main__.py under Pulumi's own mocks with the
+config from Pulumi.dev.yaml, and records every RegisterResource request as the
+engine would receive it: type, name, URN, inputs, parent, dependencies,
+property dependencies and options. Tests, the policy gate and the cost model
+all read this one recording.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks, rpc, settings, sync_await
+from pulumi.runtime.stack import run_pulumi_func
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+ACCOUNT_ID = "123456789012"
+#: Top-level files and packages of the Pulumi program (what __main__.py imports).
+PROGRAM_MODULES = ("settings", "components")
+
+
+@dataclass
+class Recorded:
+    """One resource registration, as the engine (and an analyzer) sees it."""
+
+    type: str
+    name: str
+    urn: str
+    custom: bool
+    inputs: dict[str, Any]
+    parent: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    #: The inputs exactly as sent on the wire (a protobuf Struct), for the policy gate.
+    wire: Any = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StackRun:
+    project: str
+    stack: str
+    config: dict[str, Any]
+    resources: list[Recorded]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> Recorded:
+        (found,) = self.of_type(type_)
+        return found
+
+    def by_urn(self, urn: str) -> Recorded:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def by_name(self, name: str) -> Recorded:
+        return next(r for r in self.resources if r.name == name)
+
+
+def _fake_id(args: mocks.MockResourceArgs) -> str:
+    return f"{args.name}-id"
+
+
+def _digest(value: Any) -> str:
+    """A stable stand-in for content-derived outputs such as S3 version ids."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def reveal(value: Any) -> Any:
+    """Inputs with secret wrappers removed (the provider marks some inputs secret)."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return reveal(value["value"])
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+#: ARN layouts of the types whose ARNs feed policies, so tests see realistic values.
+_ARNS = {
+    "aws:s3/bucket:Bucket": "arn:aws:s3:::{name}",
+    "aws:iam/role:Role": "arn:aws:iam::{account}:role/{name}",
+    "aws:lambda/function:Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+    "aws:glue/job:Job": "arn:aws:glue:{region}:{account}:job/{name}",
+    "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
+    "aws:mwaa/environment:Environment": "arn:aws:airflow:{region}:{account}:environment/{name}",
+    "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
+}
+
+
+class AwsMocks(mocks.Mocks):
+    """Plausible AWS outputs: ARNs, names and content-derived S3 version ids."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        physical = state.get("name") or state.get("bucket") or f"{args.name}-{_digest(args.name)[:7]}"
+        service = args.typ.split(":")[1].split("/")[0]
+        layout = _ARNS.get(args.typ, "arn:aws:{service}:{region}:{account}:{name}")
+        state.setdefault("arn", layout.format(service=service, region=self.region, account=ACCOUNT_ID, name=physical))
+        if args.typ == "aws:s3/bucket:Bucket":
+            state["bucket"] = physical
+        elif args.typ == "aws:s3/bucketObjectv2:BucketObjectv2":
+            # Changes exactly when the object's content (hash) or key changes, like S3.
+            state["versionId"] = _digest([state.get("key"), state.get("sourceHash"), state.get("content")])
+        elif args.typ == "aws:mwaa/environment:Environment":
+            state["webserverUrl"] = f"{_digest(physical)[:8]}.c2.{self.region}.airflow.amazonaws.com"
+        elif args.typ == "aws:ec2/eip:Eip":
+            state["allocationId"] = f"eipalloc-{_digest(args.name)[:8]}"
+        if "name" in state or args.typ in ("aws:iam/role:Role", "aws:sns/topic:Topic"):
+            state.setdefault("name", physical)
+        return _fake_id(args), state
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list]:
+        token = args.token
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            names = [f"{self.region}{z}" for z in "abc"]
+            return {"names": names, "zoneIds": [f"use1-az{i}" for i in range(1, 4)], "id": self.region}, []
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci", "userId": "AIDA", "id": ACCOUNT_ID}, []
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        if token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}, []
+        raise NotImplementedError(f"no mock for invoke {token}; add it to offline/harness.py")
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """The SDK's mock monitor, keeping each request's graph edges and options."""
+
+    def __init__(self, aws_mocks: AwsMocks) -> None:
+        super().__init__(aws_mocks)
+        self.recorded: list[Recorded] = []
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.recorded.append(
+                Recorded(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    custom=bool(request.custom),
+                    inputs=reveal(rpc.deserialize_properties(request.object)),
+                    wire=request.object,
+                    parent=request.parent,
+                    dependencies=list(request.dependencies),
+                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                    provider=request.provider,
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    outputs=self.resources[response.urn].state,
+                )
+            )
+        return response
+
+
+def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """`config:` of Pulumi.<stack>.yaml (a missing file is a clear error)."""
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = sorted(p.name.split(".")[1] for p in project_dir.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"{path.name} not found; stacks here: {', '.join(known)}")
+    return (yaml.safe_load(path.read_text()) or {}).get("config", {})
+
+
+def project_name(project_dir: Path = PROJECT_DIR) -> str:
+    return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+
+
+def run_stack(
+    stack: str,
+    project_dir: Path = PROJECT_DIR,
+    config: dict[str, Any] | None = None,
+    preview: bool = False,
+) -> StackRun:
+    """Run `project_dir/__main__.py` as stack `stack` under mocks.
+
+    `config` replaces the stack file's config when given (tests use it for
+    variants). The program's exception, if any, propagates; what was registered
+    before it is on `exc.recorded` for "registers nothing" checks.
+    """
+    project = project_name(project_dir)
+    config = stack_config(stack, project_dir) if config is None else config
+    runtime_config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    region = str(config.get("aws:region", "us-east-1"))
+    return contextvars.Context().run(_run_isolated, project, stack, project_dir, config, runtime_config, region, preview)
+
+
+def _run_isolated(
+    project: str, stack: str, project_dir: Path, config: dict[str, Any], runtime_config: dict[str, str], region: str, preview: bool
+) -> StackRun:
+    monitor = RecordingMonitor(AwsMocks(region))
+    pulumi.runtime.set_all_config(runtime_config)
+    mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    program = str(project_dir / "__main__.py")
+    sys.path.insert(0, str(project_dir))
+    _use_program_modules(project_dir)
+    try:
+        sync_await._sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
+        root = settings.get_root_resource()
+        outputs = sync_await._sync_await(pulumi.Output.from_input(root.outputs).future()) if root else {}
+    except Exception as exc:
+        exc.recorded = monitor.recorded  # type: ignore[attr-defined]
+        raise
+    finally:
+        sys.path.remove(str(project_dir))
+        _use_program_modules(PROJECT_DIR)
+        pulumi.runtime.set_all_config({})
+    return StackRun(project, stack, config, monitor.recorded, outputs)
+
+
+def _use_program_modules(project_dir: Path) -> None:
+    """Make `import settings` / `components` resolve to project_dir's files (tests run edited copies)."""
+    root = project_dir.resolve()
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] in PROGRAM_MODULES and not Path(module.__file__ or "/").resolve().is_relative_to(root):
+            del sys.modules[name]

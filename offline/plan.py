@@ -1,0 +1,44 @@
+"""A `pulumi preview`-style tree of what a stack would create, from the mocked run."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from offline.harness import Recorded, StackRun
+
+#: Inputs worth showing next to a resource in the plan.
+_HIGHLIGHTS = {
+    "aws:mwaa/environment:Environment": ("name", "environmentClass", "airflowVersion", "schedulers", "minWorkers", "maxWorkers"),
+    "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone"),
+    "aws:ec2/vpc:Vpc": ("cidrBlock",),
+    "aws:s3/bucketObjectv2:BucketObjectv2": ("key",),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
+    "aws:lambda/function:Function": ("name", "runtime"),
+    "aws:glue/job:Job": ("name", "glueVersion", "maxCapacity"),
+}
+
+
+def _detail(resource: Recorded) -> str:
+    shown = [f"{k}={resource.inputs[k]:g}" if isinstance(resource.inputs.get(k), float) else f"{k}={resource.inputs[k]}"
+             for k in _HIGHLIGHTS.get(resource.type, ()) if k in resource.inputs]  # fmt: skip
+    flags = [flag for flag, on in (("protect", resource.protect), ("retain", resource.retain_on_delete)) if on]
+    return "  ".join(shown + flags)
+
+
+def render_plan(run: StackRun) -> str:
+    children: dict[str, list[Recorded]] = defaultdict(list)
+    for resource in run.resources:
+        children[resource.parent].append(resource)
+    lines = [
+        f"Stack {run.stack}: {len(run.resources)} resources to create ({run.outputs.get('environment_name')}, {run.config.get('aws:region')})"
+    ]
+
+    def walk(parent: str, depth: int) -> None:
+        for resource in children.get(parent, []):
+            lines.append(f"{'    ' * depth}+ {resource.type:<58} {resource.name:<34} {_detail(resource)}".rstrip())
+            walk(resource.urn, depth + 1)
+
+    walk(next(iter(children)), 1)
+    lines.append("Outputs:")
+    lines += [f"    {key:<22} {value}" for key, value in run.outputs.items()]
+    return "\n".join(lines)

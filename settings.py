@@ -1,0 +1,323 @@
+"""Typed stack settings: every config key, its default and its limits in one place.
+
+`load_settings` runs before the program registers anything, so a bad value stops
+`pulumi up` with one message that names the key and what it accepts, instead of a
+MWAA environment stuck in "Creating" for an hour.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+PROJECT = "mwaa-platform"
+
+
+class ClassLimits(NamedTuple):
+    """What the MWAA API accepts for one environment class."""
+
+    schedulers: tuple[int, int]
+    webservers: tuple[int, int]
+    max_workers: int
+
+
+CLASS_LIMITS: dict[str, ClassLimits] = {
+    "mw1.micro": ClassLimits((1, 1), (1, 1), 1),
+    **{name: ClassLimits((2, 5), (2, 5), 25) for name in ("mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge")},
+}
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+LOG_TYPES = ("DAGProcessing", "Scheduler", "Task", "WebServer", "Worker")
+CLOUDWATCH_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+MAINTENANCE_WINDOW = re.compile(r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):(00|30)$")
+#: MWAA allows 80 characters; 48 leaves room for the derived Lambda name (64 at most).
+ENVIRONMENT_NAME = re.compile(r"^[a-zA-Z][0-9a-zA-Z_-]{0,47}$")
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ConfigError(pulumi.RunError):
+    """A stack setting is invalid; raised before any resource is registered."""
+
+
+class _Model(BaseModel):
+    """camelCase keys as in Pulumi.<stack>.yaml; unknown keys are typos, so they fail."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class NetworkSettings(_Model):
+    vpc_cidr: str = "10.192.0.0/16"
+    public_subnet_cidrs: list[str] = ["10.192.10.0/24", "10.192.11.0/24"]
+    private_subnet_cidrs: list[str] = ["10.192.20.0/24", "10.192.21.0/24"]
+    nat_gateways: Literal[1, 2] = 2
+
+    @field_validator("vpc_cidr", "public_subnet_cidrs", "private_subnet_cidrs")
+    @classmethod
+    def _cidrs_parse(cls, value: str | list[str]) -> str | list[str]:
+        for cidr in [value] if isinstance(value, str) else value:
+            try:
+                ipaddress.IPv4Network(cidr)
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not an IPv4 network in CIDR form such as 10.192.0.0/16 ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _subnets_fit(self) -> NetworkSettings:
+        for key, cidrs in (("publicSubnetCidrs", self.public_subnet_cidrs), ("privateSubnetCidrs", self.private_subnet_cidrs)):
+            if len(cidrs) != 2:
+                raise ValueError(f"{key} must list exactly 2 subnets (one per AZ; MWAA takes exactly 2 private subnets), got {len(cidrs)}")
+        vpc = ipaddress.IPv4Network(self.vpc_cidr)
+        if not 16 <= vpc.prefixlen <= 28:
+            raise ValueError(f"vpcCidr {self.vpc_cidr} must have a prefix between /16 and /28")
+        subnets = [ipaddress.IPv4Network(c) for c in self.public_subnet_cidrs + self.private_subnet_cidrs]
+        for subnet in subnets:
+            if not subnet.subnet_of(vpc):
+                raise ValueError(f"subnet {subnet} is outside vpcCidr {vpc}; pick a range inside it")
+        for a, b in itertools.combinations(subnets, 2):
+            if a.overlaps(b):
+                raise ValueError(f"subnets {a} and {b} overlap; every public and private subnet needs its own range")
+        return self
+
+
+class LogLevels(_Model):
+    dag_processing: Literal[LOG_LEVELS] = "WARNING"
+    scheduler: Literal[LOG_LEVELS] = "WARNING"
+    task: Literal[LOG_LEVELS] = "INFO"
+    webserver: Literal[LOG_LEVELS] = "WARNING"
+    worker: Literal[LOG_LEVELS] = "WARNING"
+
+    def by_log_type(self) -> dict[str, str]:
+        """Levels keyed by MWAA's log type names (as in the log group suffixes)."""
+        return dict(zip(LOG_TYPES, (self.dag_processing, self.scheduler, self.task, self.webserver, self.worker), strict=True))
+
+
+class MwaaSettings(_Model):
+    environment_class: Literal[tuple(CLASS_LIMITS)] = "mw1.small"
+    airflow_version: str = "3.0.6"
+    schedulers: int = 2
+    min_workers: int = 1
+    max_workers: int = 10
+    min_webservers: int = 2
+    max_webservers: int = 2
+    webserver_access_mode: Literal["PUBLIC_ONLY", "PRIVATE_ONLY"] = "PUBLIC_ONLY"
+    weekly_maintenance_window_start: str = "SUN:03:00"
+    airflow_configuration_options: dict[str, str] = {}
+    log_levels: LogLevels = LogLevels()
+    log_retention_days: int = 14
+
+    @field_validator("airflow_version")
+    @classmethod
+    def _version_form(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+\.\d+\.\d+", value):
+            raise ValueError(f"airflowVersion {value!r} must look like 3.0.6 (a version MWAA offers)")
+        return value
+
+    @field_validator("weekly_maintenance_window_start")
+    @classmethod
+    def _window_form(cls, value: str) -> str:
+        if not MAINTENANCE_WINDOW.match(value):
+            raise ValueError(
+                f"weeklyMaintenanceWindowStart {value!r} must be DAY:HH:MM in UTC, DAY one of MON..SUN, minutes 00 or 30 (e.g. SUN:03:00)"
+            )
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_allowed(cls, value: int) -> int:
+        if value not in CLOUDWATCH_RETENTION_DAYS:
+            raise ValueError(
+                f"logRetentionDays {value} is not a CloudWatch retention; allowed: {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}"
+            )
+        return value
+
+    @field_validator("airflow_configuration_options")
+    @classmethod
+    def _options_form(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not re.fullmatch(r"[a-z_]+\.[a-z0-9_]+", key):
+                raise ValueError(f"airflowConfigurationOptions key {key!r} must be section.option, e.g. core.default_task_retries")
+        return value
+
+    @model_validator(mode="after")
+    def _within_class_limits(self) -> MwaaSettings:
+        limits = CLASS_LIMITS[self.environment_class]
+        checks = (
+            ("schedulers", self.schedulers, *limits.schedulers, ""),
+            ("minWebservers", self.min_webservers, *limits.webservers, ""),
+            ("maxWebservers", self.max_webservers, self.min_webservers, limits.webservers[1], " (and not below minWebservers)"),
+            ("minWorkers", self.min_workers, 1, limits.max_workers, ""),
+            ("maxWorkers", self.max_workers, self.min_workers, limits.max_workers, " (and not below minWorkers)"),
+        )
+        for key, value, low, high, hint in checks:
+            if not low <= value <= high:
+                raise ValueError(f"{key} is {value}; {self.environment_class} allows {low} to {high}{hint}")
+        return self
+
+
+class BucketSettings(_Model):
+    noncurrent_version_expiration_days: int = Field(default=30, ge=1)
+    protect: bool = False
+    requirements_file: str = "dags/requirements.txt"
+
+
+class LambdaSettings(_Model):
+    runtime: Literal["python3.11", "python3.12", "python3.13"] = "python3.12"
+    memory_mb: int = Field(default=256, ge=128, le=10240)
+    timeout_seconds: int = Field(default=60, ge=1, le=900)
+
+
+class GlueSettings(_Model):
+    job_type: Literal["pythonshell", "glueetl"] = "pythonshell"
+    glue_version: str = "3.0"
+    python_version: Literal["3", "3.9"] = "3.9"
+    max_capacity: float | None = 0.0625
+    worker_type: Literal["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"] | None = None
+    number_of_workers: int | None = None
+    timeout_minutes: int = Field(default=30, ge=1, le=2880)
+    max_retries: int = Field(default=0, ge=0, le=10)
+    expected_run_minutes: float = Field(default=2, gt=0)
+
+    @model_validator(mode="after")
+    def _capacity_matches_type(self) -> GlueSettings:
+        if self.job_type == "pythonshell":
+            if self.max_capacity not in (0.0625, 1.0) or self.worker_type or self.number_of_workers:
+                raise ValueError("a pythonshell job takes maxCapacity 0.0625 or 1 and no workerType/numberOfWorkers")
+        elif self.max_capacity is not None or not self.worker_type or (self.number_of_workers or 0) < 2:
+            raise ValueError("a glueetl job takes workerType (e.g. G.1X) and numberOfWorkers >= 2, and maxCapacity null")
+        return self
+
+
+class PipelineSettings(_Model):
+    input_prefix: str = "incoming/"
+    output_prefix: str = "curated/"
+    alert_emails: list[str] = []
+    lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
+    glue: GlueSettings = GlueSettings()
+
+    @field_validator("input_prefix", "output_prefix")
+    @classmethod
+    def _prefix_form(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-zA-Z0-9_\-./]+/", value) or value.startswith("/"):
+            raise ValueError(f"S3 prefix {value!r} must be relative and end with '/', e.g. incoming/")
+        return value
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _emails_form(cls, value: list[str]) -> list[str]:
+        for email in value:
+            if not EMAIL.match(email):
+                raise ValueError(f"alertEmails entry {email!r} is not an email address")
+        return value
+
+
+class Settings(_Model):
+    """One stack's settings: `mwaa-platform:<key>` in Pulumi.<stack>.yaml, plus aws:region."""
+
+    stack: str
+    region: str
+    owner: str = Field(min_length=1)
+    cost_center: str = Field(min_length=1)
+    environment_name: str | None = None
+    tags: dict[str, str] = {}
+    network: NetworkSettings = NetworkSettings()
+    mwaa: MwaaSettings = MwaaSettings()
+    dag_bucket: BucketSettings = BucketSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+
+    @field_validator("region")
+    @classmethod
+    def _region_form(cls, value: str) -> str:
+        if not REGION.match(value):
+            raise ValueError(f"aws:region {value!r} is not an AWS region name such as us-east-1")
+        return value
+
+    @model_validator(mode="after")
+    def _name_form(self) -> Settings:
+        if not ENVIRONMENT_NAME.match(self.name):
+            raise ValueError(f"environmentName {self.name!r} must start with a letter and hold up to 48 letters, digits, '-' or '_'")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The MWAA environment name, from which every derived name and ARN comes."""
+        return self.environment_name or f"{PROJECT}-{self.stack}"
+
+    @property
+    def default_tags(self) -> dict[str, str]:
+        return {"project": PROJECT, "stack": self.stack, "owner": self.owner, "cost-center": self.cost_center, **self.tags}
+
+
+#: Keys read from the project namespace; objects are YAML maps in the stack file.
+SCALAR_KEYS = ("owner", "costCenter", "environmentName")
+OBJECT_KEYS = ("tags", "network", "mwaa", "dagBucket", "pipeline")
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    key = "aws:region" if loc == "region" else f"{PROJECT}:{loc}"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown setting (a typo?); see the config table in README.md for the keys this section takes"
+    elif error["type"] == "missing":
+        message = f"required; set it with `pulumi config set {key.split('.')[0]} <value>`"
+    return f"  {key}: {message}"
+
+
+def load_settings(stack: str, read: Callable[[str], Any]) -> Settings:
+    """Build settings from a key reader (`read("mwaa-platform:mwaa")` -> value or None).
+
+    Raises ConfigError listing every bad key at once.
+    """
+    raw: dict[str, Any] = {"stack": stack}
+    for key, full_key in [("region", "aws:region")] + [(k, f"{PROJECT}:{k}") for k in SCALAR_KEYS + OBJECT_KEYS]:
+        value = read(full_key)
+        if value is not None:
+            raw[key] = json.loads(value) if key in OBJECT_KEYS and isinstance(value, str) else value
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        lines = "\n".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"invalid stack configuration for stack {stack!r}:\n{lines}") from None
+
+
+def check_requirements_file(project_dir: Path, settings: Settings) -> Path:
+    """MWAA (Airflow >= 2.7.2) needs a --constraint line for exactly the configured Airflow version."""
+    key = f"{PROJECT}:dagBucket.requirementsFile"
+    path = project_dir / settings.dag_bucket.requirements_file
+    if not path.is_file():
+        raise ConfigError(f"{key}: {path} does not exist; point it at the workers' requirements file (default dags/requirements.txt)")
+    version = settings.mwaa.airflow_version
+    wanted = f"constraints-{version}/"
+    constraints = [line for line in path.read_text().splitlines() if line.strip().startswith("--constraint")]
+    if not any(wanted in line for line in constraints):
+        raise ConfigError(
+            f"{key}: {path.name} must carry the constraint line for Airflow {version}, e.g. "
+            f'--constraint "https://raw.githubusercontent.com/apache/airflow/{wanted}constraints-3.12.txt" '
+            f"(found: {constraints or 'none'}); MWAA rejects requirements without it"
+        )
+    return path
+
+
+def settings_from_pulumi_config(project_dir: Path) -> Settings:
+    """The running stack's settings, read through Pulumi's config API and checked against the files."""
+    project, aws = pulumi.Config(), pulumi.Config("aws")
+
+    def read(full_key: str) -> Any:
+        namespace, key = full_key.split(":", 1)
+        return (aws if namespace == "aws" else project).get(key)
+
+    settings = load_settings(pulumi.get_stack(), read)
+    check_requirements_file(project_dir, settings)
+    return settings

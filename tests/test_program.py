@@ -1,0 +1,281 @@
+"""The real __main__.py, run under Pulumi mocks per stack: what it would ask AWS for."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+
+import pytest
+
+from components.airflow_environment import log_group_names
+from components.dag_bucket import dag_files
+from offline.harness import PROJECT_DIR, StackRun, stack_config
+from settings import LOG_TYPES
+
+ENV = "aws:mwaa/environment:Environment"
+SUBNET = "aws:ec2/subnet:Subnet"
+ROUTE = "aws:ec2/route:Route"
+BUCKET = "aws:s3/bucket:Bucket"
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+
+
+def subnets(run: StackRun, tier: str):
+    return [s for s in run.of_type(SUBNET) if s.inputs["tags"]["tier"] == tier]
+
+
+def execution_policy(run: StackRun) -> list[dict]:
+    return json.loads(run.by_name("airflow-execution-policy").inputs["policy"])["Statement"]
+
+
+def statement(run: StackRun, sid: str) -> dict:
+    return next(s for s in execution_policy(run) if s["Sid"] == sid)
+
+
+# --- network -----------------------------------------------------------------
+
+
+def test_two_public_and_two_private_subnets_in_two_azs(each_stack: StackRun):
+    for tier in ("public", "private"):
+        tier_subnets = subnets(each_stack, tier)
+        assert len(tier_subnets) == 2
+        assert len({s.inputs["availabilityZone"] for s in tier_subnets}) == 2
+    vpc = ipaddress.ip_network(each_stack.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"])
+    assert all(ipaddress.ip_network(s.inputs["cidrBlock"]).subnet_of(vpc) for s in each_stack.of_type(SUBNET))
+
+
+def test_vpc_has_dns_and_an_attached_internet_gateway(each_stack: StackRun):
+    vpc = each_stack.one("aws:ec2/vpc:Vpc")
+    assert vpc.inputs["enableDnsSupport"] and vpc.inputs["enableDnsHostnames"]
+    attachment = each_stack.one("aws:ec2/internetGatewayAttachment:InternetGatewayAttachment")
+    assert attachment.property_dependencies["vpcId"] == [vpc.urn]
+
+
+@pytest.mark.parametrize(("stack", "nats"), [("dev", 1), ("prod", 2)])
+def test_nat_gateway_count_follows_the_stack(stack: str, nats: int, request: pytest.FixtureRequest):
+    run: StackRun = request.getfixturevalue(stack)
+    assert len(run.of_type("aws:ec2/natGateway:NatGateway")) == nats
+    assert len(run.of_type("aws:ec2/eip:Eip")) == nats
+    public_ids = {f"{s.name}-id" for s in subnets(run, "public")}
+    assert {n.inputs["subnetId"] for n in run.of_type("aws:ec2/natGateway:NatGateway")} <= public_ids
+
+
+def test_private_subnets_route_to_nat_and_public_to_igw(each_stack: StackRun):
+    routes = each_stack.of_type(ROUTE)
+    private = [r for r in routes if "private" in r.name]
+    public = [r for r in routes if "public" in r.name]
+    assert len(private) == 2 and len(public) == 1
+    assert all(r.inputs["destinationCidrBlock"] == "0.0.0.0/0" for r in routes)
+    assert all("natGatewayId" in r.inputs and "gatewayId" not in r.inputs for r in private)
+    assert public[0].inputs["gatewayId"] == "network-igw-id"
+    nats = len(each_stack.of_type("aws:ec2/natGateway:NatGateway"))
+    assert len({r.inputs["natGatewayId"] for r in private}) == nats  # with 2 NATs, one per AZ
+
+
+def test_every_private_subnet_is_associated_with_a_nat_route_table(each_stack: StackRun):
+    tables_with_nat = {r.inputs["routeTableId"] for r in each_stack.of_type(ROUTE) if "natGatewayId" in r.inputs}
+    associations = {
+        a.inputs["subnetId"]: a.inputs["routeTableId"] for a in each_stack.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+    }
+    for subnet in subnets(each_stack, "private"):
+        assert associations[f"{subnet.name}-id"] in tables_with_nat
+
+
+def test_security_group_is_self_referencing_and_closed_to_the_internet(each_stack: StackRun):
+    (ingress,) = each_stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert ingress.inputs["referencedSecurityGroupId"] == ingress.inputs["securityGroupId"] == "network-sg-id"
+    assert ingress.inputs["ipProtocol"] == "-1" and "cidrIpv4" not in ingress.inputs
+    (egress,) = each_stack.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    assert egress.inputs["cidrIpv4"] == "0.0.0.0/0" and egress.inputs["ipProtocol"] == "-1"
+    assert "ingress" not in each_stack.one("aws:ec2/securityGroup:SecurityGroup").inputs
+
+
+# --- buckets -------------------------------------------------------------------
+
+
+def test_every_bucket_is_versioned_and_blocks_public_access(each_stack: StackRun):
+    buckets = each_stack.of_type(BUCKET)
+    assert len(buckets) == 2  # DAG bucket and data bucket
+    for bucket in buckets:
+        versionings = [
+            v for v in each_stack.of_type("aws:s3/bucketVersioning:BucketVersioning") if v.property_dependencies["bucket"] == [bucket.urn]
+        ]
+        assert [v.inputs["versioningConfiguration"]["status"] for v in versionings] == ["Enabled"]
+        (block,) = [
+            b
+            for b in each_stack.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+            if b.property_dependencies["bucket"] == [bucket.urn]
+        ]
+        assert all(block.inputs[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+
+
+def test_buckets_are_encrypted_tls_only_and_expire_old_versions(dev: StackRun):
+    assert len(dev.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")) == 2
+    for policy in dev.of_type("aws:s3/bucketPolicy:BucketPolicy"):
+        (deny,) = json.loads(policy.inputs["policy"])["Statement"]
+        assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for lifecycle in dev.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"):
+        assert lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"]["noncurrentDays"] == 7
+
+
+def test_prod_buckets_are_protected_and_dev_buckets_are_disposable(dev: StackRun, prod: StackRun):
+    for bucket in prod.of_type(BUCKET):
+        assert bucket.protect and bucket.retain_on_delete and bucket.inputs["forceDestroy"] is False
+    for bucket in dev.of_type(BUCKET):
+        assert not bucket.protect and bucket.inputs["forceDestroy"] is True
+
+
+def test_every_dag_file_is_uploaded_under_dags_and_requirements_to_the_root(each_stack: StackRun):
+    dag_bucket = each_stack.by_name("dags-storage-bucket")
+    keys = {o.inputs["key"] for o in each_stack.of_type(OBJECT) if o.property_dependencies["bucket"] == [dag_bucket.urn]}
+    dags_dir = PROJECT_DIR / "dags"
+    expected = {f"dags/{p.relative_to(dags_dir).as_posix()}" for p in dag_files(dags_dir, dags_dir / "requirements.txt")}
+    assert "dags/lambda_glue_pipeline.py" in expected
+    assert expected | {"requirements.txt"} <= keys
+    assert "dags/requirements.txt" not in keys
+
+
+def test_uploads_wait_for_versioning(each_stack: StackRun):
+    versioning = each_stack.by_name("dags-storage-versioning")
+    requirements = each_stack.by_name("dags-requirements")
+    assert versioning.urn in requirements.dependencies
+
+
+def test_pipeline_config_is_rendered_into_the_dag_prefix(each_stack: StackRun):
+    config_object = each_stack.by_name("pipeline-dag-config")
+    assert config_object.inputs["key"] == "dags/pipeline_config.json"
+    config = json.loads(config_object.inputs["content"])
+    assert config["lambda_function_name"] == each_stack.outputs["lambda_function_name"]
+    assert config["glue_job_name"] == each_stack.outputs["glue_job_name"]
+    assert config["alert_topic_arn"] == each_stack.outputs["alert_topic_arn"]
+
+
+# --- environment ---------------------------------------------------------------
+
+
+def test_environment_is_the_reference_setup(each_stack: StackRun):
+    env = each_stack.one(ENV).inputs
+    assert env["environmentClass"] == "mw1.small"
+    assert (env["schedulers"], env["minWebservers"], env["maxWebservers"], env["maxWorkers"]) == (2, 2, 2, 10)
+    assert env["airflowVersion"] == "3.0.6"
+    assert env["webserverAccessMode"] == "PUBLIC_ONLY"
+    assert env["dagS3Path"] == "dags" and env["requirementsS3Path"] == "requirements.txt"
+    assert env["name"] == f"mwaa-platform-{each_stack.stack}"
+    assert env["networkConfiguration"]["subnetIds"] == [f"network-private-{i}-id" for i in (1, 2)]
+
+
+def test_all_five_log_types_are_enabled(each_stack: StackRun):
+    logging = each_stack.one(ENV).inputs["loggingConfiguration"]
+    assert len(logging) == 5 and all(v["enabled"] for v in logging.values())
+    assert logging["taskLogs"]["logLevel"] == "INFO"
+
+
+def test_requirements_version_is_wired_from_the_bucket(each_stack: StackRun):
+    env = each_stack.one(ENV)
+    requirements = each_stack.by_name("dags-requirements")
+    assert env.inputs["requirementsS3ObjectVersion"] == requirements.outputs["versionId"]
+    assert requirements.urn in env.property_dependencies["requirementsS3ObjectVersion"]
+
+
+def test_environment_waits_for_its_role_policy_and_log_groups(each_stack: StackRun):
+    env = each_stack.one(ENV)
+    assert each_stack.by_name("airflow-execution-policy").urn in env.dependencies
+    groups = {g.urn for g in each_stack.of_type("aws:cloudwatch/logGroup:LogGroup") if g.name.startswith("airflow-logs-")}
+    assert len(groups) == 5 and groups <= set(env.dependencies)
+
+
+@pytest.mark.parametrize(("stack", "days"), [("dev", 7), ("prod", 90)])
+def test_log_groups_are_named_from_the_environment(stack: str, days: int, request: pytest.FixtureRequest):
+    run: StackRun = request.getfixturevalue(stack)
+    groups = {g.inputs["name"]: g.inputs["retentionInDays"] for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    expected = {f"airflow-mwaa-platform-{stack}-{t}" for t in LOG_TYPES}
+    assert expected == set(log_group_names(f"mwaa-platform-{stack}").values())
+    assert all(groups[name] == days for name in expected)
+
+
+# --- IAM -------------------------------------------------------------------------
+
+
+def test_no_policy_grants_wildcard_actions(each_stack: StackRun):
+    for policy in each_stack.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for stmt in json.loads(policy.inputs["policy"])["Statement"]:
+            for action in stmt["Action"]:
+                assert action != "*" and not action.endswith(":*"), (policy.name, action)
+
+
+def test_dag_permissions_are_scoped_to_this_pipeline(each_stack: StackRun):
+    function = each_stack.one("aws:lambda/function:Function").outputs["arn"]
+    job = each_stack.one("aws:glue/job:Job").outputs["arn"]
+    assert statement(each_stack, "DagInvokesLambda")["Resource"] == [function]
+    assert statement(each_stack, "DagRunsGlueJob")["Resource"] == [job]
+    assert statement(each_stack, "DagPublishesAlerts")["Resource"] == [each_stack.outputs["alert_topic_arn"]]
+    assert sorted(statement(each_stack, "DagRunsGlueJob")["Action"]) == [
+        "glue:GetJob",
+        "glue:GetJobRun",
+        "glue:GetJobRuns",
+        "glue:StartJobRun",
+    ]
+
+
+def test_mwaa_arns_derive_from_the_environment_name(each_stack: StackRun):
+    name = each_stack.outputs["environment_name"]
+    env_arn = f"arn:aws:airflow:us-east-1:123456789012:environment/{name}"
+    assert statement(each_stack, "PublishMetrics")["Resource"] == [env_arn]
+    assert statement(each_stack, "WriteOwnLogGroups")["Resource"] == [f"arn:aws:logs:us-east-1:123456789012:log-group:airflow-{name}-*"]
+    bucket = each_stack.by_name("dags-storage-bucket").outputs["arn"]
+    assert statement(each_stack, "ReadSourceBucket")["Resource"] == [bucket, f"{bucket}/*"]
+    assert statement(each_stack, "NoBucketListing")["Effect"] == "Deny"
+    assert statement(each_stack, "CeleryQueueInAwsAccount")["Resource"] == ["arn:aws:sqs:us-east-1:*:airflow-celery-*"]
+    kms = statement(each_stack, "AwsOwnedKeyViaSqs")
+    assert kms["NotResource"] == "arn:aws:kms:*:123456789012:key/*"
+    assert kms["Condition"]["StringLike"]["kms:ViaService"] == ["sqs.us-east-1.amazonaws.com"]
+    trust = json.loads(each_stack.by_name("airflow-execution-role").inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"]["Service"] == ["airflow.amazonaws.com", "airflow-env.amazonaws.com"]
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}, "ArnLike": {"aws:SourceArn": env_arn}}
+
+
+def test_only_the_three_unscopable_apis_use_a_star_resource(each_stack: StackRun):
+    starred = [s for s in execution_policy(each_stack) if "*" in s.get("Resource", [])]
+    assert [sorted(s["Action"]) for s in starred] == [
+        ["cloudwatch:PutMetricData", "logs:DescribeLogGroups", "s3:GetAccountPublicAccessBlock"]
+    ]
+
+
+# --- conventions, tags, outputs ----------------------------------------------------
+
+
+def test_default_tags_carry_project_stack_owner_and_cost_center(each_stack: StackRun):
+    provider = each_stack.one("pulumi:providers:aws")
+    tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    config = stack_config(each_stack.stack)
+    assert tags == {
+        "project": "mwaa-platform",
+        "stack": each_stack.stack,
+        "owner": config["mwaa-platform:owner"],
+        "cost-center": config["mwaa-platform:costCenter"],
+    }
+
+
+def test_every_aws_resource_uses_the_tagged_provider_and_sits_in_a_component(each_stack: StackRun):
+    provider = each_stack.one("pulumi:providers:aws")
+    components = {r.urn: r for r in each_stack.resources if not r.custom}
+    for resource in each_stack.resources:
+        if resource.custom and resource.type != "pulumi:providers:aws":
+            assert resource.provider.startswith(provider.urn), resource.name
+            parent = components[resource.parent]
+            assert parent.type.startswith("mwaa:") and resource.name.startswith(f"{parent.name}-"), resource.name
+
+
+def test_stack_outputs(each_stack: StackRun):
+    outputs = each_stack.outputs
+    assert outputs["webserver_url"].startswith("https://")
+    assert outputs["environment_arn"].endswith(f":environment/mwaa-platform-{each_stack.stack}")
+    assert len(outputs["private_subnet_ids"]) == 2 and len(outputs["public_subnet_ids"]) == 2
+    for key in ("dag_bucket_name", "vpc_id", "lambda_function_name", "glue_job_name", "alert_topic_arn"):
+        assert outputs[key]
+
+
+def test_stacks_differ_only_in_config():
+    dev, prod = (Path(PROJECT_DIR / f"Pulumi.{s}.yaml") for s in ("dev", "prod"))
+    assert set(stack_config("dev")) == set(stack_config("prod"))
+    assert dev.exists() and prod.exists()
