@@ -1,28 +1,52 @@
 """The offline main job: what `pulumi preview --policy-pack policies` would show, per stack.
 
-python -m offline            # plan for every stack
-python -m offline plan dev
+python -m offline                 # plan + policy gate for every stack
+python -m offline plan dev        # the resource tree only
+python -m offline gate --json     # the gate, machine-readable; exit 1 on a mandatory violation
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
+from offline.gate import as_json, render, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, run_stack
 from offline.plan import render_plan
 
-STACKS = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+COMMANDS = ("all", "plan", "gate")
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="all", choices=["all", "plan"])
-    parser.add_argument("stacks", nargs="*", default=STACKS, help=f"stacks to run (default: {' '.join(STACKS)})")
+    parser.add_argument("command", nargs="?", default="all", choices=COMMANDS)
+    parser.add_argument("stacks", nargs="*", help="stacks to run (default: every Pulumi.<stack>.yaml)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser.add_argument("--preview", action="store_true", help="simulate a first preview: IDs, ARNs and version ids unknown")
+    parser.add_argument("--project", type=Path, default=PROJECT_DIR, help="the Pulumi program's folder (default: this repository)")
     args = parser.parse_args(argv)
-    for stack in args.stacks:
-        print(render_plan(run_stack(stack)), end="\n\n")
-    return 0
+    stacks = args.stacks or sorted(p.name.split(".")[1] for p in args.project.glob("Pulumi.*.yaml"))
+
+    report: dict[str, dict] = {}
+    failed = False
+    for stack in stacks:
+        run = run_stack(stack, project_dir=args.project, preview=args.preview)
+        entry = report.setdefault(stack, {})
+        if args.command in ("all", "plan"):
+            entry["resources"] = len(run.resources)
+            if not args.json:
+                print(render_plan(run), end="\n\n")
+        if args.command in ("all", "gate"):
+            result = run_gate(run, *stack_pack_config(stack, args.project / "policies"), pack_dir=args.project / "policies")
+            failed |= not result.passed
+            entry["policy"] = as_json(result)
+            if not args.json:
+                print(render(result), end="\n\n")
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -104,12 +104,18 @@ _ARNS = {
 
 
 class AwsMocks(mocks.Mocks):
-    """Plausible AWS outputs: ARNs, names and content-derived S3 version ids."""
+    """Plausible AWS outputs: ARNs, names and content-derived S3 version ids.
 
-    def __init__(self, region: str) -> None:
-        self.region = region
+    With `preview=True` it answers like the engine in a first preview: no ID and
+    no computed outputs, so every ARN, ID and version id downstream is unknown.
+    """
+
+    def __init__(self, region: str, preview: bool = False) -> None:
+        self.region, self.preview = region, preview
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if self.preview:
+            return "", dict(args.inputs)
         state = dict(args.inputs)
         physical = state.get("name") or state.get("bucket") or f"{args.name}-{_digest(args.name)[:7]}"
         service = args.typ.split(":")[1].split("/")[0]
@@ -207,7 +213,7 @@ def run_stack(
 def _run_isolated(
     project: str, stack: str, project_dir: Path, config: dict[str, Any], runtime_config: dict[str, str], region: str, preview: bool
 ) -> StackRun:
-    monitor = RecordingMonitor(AwsMocks(region))
+    monitor = RecordingMonitor(AwsMocks(region, preview))
     pulumi.runtime.set_all_config(runtime_config)
     mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     program = str(project_dir / "__main__.py")

@@ -1,0 +1,10 @@
+"""CrossGuard policy pack for the MWAA platform (`pulumi preview --policy-pack policies`).
+
+Constructing the PolicyPack starts the analyzer's gRPC server, prints its port and
+blocks; every rule lives in rules/.
+"""
+
+from pulumi_policy import EnforcementLevel, PolicyPack
+from rules import POLICIES
+
+PolicyPack(name="mwaa-guardrails", enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)

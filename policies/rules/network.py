@@ -1,0 +1,119 @@
+"""Networking: nothing open inbound, private subnets egress via NAT, a public UI has an IGW."""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from .graph import MWAA_ENVIRONMENT, UNKNOWN, label, linked, peek, sources
+
+OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+SUBNET = "aws:ec2/subnet:Subnet"
+VPC = "aws:ec2/vpc:Vpc"
+ROUTE = "aws:ec2/route:Route"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+NAT = "aws:ec2/natGateway:NatGateway"
+IGW = "aws:ec2/internetGateway:InternetGateway"
+IGW_ATTACHMENT = "aws:ec2/internetGatewayAttachment:InternetGatewayAttachment"
+
+
+def _open_ingress(args: ResourceValidationArgs) -> list[str]:
+    """The open CIDRs this resource admits inbound (inline rules, legacy rules, or vpc rules)."""
+    props, kind = args.props, args.resource_type
+    if kind == "aws:ec2/securityGroup:SecurityGroup":
+        rules = peek(props, "ingress") or []
+        if rules is UNKNOWN:
+            return []
+        return [
+            c for i in range(len(rules)) for key in ("cidrBlocks", "ipv6CidrBlocks") for c in (peek(rules, i, key) or []) if c in OPEN_CIDRS
+        ]
+    if kind == "aws:ec2/securityGroupRule:SecurityGroupRule" and peek(props, "type") == "ingress":
+        return [c for key in ("cidrBlocks", "ipv6CidrBlocks") for c in (peek(props, key) or []) if c in OPEN_CIDRS]
+    if kind == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+        return [c for key in ("cidrIpv4", "cidrIpv6") if (c := peek(props, key)) in OPEN_CIDRS]
+    return []
+
+
+def _no_public_ingress(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if opened := _open_ingress(args):
+        report_violation(f"ingress from {', '.join(opened)} is open to the internet; allow the group itself or a known range instead")
+
+
+no_public_ingress = ResourceValidationPolicy(
+    name="security-group-no-public-ingress",
+    description="No security group admits inbound traffic from 0.0.0.0/0 or ::/0.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_no_public_ingress,
+)
+
+
+def _default_route_targets(table: PolicyResource, resources: list[PolicyResource]) -> list[str]:
+    """Types of what a route table's 0.0.0.0/0 route points at (NAT, IGW, ...), from graph edges."""
+    targets = []
+    for route in linked(resources, (ROUTE,), "routeTableId", table):
+        if peek(route.props, "destinationCidrBlock") == "0.0.0.0/0":
+            targets += [d.resource_type for key in ("natGatewayId", "gatewayId") for d in route.property_dependencies.get(key, [])]
+    targets += [d.resource_type for d in table.property_dependencies.get("routes", []) if d.resource_type in (NAT, IGW)]
+    return targets
+
+
+def _private_subnets(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    for env in args.resources:
+        if env.resource_type != MWAA_ENVIRONMENT:
+            continue
+        subnets = sources(env, "networkConfiguration", (SUBNET,))
+        if len(subnets) != 2:
+            report_violation(
+                f"{label(env)} uses {len(subnets)} subnets from this stack; MWAA needs exactly 2 private subnets in 2 AZs", env.urn
+            )
+        for subnet in subnets:
+            tables = [
+                t for a in linked(args.resources, (ASSOCIATION,), "subnetId", subnet) for t in sources(a, "routeTableId", (ROUTE_TABLE,))
+            ]
+            targets = [t for table in tables for t in _default_route_targets(table, args.resources)]
+            if IGW in targets:
+                report_violation(
+                    f"{label(subnet)} of {label(env)} routes 0.0.0.0/0 to an internet gateway; private subnets must use NAT", env.urn
+                )
+            elif NAT not in targets:
+                report_violation(
+                    f"{label(subnet)} of {label(env)} has no 0.0.0.0/0 route to a NAT gateway; MWAA would hang in Creating", env.urn
+                )
+
+
+private_subnets_use_nat = StackValidationPolicy(
+    name="mwaa-private-subnets-route-to-nat",
+    description="Each MWAA environment runs in exactly two subnets whose default route is a NAT gateway, never an IGW.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_private_subnets,
+)
+
+
+def _public_ui_reachable(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    for env in args.resources:
+        if env.resource_type != MWAA_ENVIRONMENT or peek(env.props, "webserverAccessMode") != "PUBLIC_ONLY":
+            continue
+        vpcs = {v.urn: v for s in sources(env, "networkConfiguration", (SUBNET,)) for v in sources(s, "vpcId", (VPC,))}
+        for vpc in vpcs.values():
+            if not linked(args.resources, (IGW_ATTACHMENT, IGW), "vpcId", vpc):
+                report_violation(
+                    f"{label(env)} has webserverAccessMode PUBLIC_ONLY but {label(vpc)} has no internet gateway attached", env.urn
+                )
+
+
+public_webserver_has_igw = StackValidationPolicy(
+    name="mwaa-public-webserver-has-igw",
+    description="An MWAA environment with a PUBLIC_ONLY webserver sits in a VPC with an internet gateway attached.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_public_ui_reachable,
+)
+
+POLICIES = [no_public_ingress, private_subnets_use_nat, public_webserver_has_igw]

@@ -1,0 +1,88 @@
+"""The offline gate on real and broken programs, end to end through the real pack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from offline.gate import PolicyPackProcess, run_gate, stack_pack_config
+from offline.harness import PROJECT_DIR, StackRun, run_stack
+from tests.test_config import copy_project
+
+MANDATORY_BY_DESIGN = {
+    "s3-bucket-versioning-enabled",
+    "s3-public-access-blocked",
+    "mwaa-environment-class",
+    "mwaa-source-bucket-versioned",
+    "mwaa-private-subnets-route-to-nat",
+    "mwaa-public-webserver-has-igw",
+}
+
+
+def test_the_real_stacks_pass_with_no_violation_at_all(each_stack: StackRun):
+    result = run_gate(each_stack, *stack_pack_config(each_stack.stack))
+    assert result.violations == [] and result.passed
+    assert result.resources == len(each_stack.resources)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_first_preview_still_decides_every_guardrail(stack: str):
+    result = run_gate(run_stack(stack, preview=True), *stack_pack_config(stack))
+    assert result.passed
+    # Only the IAM rule reads policy JSON that embeds ARNs not yet known; the SDK makes that advisory.
+    assert {v.policy for v in result.violations} == {"iam-no-wildcard-actions"}
+    assert all(v.level == "advisory" and "can't run policy" in v.message for v in result.violations)
+    assert not MANDATORY_BY_DESIGN & {v.policy for v in result.violations}
+
+
+def broken_project(tmp_path: Path) -> Path:
+    """A copy of this program that asks for mw1.large and suspends bucket versioning."""
+    project = copy_project(tmp_path)
+    stack_file = project / "Pulumi.dev.yaml"
+    config = yaml.safe_load(stack_file.read_text())
+    config["config"]["mwaa-platform:mwaa"]["environmentClass"] = "mw1.large"
+    stack_file.write_text(yaml.safe_dump(config))
+    bucket_code = project / "components" / "secure_bucket.py"
+    bucket_code.write_text(bucket_code.read_text().replace('{"status": "Enabled"}', '{"status": "Suspended"}'))
+    return project
+
+
+def offline(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "offline", *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+
+
+def test_the_gate_fails_a_broken_program_with_the_right_messages(tmp_path: Path):
+    project = broken_project(tmp_path)
+    done = offline("gate", "dev", "--project", str(project))
+    assert done.returncode == 1, done.stderr
+    assert "[mandatory]  mwaa-environment-class" in done.stdout
+    assert "environmentClass mw1.large is not allowed; allowed: mw1.small" in done.stdout
+    assert "bucket Bucket 'dags-storage-bucket': versioning status is Suspended, must be exactly one 'Enabled'" in done.stdout
+    assert "Environment 'airflow-environment' reads DAGs from a bucket that is not guarded" in done.stdout
+    assert "dev: FAILED: 4 mandatory, 0 advisory" in done.stdout  # class, 2 buckets, source bucket
+
+
+def test_the_gate_speaks_json_and_passes_the_real_stacks():
+    done = offline("gate", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert set(report) == {"dev", "prod"}
+    assert all(entry["policy"]["passed"] and entry["policy"]["violations"] == [] for entry in report.values())
+
+
+def test_the_pack_process_stops_even_when_a_call_fails():
+    pack = PolicyPackProcess()
+    with pytest.raises(RuntimeError, match="boom"), pack:
+        raise RuntimeError("boom")
+    assert pack.process.poll() is not None
+
+
+def test_a_pack_that_does_not_start_is_a_clear_error(tmp_path: Path):
+    (tmp_path / "__main__.py").write_text("raise SystemExit('no pack here')\n")
+    with pytest.raises(RuntimeError, match="did not print a port"):
+        PolicyPackProcess(tmp_path).__enter__()
