@@ -30,7 +30,8 @@ def render_plan(run: StackRun) -> str:
     for resource in run.resources:
         children[resource.parent].append(resource)
     lines = [
-        f"Stack {run.stack}: {len(run.resources)} resources to create ({run.outputs.get('environment_name')}, {run.config.get('aws:region')})"
+        f"Stack {run.stack}: {len(run.resources)} resources to create "
+        f"({run.outputs.get('environment_name')}, {run.config.get('aws:region')})"
     ]
 
     def walk(parent: str, depth: int) -> None:

@@ -103,7 +103,8 @@ def test_public_access_block_must_set_all_four_flags(pack):
     b = bucket()
     result = check(pack, b, versioning(b), public_access_block(b, restrictPublicBuckets=False, ignorePublicAcls=UNKNOWN))
     assert violations(result, "s3-public-access-blocked") == [
-        "[mandatory] bucket Bucket 'data': public access block leaves ignorePublicAcls, restrictPublicBuckets not true (all four must be literal true)"
+        "[mandatory] bucket Bucket 'data': public access block leaves ignorePublicAcls, restrictPublicBuckets not true"
+        " (all four must be literal true)"
     ]
 
 

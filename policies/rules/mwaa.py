@@ -33,7 +33,7 @@ def _environment_class(args: ResourceValidationArgs, report_violation: ReportVio
 
 environment_class = ResourceValidationPolicy(
     name="mwaa-environment-class",
-    description="MWAA environments use an allowed class (default: mw1.small only). An omitted class counts as the provider's default, mw1.small.",
+    description="MWAA environments use an allowed class (default: mw1.small only); an omitted class is the provider default, mw1.small.",
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(
         properties={"allowedClasses": {"type": "array", "items": {"type": "string"}, "default": ["mw1.small"]}},
