@@ -33,21 +33,18 @@ dag_bucket = DagBucket(
     ),
     opts,
 )
-pipeline = PipelineAssets(
-    "pipeline",
-    PipelineAssetsArgs(
-        environment_name=settings.name,
-        region=settings.region,
-        settings=settings.pipeline,
-        dag_bucket_name=dag_bucket.bucket_name,
-        lambda_source_dir=ROOT / "functions" / "validate_input",
-        glue_script=ROOT / "glue" / "transform.py",
-        log_retention_days=settings.mwaa.log_retention_days,
-        noncurrent_version_expiration_days=settings.dag_bucket.noncurrent_version_expiration_days,
-        protect=settings.dag_bucket.protect,
-    ),
-    opts,
+pipeline_args = PipelineAssetsArgs(
+    environment_name=settings.name,
+    region=settings.region,
+    settings=settings.pipeline,
+    dag_bucket_name=dag_bucket.bucket_name,
+    lambda_source_dir=ROOT / "functions" / "validate_input",
+    glue_script=ROOT / "glue" / "transform.py",
+    log_retention_days=settings.mwaa.log_retention_days,
+    noncurrent_version_expiration_days=settings.dag_bucket.noncurrent_version_expiration_days,
+    protect=settings.dag_bucket.protect,
 )
+pipeline = PipelineAssets("pipeline", pipeline_args, opts)
 airflow = AirflowEnvironment(
     "airflow",
     AirflowEnvironmentArgs(

@@ -10,6 +10,7 @@ dependencies, which the engine knows before any ID exists.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -56,9 +57,37 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def linked(resources: Iterable[PolicyResource], types: Sequence[str], prop: str, target: PolicyResource) -> list[PolicyResource]:
-    """Resources of `types` whose input `prop` comes from `target` (a graph edge, known at preview)."""
-    return [r for r in resources if r.resource_type in types and any(d.urn == target.urn for d in r.property_dependencies.get(prop, []))]
+class Graph:
+    """One stack's resources with a reverse property-dependency index.
+
+    Built once per stack validation, so each lookup is a dict hit and the pack's
+    cost grows linearly with the stack rather than with buckets x resources.
+    """
+
+    def __init__(self, resources: Iterable[PolicyResource]) -> None:
+        self.resources = list(resources)
+        self._users: dict[tuple[str, str], list[PolicyResource]] = defaultdict(list)
+        self._by_bucket_name: dict[str, list[PolicyResource]] = defaultdict(list)
+        for resource in self.resources:
+            for prop, deps in resource.property_dependencies.items():
+                for dep in deps:
+                    self._users[(dep.urn, prop)].append(resource)
+            if isinstance(name := peek(resource.props, "bucket"), str):
+                self._by_bucket_name[name].append(resource)
+
+    def of_type(self, *types: str) -> list[PolicyResource]:
+        return [r for r in self.resources if r.resource_type in types]
+
+    def linked(self, types: Sequence[str], prop: str, target: PolicyResource) -> list[PolicyResource]:
+        """Resources of `types` whose input `prop` comes from `target` (a graph edge, known at preview)."""
+        return [r for r in self._users[(target.urn, prop)] if r.resource_type in types]
+
+    def attached_to_bucket(self, types: Sequence[str], bucket: PolicyResource) -> list[PolicyResource]:
+        """Resources configuring `bucket`: by graph edge, or by a literal bucket name when both are known."""
+        found = self.linked(types, "bucket", bucket)
+        if isinstance(name := peek(bucket.props, "bucket"), str):
+            found += [r for r in self._by_bucket_name[name] if r.resource_type in types and r not in found]
+        return found
 
 
 def sources(resource: PolicyResource, prop: str, types: Sequence[str]) -> list[PolicyResource]:
@@ -70,20 +99,11 @@ def label(resource: PolicyResource) -> str:
     return f"{resource.resource_type.split(':')[-1]} '{resource.name}'"
 
 
-def attached_to_bucket(resources: Sequence[PolicyResource], types: Sequence[str], bucket: PolicyResource) -> list[PolicyResource]:
-    """Resources configuring `bucket`: by graph edge, or by a literal bucket name when both are known."""
-    found = linked(resources, types, "bucket", bucket)
-    name = peek(bucket.props, "bucket")
-    if isinstance(name, str):
-        found += [r for r in resources if r.resource_type in types and r not in found and peek(r.props, "bucket") == name]
-    return found
-
-
-def versioning_problem(bucket: PolicyResource, resources: Sequence[PolicyResource]) -> str | None:
+def versioning_problem(bucket: PolicyResource, graph: Graph) -> str | None:
     """Why `bucket` is not versioned, or None when it is."""
     if peek(bucket.props, "versioning", "enabled") is True or peek(bucket.props, "versionings", 0, "enabled") is True:
         return None  # legacy inline versioning
-    statuses = [peek(v.props, "versioningConfiguration", "status") for v in attached_to_bucket(resources, VERSIONING_TYPES, bucket)]
+    statuses = [peek(v.props, "versioningConfiguration", "status") for v in graph.attached_to_bucket(VERSIONING_TYPES, bucket)]
     if statuses == ["Enabled"]:
         return None
     if not statuses:
@@ -93,9 +113,9 @@ def versioning_problem(bucket: PolicyResource, resources: Sequence[PolicyResourc
     return f"bucket {label(bucket)}: versioning status is {', '.join(map(str, statuses))}, must be exactly one 'Enabled'"
 
 
-def public_access_problem(bucket: PolicyResource, resources: Sequence[PolicyResource]) -> str | None:
+def public_access_problem(bucket: PolicyResource, graph: Graph) -> str | None:
     """Why `bucket` does not block all public access, or None when it does."""
-    blocks = attached_to_bucket(resources, (PUBLIC_ACCESS_BLOCK,), bucket)
+    blocks = graph.attached_to_bucket((PUBLIC_ACCESS_BLOCK,), bucket)
     if not blocks:
         return f"bucket {label(bucket)} has no aws.s3.BucketPublicAccessBlock; add one with all four flags true"
     open_flags = sorted({flag for block in blocks for flag in PUBLIC_ACCESS_FLAGS if peek(block.props, flag) is not True})

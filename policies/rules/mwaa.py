@@ -12,7 +12,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .graph import BUCKET_TYPES, MWAA_ENVIRONMENT, UNKNOWN, label, peek, public_access_problem, sources, versioning_problem
+from .graph import BUCKET_TYPES, MWAA_ENVIRONMENT, UNKNOWN, Graph, label, peek, public_access_problem, sources, versioning_problem
 
 #: What the AWS provider creates when environmentClass is omitted.
 PROVIDER_DEFAULT_CLASS = "mw1.small"
@@ -114,16 +114,15 @@ airflow_version = ResourceValidationPolicy(
 
 
 def _source_bucket(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    for env in args.resources:
-        if env.resource_type != MWAA_ENVIRONMENT:
-            continue
+    graph = Graph(args.resources)
+    for env in graph.of_type(MWAA_ENVIRONMENT):
         buckets = sources(env, "sourceBucketArn", BUCKET_TYPES)
         if not buckets:
             report_violation(
                 f"{label(env)}: sourceBucketArn does not come from a bucket in this stack, so its versioning can't be verified", env.urn
             )
         for bucket in buckets:
-            for problem in (versioning_problem(bucket, args.resources), public_access_problem(bucket, args.resources)):
+            for problem in (versioning_problem(bucket, graph), public_access_problem(bucket, graph)):
                 if problem:
                     report_violation(f"{label(env)} reads DAGs from a bucket that is not guarded: {problem}", env.urn)
 

@@ -12,7 +12,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .graph import MWAA_ENVIRONMENT, UNKNOWN, label, linked, peek, sources
+from .graph import MWAA_ENVIRONMENT, UNKNOWN, Graph, label, peek, sources
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -55,10 +55,10 @@ no_public_ingress = ResourceValidationPolicy(
 )
 
 
-def _default_route_targets(table: PolicyResource, resources: list[PolicyResource]) -> list[str]:
+def _default_route_targets(table: PolicyResource, graph: Graph) -> list[str]:
     """Types of what a route table's 0.0.0.0/0 route points at (NAT, IGW, ...), from graph edges."""
     targets = []
-    for route in linked(resources, (ROUTE,), "routeTableId", table):
+    for route in graph.linked((ROUTE,), "routeTableId", table):
         if peek(route.props, "destinationCidrBlock") == "0.0.0.0/0":
             targets += [d.resource_type for key in ("natGatewayId", "gatewayId") for d in route.property_dependencies.get(key, [])]
     targets += [d.resource_type for d in table.property_dependencies.get("routes", []) if d.resource_type in (NAT, IGW)]
@@ -66,19 +66,16 @@ def _default_route_targets(table: PolicyResource, resources: list[PolicyResource
 
 
 def _private_subnets(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    for env in args.resources:
-        if env.resource_type != MWAA_ENVIRONMENT:
-            continue
+    graph = Graph(args.resources)
+    for env in graph.of_type(MWAA_ENVIRONMENT):
         subnets = sources(env, "networkConfiguration", (SUBNET,))
         if len(subnets) != 2:
             report_violation(
                 f"{label(env)} uses {len(subnets)} subnets from this stack; MWAA needs exactly 2 private subnets in 2 AZs", env.urn
             )
         for subnet in subnets:
-            tables = [
-                t for a in linked(args.resources, (ASSOCIATION,), "subnetId", subnet) for t in sources(a, "routeTableId", (ROUTE_TABLE,))
-            ]
-            targets = [t for table in tables for t in _default_route_targets(table, args.resources)]
+            tables = [t for a in graph.linked((ASSOCIATION,), "subnetId", subnet) for t in sources(a, "routeTableId", (ROUTE_TABLE,))]
+            targets = [t for table in tables for t in _default_route_targets(table, graph)]
             if IGW in targets:
                 report_violation(
                     f"{label(subnet)} of {label(env)} routes 0.0.0.0/0 to an internet gateway; private subnets must use NAT", env.urn
@@ -98,12 +95,13 @@ private_subnets_use_nat = StackValidationPolicy(
 
 
 def _public_ui_reachable(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    for env in args.resources:
-        if env.resource_type != MWAA_ENVIRONMENT or peek(env.props, "webserverAccessMode") != "PUBLIC_ONLY":
+    graph = Graph(args.resources)
+    for env in graph.of_type(MWAA_ENVIRONMENT):
+        if peek(env.props, "webserverAccessMode") != "PUBLIC_ONLY":
             continue
         vpcs = {v.urn: v for s in sources(env, "networkConfiguration", (SUBNET,)) for v in sources(s, "vpcId", (VPC,))}
         for vpc in vpcs.values():
-            if not linked(args.resources, (IGW_ATTACHMENT, IGW), "vpcId", vpc):
+            if not graph.linked((IGW_ATTACHMENT, IGW), "vpcId", vpc):
                 report_violation(
                     f"{label(env)} has webserverAccessMode PUBLIC_ONLY but {label(vpc)} has no internet gateway attached", env.urn
                 )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from .graph import BUCKET_TYPES, public_access_problem, versioning_problem
+from .graph import BUCKET_TYPES, Graph, public_access_problem, versioning_problem
 
 
 def _each_bucket_problem(check):
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        for bucket in args.resources:
-            if bucket.resource_type in BUCKET_TYPES and (problem := check(bucket, args.resources)):
+        graph = Graph(args.resources)
+        for bucket in graph.of_type(*BUCKET_TYPES):
+            if problem := check(bucket, graph):
                 report_violation(problem, bucket.urn)
 
     return validate
