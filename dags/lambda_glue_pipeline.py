@@ -42,10 +42,11 @@ def load_config(path: Path = CONFIG_PATH) -> dict[str, str]:
 def publish_failure(context: dict[str, Any]) -> None:
     """Alert the pipeline's SNS topic; never masks the task's own failure."""
     ti = context["task_instance"]
+    error = context.get("exception")  # set by the task runner; dag.test() in Airflow 3.0 leaves it out
     subject = f"[airflow] {ti.dag_id}.{ti.task_id} failed"[:100]
+    detail = repr(error) if error else "see the task log"
     message = (
-        f"Task {ti.task_id} of DAG {ti.dag_id} failed on try {ti.try_number} "
-        f"for logical date {context['logical_date']}.\nError: {context.get('exception')!r}"
+        f"Task {ti.task_id} of DAG {ti.dag_id} failed on try {ti.try_number} for logical date {context['logical_date']}.\nError: {detail}"
     )
     SnsHook(aws_conn_id="aws_default", region_name=CONFIG["region"]).publish_to_target(CONFIG["alert_topic_arn"], message, subject=subject)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,7 +17,16 @@ from offline.gate import as_json, render, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, run_stack
 from offline.plan import render_plan
 
-COMMANDS = ("all", "plan", "gate")
+COMMANDS = ("all", "plan", "gate", "pipeline")
+
+
+def pipeline(stack: str, project: Path, as_json: bool) -> tuple[bool, object]:
+    """The DAG's success-path run, in its own process: Airflow reads its config once, at import."""
+    command = [sys.executable, "-m", "offline.pipeline_run", stack, *(["--json"] if as_json else [])]
+    done = subprocess.run(command, cwd=project, capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"pipeline run for {stack} crashed:\n{done.stderr[-4000:]}")
+    return done.returncode == 0, json.loads(done.stdout) if as_json else done.stdout
 
 
 def main(argv: list[str]) -> int:
@@ -44,6 +54,12 @@ def main(argv: list[str]) -> int:
             entry["policy"] = as_json(result)
             if not args.json:
                 print(render(result), end="\n\n")
+        if args.command in ("all", "pipeline"):
+            succeeded, output = pipeline(stack, args.project, args.json)
+            failed |= not succeeded
+            entry["pipeline"] = output
+            if not args.json:
+                print(output)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     return 1 if failed else 0

@@ -1,0 +1,252 @@
+"""Run the pipeline DAG end to end on this machine: no Docker, no AWS account.
+
+The stack's mocked Pulumi run says what `pulumi up` would create; this module
+creates the same buckets, objects, roles, Lambda function, Glue job and SNS
+topic (same names, same code assets, same rendered pipeline_config.json) in an
+embedded moto server, syncs the bucket's dags/ prefix into a DAG folder as MWAA
+does, and runs the DAG with Airflow's `dag.test()`.
+
+Scenarios differ only in the day's input object, so every outcome comes from
+the real code: `success` (a valid CSV), `missing-input` (no object: the Lambda
+raises, a FunctionError) and `bad-input` (a CSV without the amount column: the
+Glue script raises, the run FAILS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from offline.harness import StackRun, run_stack
+from offline.local_aws import LocalAws
+
+DAG_ID = "lambda_glue_pipeline"
+SCENARIOS = {
+    "success": "order_id,category,amount\n1,books,12.50\n2,games,30.00\n3,books,7.25\n3,books,7.25\n",
+    "missing-input": None,
+    "bad-input": "order_id,category,price\n1,books,12.50\n",
+}
+#: Weekdays (the schedule's days), one per scenario, so their runs and objects never collide.
+DATES = {"success": date(2026, 11, 23), "missing-input": date(2026, 11, 24), "bad-input": date(2026, 11, 25)}
+
+
+@dataclass
+class PipelineReport:
+    scenario: str
+    logical_date: str
+    dag_run_state: str
+    task_states: dict[str, str]
+    glue_runs: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.dag_run_state == "success"
+
+
+def _asset_path(asset: Any) -> Path:
+    return Path(asset.path)
+
+
+def deploy(run: StackRun, aws: LocalAws) -> dict[str, str]:
+    """Create in moto what the recorded program would create in AWS; returns the rendered pipeline config."""
+    s3, iam = aws.client("s3"), aws.client("iam")
+    for bucket in run.of_type("aws:s3/bucket:Bucket"):
+        s3.create_bucket(Bucket=bucket.outputs["bucket"])
+        s3.put_bucket_versioning(Bucket=bucket.outputs["bucket"], VersioningConfiguration={"Status": "Enabled"})
+    for obj in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2"):
+        body = obj.inputs["content"].encode() if "content" in obj.inputs else _asset_path(obj.inputs["source"]).read_bytes()
+        s3.put_object(Bucket=obj.inputs["bucket"], Key=obj.inputs["key"], Body=body)
+    for role in run.of_type("aws:iam/role:Role"):
+        iam.create_role(RoleName=role.outputs["name"], AssumeRolePolicyDocument=role.inputs["assumeRolePolicy"])
+    roles = {r.outputs["arn"]: r for r in run.of_type("aws:iam/role:Role")}
+
+    function = run.one("aws:lambda/function:Function").inputs
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        for name, asset in function["code"].assets.items():
+            archive.write(_asset_path(asset), name)
+    aws.client("lambda").create_function(
+        FunctionName=function["name"],
+        Runtime=function["runtime"],
+        Handler=function["handler"],
+        Role=roles[function["role"]].outputs["arn"],
+        Code={"ZipFile": package.getvalue()},
+        Timeout=int(function["timeout"]),
+        MemorySize=int(function["memorySize"]),
+        Environment={"Variables": function["environment"]["variables"]},
+    )
+    job = run.one("aws:glue/job:Job").inputs
+    command = job["command"]
+    aws.client("glue").create_job(
+        Name=job["name"],
+        Role=job["roleArn"],
+        GlueVersion=job["glueVersion"],
+        Command={"Name": command["name"], "ScriptLocation": command["scriptLocation"], "PythonVersion": command["pythonVersion"]},
+        DefaultArguments=job["defaultArguments"],
+        MaxCapacity=job["maxCapacity"],
+        Timeout=int(job["timeout"]),
+        MaxRetries=int(job["maxRetries"]),
+        ExecutionProperty={"MaxConcurrentRuns": int(job["executionProperty"]["maxConcurrentRuns"])},
+    )
+    aws.client("sns").create_topic(Name=run.one("aws:sns/topic:Topic").inputs["name"])
+    return json.loads(run.by_name("pipeline-dag-config").inputs["content"])
+
+
+def subscribe_alert_queue(aws: LocalAws, topic_arn: str) -> str:
+    """An SQS queue on the alert topic, standing in for the email subscribers."""
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    return url
+
+
+def read_alerts(aws: LocalAws, queue_url: str) -> list[str]:
+    sqs, alerts = aws.client("sqs"), []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
+        for message in messages:
+            alerts.append(message["Body"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return alerts
+
+
+def sync_dags(aws: LocalAws, dag_bucket: str, folder: Path) -> Path:
+    """Copy s3://<dag bucket>/dags/ into `folder`, as MWAA's workers do."""
+    s3 = aws.client("s3")
+    for item in s3.list_objects_v2(Bucket=dag_bucket, Prefix="dags/").get("Contents", []):
+        target = folder / item["Key"].removeprefix("dags/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(s3.get_object(Bucket=dag_bucket, Key=item["Key"])["Body"].read())
+    return folder
+
+
+def airflow_environment(home: Path, dags: Path, aws: LocalAws) -> dict[str, str]:
+    """A throwaway Airflow: its own home and SQLite DB, the AWS connection pointed at moto."""
+    home.mkdir(parents=True, exist_ok=True)
+    connection = {
+        "conn_type": "aws",
+        "login": aws.environment["AWS_ACCESS_KEY_ID"],
+        "password": aws.environment["AWS_SECRET_ACCESS_KEY"],
+        "extra": {"region_name": aws.region, "endpoint_url": aws.url},
+    }
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
+    }
+
+
+def run_scenarios(stack: str, scenarios: list[str]) -> list[PipelineReport]:
+    run = run_stack(stack)
+    region = str(run.config.get("aws:region", "us-east-1"))
+    with tempfile.TemporaryDirectory() as tmp, LocalAws(region) as aws:
+        config = deploy(run, aws)
+        alert_queue = subscribe_alert_queue(aws, config["alert_topic_arn"])
+        dags = sync_dags(aws, run.by_name("dags-storage-bucket").outputs["bucket"], Path(tmp) / "dags")
+        os.environ.update(airflow_environment(Path(tmp) / "airflow", dags, aws))
+        dag = _load_dag(dags)  # Airflow reads its config at import: only after the environment is set
+        reports = []
+        for scenario in scenarios:
+            day = DATES[scenario]
+            if SCENARIOS[scenario] is not None:
+                key = f"{config['input_prefix']}{day.isoformat()}.csv"
+                aws.client("s3").put_object(Bucket=config["data_bucket"], Key=key, Body=SCENARIOS[scenario].encode())
+            dag_run = dag.test(logical_date=_utc_run_time(day))
+            states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+            glue = aws.client("glue").get_job_runs(JobName=config["glue_job_name"])["JobRuns"]
+            runs = [
+                {"state": r["JobRunState"], "arguments": r.get("Arguments", {})}
+                for r in glue
+                if r.get("Arguments", {}).get("--RUN_DATE") == day.isoformat()
+            ]
+            outputs = {
+                item["Key"]: aws.client("s3").get_object(Bucket=config["data_bucket"], Key=item["Key"])["Body"].read().decode()
+                for item in aws.client("s3")
+                .list_objects_v2(Bucket=config["data_bucket"], Prefix=f"{config['output_prefix']}{day.isoformat()}/")
+                .get("Contents", [])
+            }
+            reports.append(
+                PipelineReport(scenario, day.isoformat(), str(dag_run.state), states, runs, read_alerts(aws, alert_queue), outputs)
+            )
+        return reports
+
+
+def _utc_run_time(day: date):
+    """The schedule's run time on `day`: 10:00 IST is 04:30 UTC."""
+    import pendulum
+
+    return pendulum.datetime(day.year, day.month, day.day, 4, 30, tz="UTC")
+
+
+def _load_dag(dags: Path):
+    from airflow.models.dagbag import DagBag
+    from airflow.utils import db
+
+    db.initdb()
+    bag = DagBag(dag_folder=str(dags), include_examples=False)
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    dag = bag.get_dag(DAG_ID)
+    for task in dag.tasks:
+        task.retries = 0  # locally a failure should show at once, not after the backoff schedule
+    return dag
+
+
+def render(reports: list[PipelineReport]) -> str:
+    lines = []
+    for report in reports:
+        lines.append(f"Pipeline run {report.scenario} ({DAG_ID}, logical date {report.logical_date}): {report.dag_run_state}")
+        lines += [f"    {task:<16} {state}" for task, state in report.task_states.items()]
+        lines += [f"    glue run        {r['state']}  args --RUN_DATE={r['arguments'].get('--RUN_DATE')}" for r in report.glue_runs]
+        lines += [f"    alert           {alert.splitlines()[0]}" for alert in report.alerts]
+        lines += [f"    output          {key} ({len(body.splitlines()) - 1} rows)" for key, body in report.outputs.items()]
+    return "\n".join(lines)
+
+
+def as_json(reports: list[PipelineReport]) -> list[dict[str, Any]]:
+    return [asdict(r) | {"succeeded": r.succeeded} for r in reports]
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m offline.pipeline_run", description=__doc__.splitlines()[0])
+    parser.add_argument("stack", nargs="?", default="dev")
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="success")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    with _stdout_to_stderr():  # Airflow and the moto server log to stdout; the report owns it
+        reports = run_scenarios(args.stack, list(SCENARIOS) if args.scenario == "all" else [args.scenario])
+    print(json.dumps(as_json(reports), indent=2) if args.json else render(reports))
+    return 0 if all(r.succeeded for r in reports) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,128 @@
+"""The DAG as MWAA's scheduler sees it: a folder synced from the bucket, parsed by a DagBag."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from offline.harness import PROJECT_DIR, StackRun
+
+DAG_ID = "lambda_glue_pipeline"
+UTC = datetime.fromisoformat("2000-01-01T00:00:00+00:00").tzinfo
+
+
+def dag_folder(tmp_path: Path, config: str | None) -> Path:
+    folder = tmp_path / "dags"
+    shutil.copytree(PROJECT_DIR / "dags", folder, ignore=shutil.ignore_patterns("__pycache__", "pipeline_config.json"))
+    if config is not None:
+        (folder / "pipeline_config.json").write_text(config)
+    return folder
+
+
+def parse(folder: Path):
+    from airflow.models.dagbag import DagBag
+
+    return DagBag(dag_folder=str(folder), include_examples=False)
+
+
+@pytest.fixture(scope="module")
+def rendered_config(dev: StackRun) -> str:
+    """pipeline_config.json exactly as the dev stack renders it into s3://<dag bucket>/dags/."""
+    return dev.by_name("pipeline-dag-config").inputs["content"]
+
+
+@pytest.fixture(scope="module")
+def dag(rendered_config: str, tmp_path_factory: pytest.TempPathFactory):
+    bag = parse(dag_folder(tmp_path_factory.mktemp("ok"), rendered_config))
+    assert bag.import_errors == {}
+    return bag.dags[DAG_ID]
+
+
+def test_the_dag_folder_imports_without_errors(dag):
+    assert dag.dag_id == DAG_ID
+
+
+def test_lambda_runs_first_then_glue(dag):
+    assert [t.task_id for t in dag.topological_sort()] == ["validate_input", "transform"]
+    assert dag.get_task("transform").upstream_task_ids == {"validate_input"}
+    assert dag.get_task("validate_input").__class__.__name__ == "LambdaInvokeFunctionOperator"
+    assert dag.get_task("transform").__class__.__name__ == "GlueJobOperator"
+    assert dag.get_task("transform").wait_for_completion is True
+
+
+def test_names_come_from_the_rendered_config(dag, rendered_config: str):
+    config = json.loads(rendered_config)
+    assert dag.get_task("validate_input").function_name == config["lambda_function_name"]
+    assert dag.get_task("transform").job_name == config["glue_job_name"]
+
+
+def test_the_logical_date_reaches_lambda_and_glue(dag):
+    assert json.loads(dag.get_task("validate_input").payload) == {"run_date": "{{ ds }}"}
+    args = dag.get_task("transform").script_args
+    assert args["--RUN_DATE"] == "{{ ds }}" and "validate_input" in args["--INPUT_KEY"]
+
+
+def test_reliability_settings(dag):
+    assert dag.catchup is False and dag.max_active_runs == 1
+    for task in dag.tasks:
+        assert task.retries == 3 and task.retry_exponential_backoff
+        assert task.retry_delay == timedelta(minutes=2) and task.max_retry_delay == timedelta(minutes=20)
+        assert task.execution_timeout is not None
+        assert task.on_failure_callback
+
+
+def next_run(dag, after: str) -> datetime:
+    """The first scheduled run strictly after `after` (UTC)."""
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    moment = datetime.fromisoformat(after).replace(tzinfo=UTC)
+    info = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=DataInterval(moment, moment),
+        restriction=TimeRestriction(earliest=None, latest=None, catchup=True),
+    )
+    return info.run_after
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        ("2026-11-27T05:00:00", "2026-11-30T04:30:00"),  # Friday after the run -> Monday
+        ("2026-11-28T09:00:00", "2026-11-30T04:30:00"),  # Saturday -> Monday
+        ("2026-11-25T00:00:00", "2026-11-25T04:30:00"),  # Wednesday before the run -> same day
+        ("2026-11-25T04:30:00", "2026-11-26T04:30:00"),  # exactly at a run -> next weekday
+    ],
+)
+def test_weekdays_at_ten_ist_is_four_thirty_utc(dag, after: str, expected: str):
+    assert next_run(dag, after) == datetime.fromisoformat(expected).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (None, "pipeline_config.json is missing beside the DAG; `pulumi up` renders it"),
+        ("{not json", "pipeline_config.json is not valid JSON"),
+        ('{"lambda_function_name": "f"}', "pipeline_config.json lacks glue_job_name, alert_topic_arn"),
+    ],
+)
+def test_a_bad_config_is_a_clear_import_error(tmp_path: Path, config: str | None, message: str):
+    errors = parse(dag_folder(tmp_path, config)).import_errors
+    assert len(errors) == 1 and message in next(iter(errors.values()))
+
+
+def test_parsing_makes_no_network_calls(tmp_path: Path, rendered_config: str, monkeypatch: pytest.MonkeyPatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the DAG file opened a network connection at parse time")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    assert parse(dag_folder(tmp_path, rendered_config)).import_errors == {}
+
+
+def test_worker_requirements_follow_mwaa_rules():
+    lines = [line.strip() for line in (PROJECT_DIR / "dags" / "requirements.txt").read_text().splitlines() if line.strip()]
+    assert lines[0] == '--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-3.0.6/constraints-3.12.txt"'
+    assert lines[1:] == ["apache-airflow-providers-amazon"]  # version chosen by the constraint file

@@ -1,0 +1,60 @@
+"""End to end: the real DAG, Lambda handler and Glue script against an embedded moto server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from offline.harness import PROJECT_DIR
+
+
+def pipeline(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "offline.pipeline_run", *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[str, dict]:
+    done = pipeline("dev", "--scenario", "all", "--json")
+    assert done.returncode == 1, done.stderr[-3000:]  # two scenarios fail by design
+    return {r["scenario"]: r for r in json.loads(done.stdout)}
+
+
+def test_success_runs_lambda_then_exactly_one_glue_run(reports):
+    run = reports["success"]
+    assert run["dag_run_state"] == "success"
+    assert run["task_states"] == {"validate_input": "success", "transform": "success"}
+    (glue,) = run["glue_runs"]
+    assert glue["state"] == "SUCCEEDED"
+    assert glue["arguments"]["--RUN_DATE"] == "2026-11-23"
+    assert glue["arguments"]["--INPUT_KEY"] == "incoming/2026-11-23.csv"  # from the Lambda's answer
+    assert run["outputs"] == {"curated/2026-11-23/summary.csv": "category,orders,total_amount\nbooks,2,19.75\ngames,1,30.00\n"}
+    assert run["alerts"] == []
+
+
+def test_a_lambda_function_error_stops_the_pipeline_and_alerts(reports):
+    run = reports["missing-input"]
+    assert run["task_states"] == {"validate_input": "failed", "transform": "upstream_failed"}
+    assert run["glue_runs"] == []
+    (alert,) = run["alerts"]
+    assert alert.startswith("Task validate_input of DAG lambda_glue_pipeline failed on try 1 for logical date 2026-11-24 04:30:00+00:00.")
+
+
+def test_a_failed_glue_run_fails_its_task_and_alerts(reports):
+    run = reports["bad-input"]
+    assert run["task_states"] == {"validate_input": "success", "transform": "failed"}
+    assert [g["state"] for g in run["glue_runs"]] == ["FAILED"]
+    (alert,) = run["alerts"]
+    assert alert.startswith("Task transform of DAG lambda_glue_pipeline failed on try 1")
+    assert run["outputs"] == {}
+
+
+def test_the_command_exits_zero_on_success_and_prints_task_states():
+    done = pipeline("prod")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Pipeline run success (lambda_glue_pipeline, logical date 2026-11-23): success" in done.stdout
+    assert "    validate_input   success" in done.stdout and "    transform        success" in done.stdout
