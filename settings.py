@@ -11,6 +11,7 @@ import ipaddress
 import itertools
 import json
 import re
+import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -199,12 +200,52 @@ class GlueSettings(_Model):
         return self
 
 
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
 class PipelineSettings(_Model):
+    run_days: list[Literal[WEEKDAYS]] = ["MON", "TUE", "WED", "THU", "FRI"]
+    run_time: str = "10:00"
+    timezone: str = "Asia/Kolkata"
     input_prefix: str = "incoming/"
     output_prefix: str = "curated/"
     alert_emails: list[str] = []
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
     glue: GlueSettings = GlueSettings()
+
+    @field_validator("run_time")
+    @classmethod
+    def _time_form(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"runTime {value!r} must be HH:MM on a 24-hour clock, e.g. 10:00")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_known(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {value!r} is not an IANA time zone such as Asia/Kolkata or UTC") from None
+        return value
+
+    @field_validator("run_days")
+    @classmethod
+    def _some_days(cls, value: list[str]) -> list[str]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError("runDays must list one or more distinct days, e.g. [MON, TUE, WED, THU, FRI]")
+        return value
+
+    @property
+    def cron(self) -> str:
+        """The DAG's schedule as cron, read in `timezone`."""
+        hour, minute = self.run_time.split(":")
+        return f"{int(minute)} {int(hour)} * * {','.join(self.run_days)}"
+
+    @property
+    def runs_per_month(self) -> float:
+        """Scheduled runs in an average month of 730 hours (what AWS prices by)."""
+        return round(len(self.run_days) * 730 / 24 / 7, 2)
 
     @field_validator("input_prefix", "output_prefix")
     @classmethod

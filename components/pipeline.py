@@ -48,6 +48,8 @@ class PipelineAssets(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         cfg = args.settings
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        # Literal usage hints for the cost model: the policy pack can read them even at preview.
+        usage = {"pipeline:runs-per-month": f"{cfg.runs_per_month:g}"}
 
         data = SecureBucket(f"{name}-data", SecureBucketArgs(args.noncurrent_version_expiration_days, args.protect), child)
         topic = aws.sns.Topic(f"{name}-alerts", name=f"{args.environment_name}-alerts", opts=child)
@@ -90,6 +92,7 @@ class PipelineAssets(pulumi.ComponentResource):
             memory_size=cfg.lambda_.memory_mb,
             timeout=cfg.lambda_.timeout_seconds,
             environment={"variables": {"DATA_BUCKET": data.bucket_name, "INPUT_PREFIX": cfg.input_prefix}},
+            tags=usage,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[lambda_logs, lambda_policy]),
         )
 
@@ -141,6 +144,7 @@ class PipelineAssets(pulumi.ComponentResource):
             timeout=glue.timeout_minutes,
             max_retries=glue.max_retries,
             execution_property={"max_concurrent_runs": 1},
+            tags={**usage, "pipeline:expected-run-minutes": f"{glue.expected_run_minutes:g}"},
             default_arguments={
                 "--DATA_BUCKET": data.bucket_name,
                 "--OUTPUT_PREFIX": cfg.output_prefix,
@@ -163,6 +167,8 @@ class PipelineAssets(pulumi.ComponentResource):
                     "input_prefix": cfg.input_prefix,
                     "output_prefix": cfg.output_prefix,
                     "region": args.region,
+                    "schedule_cron": cfg.cron,
+                    "schedule_timezone": cfg.timezone,
                 }
             ),
             opts=child,

@@ -11,13 +11,16 @@ import argparse
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from offline.gate import as_json, render, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, run_stack
 from offline.plan import render_plan
+from policies.rules.cost_model import estimate
+from policies.rules.cost_model import render as render_cost
 
-COMMANDS = ("all", "plan", "gate", "pipeline")
+COMMANDS = ("all", "plan", "gate", "cost", "pipeline")
 
 
 def pipeline(stack: str, project: Path, as_json: bool) -> tuple[bool, object]:
@@ -54,6 +57,11 @@ def main(argv: list[str]) -> int:
             entry["policy"] = as_json(result)
             if not args.json:
                 print(render(result), end="\n\n")
+        if args.command in ("all", "cost"):
+            priced = estimate((r.type, r.inputs) for r in run.resources)
+            entry["cost"] = {**asdict(priced), "total": priced.total}
+            if not args.json:
+                print(render_cost(priced, f"Stack {stack}"), end="\n\n")
         if args.command in ("all", "pipeline"):
             succeeded, output = pipeline(stack, args.project, args.json)
             failed |= not succeeded

@@ -59,8 +59,9 @@ class Res:
 
 
 def check(analyzer, *resources: Res, config: dict | None = None) -> GateResult:
-    """Analyze `resources`; required-tags is off unless `config` turns it on (fixtures carry no tags)."""
-    return analyze(analyzer, [r.message() for r in resources], {"required-tags": "disabled"} | (config or {}), stack="test")
+    """Analyze `resources`; required-tags and the budget are off unless `config` turns them on (fixtures carry no tags or provider)."""
+    defaults = {"required-tags": "disabled", "monthly-cost-budget": "disabled"}
+    return analyze(analyzer, [r.message() for r in resources], defaults | (config or {}), stack="test")
 
 
 def violations(result: GateResult, policy: str) -> list[str]:

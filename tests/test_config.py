@@ -43,6 +43,10 @@ BAD = [
     (("pipeline", "alertEmails", ["not-an-email"]), ["alertEmails entry 'not-an-email'"]),
     (("pipeline", "glue", {"jobType": "glueetl"}), ["a glueetl job takes workerType"]),
     (("pipeline", "inputPrefix", "/abs"), ["S3 prefix '/abs' must be relative"]),
+    (("pipeline", "runTime", "25:00"), ["runTime '25:00' must be HH:MM on a 24-hour clock"]),
+    (("pipeline", "timezone", "Mars/Olympus"), ["timezone 'Mars/Olympus' is not an IANA time zone"]),
+    (("pipeline", "runDays", []), ["runDays must list one or more distinct days"]),
+    (("pipeline", "runDays", ["MON", "FUNDAY"]), ["mwaa-platform:pipeline.runDays.1", "'SUN'"]),
 ]
 
 

@@ -64,7 +64,8 @@ def test_the_gate_fails_a_broken_program_with_the_right_messages(tmp_path: Path)
     assert "environmentClass mw1.large is not allowed; allowed: mw1.small" in done.stdout
     assert "bucket Bucket 'dags-storage-bucket': versioning status is Suspended, must be exactly one 'Enabled'" in done.stdout
     assert "Environment 'airflow-environment' reads DAGs from a bucket that is not guarded" in done.stdout
-    assert "dev: FAILED: 4 mandatory, 0 advisory" in done.stdout  # class, 2 buckets, source bucket
+    assert "[advisory]  monthly-cost-budget" in done.stdout  # mw1.large also blows dev's $420 budget
+    assert "dev: FAILED: 4 mandatory, 1 advisory" in done.stdout  # class, 2 buckets, source bucket; budget
 
 
 def test_the_gate_speaks_json_and_passes_the_real_stacks():

@@ -148,6 +148,13 @@ def test_pipeline_config_is_rendered_into_the_dag_prefix(each_stack: StackRun):
     assert config["lambda_function_name"] == each_stack.outputs["lambda_function_name"]
     assert config["glue_job_name"] == each_stack.outputs["glue_job_name"]
     assert config["alert_topic_arn"] == each_stack.outputs["alert_topic_arn"]
+    assert (config["schedule_cron"], config["schedule_timezone"]) == ("0 10 * * MON,TUE,WED,THU,FRI", "Asia/Kolkata")
+
+
+def test_pipeline_usage_tags_feed_the_cost_model(each_stack: StackRun):
+    job = each_stack.one("aws:glue/job:Job").inputs
+    assert job["tags"] == {"pipeline:runs-per-month": "21.73", "pipeline:expected-run-minutes": "2"}
+    assert each_stack.one("aws:lambda/function:Function").inputs["tags"] == {"pipeline:runs-per-month": "21.73"}
 
 
 # --- environment ---------------------------------------------------------------

@@ -1,0 +1,161 @@
+"""Monthly cost of a stack, from its resources' inputs and pricing.json.
+
+The estimate reads only what a first preview already knows (literal inputs and
+resource counts), so the budget policy can decide before anything exists. It
+never prices a resource it can't find a figure for: a missing region or class
+is an error naming the entry to add, not a silent zero.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .graph import UNKNOWN, json_value, peek
+
+PRICING_FILE = Path(__file__).with_name("pricing.json")
+PROVIDER_DEFAULT_CLASS = "mw1.small"  # what the AWS provider creates when environmentClass is omitted
+GLUE_WORKER_DPU = {"G.025X": 0.25, "G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
+
+
+class CostModelError(ValueError):
+    """The stack can't be priced: unknown region, class or value."""
+
+
+@dataclass(frozen=True)
+class LineItem:
+    name: str
+    quantity: float
+    unit: str
+    unit_usd: float
+    monthly_usd: float
+
+
+@dataclass
+class Estimate:
+    region: str
+    items: list[LineItem] = field(default_factory=list)
+    #: Not in the total: what autoscaling to maxWorkers all month would add.
+    worker_ceiling_usd: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return round(sum(item.monthly_usd for item in self.items), 2)
+
+    def top(self, count: int) -> list[LineItem]:
+        return sorted(self.items, key=lambda item: -item.monthly_usd)[:count]
+
+
+def load_pricing(path: Path = PRICING_FILE) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+class _Prices:
+    def __init__(self, pricing: Mapping[str, Any], region: str) -> None:
+        if region not in pricing["regions"]:
+            raise CostModelError(f"no prices for region {region}; add it to {PRICING_FILE.name} (known: {', '.join(pricing['regions'])})")
+        self.table, self.region = pricing["regions"][region], region
+        self.hours = pricing["hours_per_month"]
+        self.assumptions = {k: v["value"] for k, v in pricing["assumptions"].items()}
+        self.included = pricing["included_per_environment"]
+
+    def __call__(self, key: str, variant: str | None = None) -> float:
+        entry = self.table.get(key)
+        if variant is not None:
+            entry = (entry or {}).get(variant)
+        if entry is None:
+            what = f"{key}[{variant}]" if variant else key
+            raise CostModelError(f"no price for {what} in {self.region}; add it to {PRICING_FILE.name} with its source")
+        return entry["usd"]
+
+
+def _known(props: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    value = peek(props, key)
+    if value is UNKNOWN:
+        raise CostModelError(f"{key} is not known at preview, so the stack can't be priced; set it from config")
+    return default if value is None else value
+
+
+def _usage(props: Mapping[str, Any], hint: str) -> float:
+    """A `pipeline:<hint>` tag the program sets from its schedule settings (0 when absent)."""
+    tags = json_value(_known(props, "tags", {}))
+    return float(tags.get(f"pipeline:{hint}", 0))
+
+
+def _item(name: str, quantity: float, unit: str, unit_usd: float) -> LineItem:
+    return LineItem(name, round(quantity, 4), unit, unit_usd, round(quantity * unit_usd, 2))
+
+
+def estimate(resources: Iterable[tuple[str, Mapping[str, Any]]], pricing: Mapping[str, Any] | None = None) -> Estimate:
+    """Price (type, inputs) pairs: MWAA, NAT and IPv4 hours, Glue and Lambda runs, storage, logs."""
+    pricing = pricing or load_pricing()
+    resources = list(resources)
+    of_type = lambda t: [props for kind, props in resources if kind == t]  # noqa: E731
+    providers = of_type("pulumi:providers:aws")
+    region = _known(providers[0], "region") if providers else None
+    if not isinstance(region, str):
+        raise CostModelError("the stack has no explicit AWS provider with a region; the estimate needs one")
+    price = _Prices(pricing, region)
+    hours, assume, included = price.hours, price.assumptions, price.included
+    result = Estimate(region)
+
+    for env in of_type("aws:mwaa/environment:Environment"):
+        cls = _known(env, "environmentClass", PROVIDER_DEFAULT_CLASS)
+        environment_rate = price("mwaa_environment_hour", cls)
+        extra_rate = price("mwaa_additional_instance_hour", cls)
+        base_schedulers = included["schedulers"].get(cls, included["schedulers"]["default"])
+        base_webservers = included["webservers"].get(cls, included["webservers"]["default"])
+        min_workers = _known(env, "minWorkers", 1)
+        result.items.append(_item(f"MWAA {cls} environment", hours, "hour", environment_rate))
+        for label, count in (
+            ("schedulers beyond the included", _known(env, "schedulers", base_schedulers) - base_schedulers),
+            ("webservers beyond the included (minWebservers)", _known(env, "minWebservers", base_webservers) - base_webservers),
+            ("workers beyond the included one (minWorkers floor)", min_workers - included["workers"]),
+        ):
+            if count > 0:
+                result.items.append(_item(f"MWAA {label}", count * hours, "instance-hour", extra_rate))
+        result.items.append(_item("MWAA metadata database", assume["metadata_db_gb"], "GB-month", price("mwaa_metadata_gb_month")))
+        result.items.append(
+            _item("MWAA log ingestion (CloudWatch)", assume["mwaa_log_ingest_gb"], "GB", price("cloudwatch_logs_ingest_gb"))
+        )
+        result.worker_ceiling_usd += round((_known(env, "maxWorkers", 10) - min_workers) * hours * extra_rate, 2)
+
+    nats = len(of_type("aws:ec2/natGateway:NatGateway"))
+    if nats:
+        result.items.append(_item("NAT gateway hours", nats * hours, "hour", price("nat_gateway_hour")))
+        result.items.append(_item("NAT data processing", nats * assume["nat_processed_gb_per_gateway"], "GB", price("nat_gateway_gb")))
+    if eips := len(of_type("aws:ec2/eip:Eip")):
+        result.items.append(_item("Public IPv4 addresses", eips * hours, "address-hour", price("public_ipv4_hour")))
+
+    for job in of_type("aws:glue/job:Job"):
+        minutes = max(_usage(job, "expected-run-minutes"), assume["glue_minimum_billed_minutes"])
+        worker_type = _known(job, "workerType")
+        dpu = _known(job, "numberOfWorkers") * GLUE_WORKER_DPU[worker_type] if worker_type else _known(job, "maxCapacity", 0.0625)
+        dpu_hours = _usage(job, "runs-per-month") * dpu * minutes / 60
+        result.items.append(_item(f"Glue job {_known(job, 'name', 'job')}", dpu_hours, "DPU-hour", price("glue_dpu_hour")))
+    for function in of_type("aws:lambda/function:Function"):
+        runs = _usage(function, "runs-per-month")
+        gb_seconds = runs * _known(function, "memorySize", 128) / 1024 * assume["lambda_seconds_per_run"]
+        cost = runs / 1e6 * price("lambda_million_requests") + gb_seconds * price("lambda_gb_second")
+        result.items.append(
+            LineItem(
+                f"Lambda {_known(function, 'name', 'function')}", runs, "invocation", round(cost / runs, 8) if runs else 0, round(cost, 2)
+            )
+        )
+
+    if buckets := len(of_type("aws:s3/bucket:Bucket")):
+        result.items.append(_item("S3 Standard storage", buckets * assume["s3_gb_per_bucket"], "GB-month", price("s3_standard_gb_month")))
+    return result
+
+
+def render(estimate_: Estimate, title: str) -> str:
+    lines = [f"{title}: estimated monthly cost in {estimate_.region} (730 h/month)"]
+    lines += [f"    {'item':<52}{'quantity':>12} {'unit':<14}{'unit $':>12}{'monthly $':>12}"]
+    for item in estimate_.items:
+        lines.append(f"    {item.name:<52}{item.quantity:>12,.2f} {item.unit:<14}{item.unit_usd:>12.6g}{item.monthly_usd:>12,.2f}")
+    lines.append(f"    {'total':<52}{'':>12} {'':<14}{'':>12}{estimate_.total:>12,.2f}")
+    lines.append(f"    (not in the total) autoscaling to maxWorkers all month would add up to ${estimate_.worker_ceiling_usd:,.2f}")
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""The cost model on recorded stacks, and the budget policy through the real pack."""
+
+from __future__ import annotations
+
+import pytest
+
+from offline.gate import run_gate, stack_pack_config
+from offline.harness import StackRun, run_stack
+from policies.rules.cost_model import CostModelError, estimate, load_pricing
+from tests.test_config import with_setting
+
+PRICES = load_pricing()["regions"]["us-east-1"]
+HOURS = 730
+
+
+def priced(run: StackRun):
+    return estimate((r.type, r.inputs) for r in run.resources)
+
+
+def test_the_reference_setup_costs_about_425_a_month(prod: StackRun):
+    # prod is the reference: mw1.small, 2 schedulers, 2 webservers, max 10 workers, 2 NATs, us-east-1
+    total = priced(prod).total
+    assert abs(total - 425) / 425 < 0.02, total
+    items = {i.name: i.monthly_usd for i in priced(prod).items}
+    assert items["MWAA mw1.small environment"] == 357.70 and items["NAT gateway hours"] == 65.70
+
+
+def test_dev_is_cheaper_by_exactly_one_nat_gateway(dev: StackRun, prod: StackRun):
+    assumptions = load_pricing()["assumptions"]
+    one_nat = (
+        HOURS * PRICES["nat_gateway_hour"]["usd"]
+        + assumptions["nat_processed_gb_per_gateway"]["value"] * PRICES["nat_gateway_gb"]["usd"]
+        + HOURS * PRICES["public_ipv4_hour"]["usd"]
+    )
+    assert priced(prod).total - priced(dev).total == pytest.approx(one_nat, abs=0.01)
+
+
+@pytest.mark.parametrize(("key", "value", "extra_instances"), [("minWorkers", 3, 2), ("schedulers", 3, 1), ("minWebservers", 4, 2)])
+def test_more_always_on_instances_cost_their_hourly_rate(dev: StackRun, key: str, value: int, extra_instances: int):
+    config = with_setting("mwaa", key, value)
+    if key == "minWebservers":
+        config["mwaa-platform:mwaa"]["maxWebservers"] = value
+    raised = priced(run_stack("dev", config=config)).total - priced(dev).total
+    assert raised == pytest.approx(extra_instances * HOURS * PRICES["mwaa_additional_instance_hour"]["mw1.small"]["usd"], abs=0.01)
+
+
+def test_glue_cost_follows_the_schedule_and_the_minimum_bill(dev: StackRun):
+    weekly = run_stack("dev", config=with_setting("pipeline", "runDays", ["MON"]))
+    glue = lambda run: next(i for i in priced(run).items if i.name.startswith("Glue job"))  # noqa: E731
+    assert glue(dev).quantity == pytest.approx(21.73 * 0.0625 * 2 / 60, abs=1e-4)  # 2 expected minutes
+    assert glue(weekly).quantity == pytest.approx(4.35 * 0.0625 * 2 / 60, abs=1e-4)
+
+
+def test_an_unknown_region_is_an_error_not_a_zero(dev: StackRun):
+    config = dict(dev.config) | {"aws:region": "eu-west-9"}
+    with pytest.raises(CostModelError, match=r"no prices for region eu-west-9; add it to pricing\.json"):
+        priced(run_stack("dev", config=config))
+
+
+def test_an_unpriced_class_is_an_error_not_a_zero():
+    with pytest.raises(CostModelError, match=r"no price for mwaa_environment_hour\[mw1\.xlarge\] in us-east-1"):
+        priced(run_stack("dev", config=with_setting("mwaa", "environmentClass", "mw1.xlarge")))
+
+
+def test_a_region_with_partial_prices_names_the_missing_figure(dev: StackRun):
+    config = dict(dev.config) | {"aws:region": "ap-south-1"}
+    with pytest.raises(CostModelError, match=r"no price for mwaa_environment_hour\[mw1\.small\] in ap-south-1"):
+        priced(run_stack("dev", config=config))
+
+
+def budget_violations(run: StackRun, budget: float | None = None) -> list[str]:
+    config, source = stack_pack_config(run.stack)
+    if budget is not None:
+        config = config | {"monthly-cost-budget": config["monthly-cost-budget"] | {"monthlyBudgetUsd": budget}}
+    return [f"[{v.level}] {v.message}" for v in run_gate(run, config, source).violations if v.policy == "monthly-cost-budget"]
+
+
+def test_the_budget_policy_blocks_prod_over_budget(prod: StackRun):
+    assert budget_violations(prod) == []  # $450 budget
+    assert budget_violations(prod, 400) == [
+        "[mandatory] estimated $431.67/month in us-east-1 exceeds the budget of $400.00 by $31.67; "
+        "top items: MWAA mw1.small environment $357.70, NAT gateway hours $65.70, Public IPv4 addresses $7.30"
+    ]
+
+
+def test_the_budget_policy_only_warns_in_dev(dev: StackRun):
+    (message,) = budget_violations(dev, 300)
+    assert message.startswith("[advisory] estimated $394.94/month in us-east-1 exceeds the budget of $300.00")
+
+
+def test_the_budget_policy_decides_at_preview():
+    assert budget_violations(run_stack("prod", preview=True), 400)[0].startswith("[mandatory] estimated $431.67/month")
+
+
+def test_an_unpriceable_stack_fails_the_budget_closed(prod: StackRun):
+    config = dict(prod.config) | {"aws:region": "eu-west-9"}
+    assert budget_violations(run_stack("prod", config=config)) == [
+        "[mandatory] can't estimate the monthly cost: no prices for region eu-west-9; add it to pricing.json (known: us-east-1, ap-south-1)"
+    ]
