@@ -142,23 +142,15 @@ def network(default_target: str = "nat", igw_attached: bool = True, subnet_count
             "aws:ec2/routeTableAssociation:RouteTableAssociation", f"private-rta-{i}", {}, {"subnetId": [subnet], "routeTableId": [table]}
         )
         everything += [subnet, table, association]
-        if default_target == "nat":
-            everything.append(
-                Res(
-                    "aws:ec2/route:Route",
-                    f"r{i}",
-                    {"destinationCidrBlock": "0.0.0.0/0", "natGatewayId": UNKNOWN},
-                    {"routeTableId": [table], "natGatewayId": [nat]},
-                )
+        gateways = {"nat": ("natGatewayId", nat), "igw": ("gatewayId", igw)}
+        if default_target in gateways:
+            key, gateway = gateways[default_target]
+            route = Res(
+                "aws:ec2/route:Route",
+                f"r{i}",
+                {"destinationCidrBlock": "0.0.0.0/0", key: UNKNOWN},
+                {"routeTableId": [table], key: [gateway]},
             )
-        elif default_target == "igw":
-            everything.append(
-                Res(
-                    "aws:ec2/route:Route",
-                    f"r{i}",
-                    {"destinationCidrBlock": "0.0.0.0/0", "gatewayId": UNKNOWN},
-                    {"routeTableId": [table], "gatewayId": [igw]},
-                )
-            )
+            everything.append(route)
         subnets.append(subnet)
     return everything, subnets

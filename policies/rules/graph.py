@@ -50,6 +50,19 @@ def peek(props: Mapping[str, Any] | None, *path: str | int) -> Any:
     return value
 
 
+def only(*types: str):
+    """Run a resource rule on these resource types only."""
+
+    def wrap(validate):
+        def run(args, report_violation) -> None:
+            if args.resource_type in types:
+                validate(args, report_violation)
+
+        return run
+
+    return wrap
+
+
 def json_value(value: Any) -> Any:
     """Provider inputs such as defaultTags travel as JSON strings; policies need the object."""
     if isinstance(value, str) and value[:1] in "{[":

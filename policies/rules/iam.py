@@ -6,6 +6,8 @@ import json
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
+from .graph import only
+
 POLICY_TYPES = (
     "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/policy:Policy",
@@ -31,9 +33,8 @@ def wildcard_grants(document: dict) -> list[str]:
     return found
 
 
+@only(*POLICY_TYPES)
 def _no_wildcards(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type not in POLICY_TYPES:
-        return
     document = args.props["policy"]  # unknown at a first preview: the SDK reports it as advisory, checked on update
     grants = wildcard_grants(json.loads(document) if isinstance(document, str) else dict(document))
     if grants:

@@ -12,16 +12,15 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .graph import BUCKET_TYPES, MWAA_ENVIRONMENT, UNKNOWN, Graph, label, peek, public_access_problem, sources, versioning_problem
+from .graph import BUCKET_TYPES, MWAA_ENVIRONMENT, UNKNOWN, Graph, label, only, peek, public_access_problem, sources, versioning_problem
 
 #: What the AWS provider creates when environmentClass is omitted.
 PROVIDER_DEFAULT_CLASS = "mw1.small"
 LOG_KEYS = ("dagProcessingLogs", "schedulerLogs", "taskLogs", "webserverLogs", "workerLogs")
 
 
+@only(MWAA_ENVIRONMENT)
 def _environment_class(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != MWAA_ENVIRONMENT:
-        return
     allowed = args.get_config()["allowedClasses"]
     value = peek(args.props, "environmentClass")
     if value is UNKNOWN:  # fail closed: an unverifiable class is not an allowed class
@@ -42,9 +41,8 @@ environment_class = ResourceValidationPolicy(
 )
 
 
+@only(MWAA_ENVIRONMENT)
 def _capacity(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != MWAA_ENVIRONMENT:
-        return
     config = args.get_config()
     for key, ceiling in (
         ("maxWorkers", config["maxWorkers"]),
@@ -73,9 +71,8 @@ capacity_limits = ResourceValidationPolicy(
 )
 
 
+@only(MWAA_ENVIRONMENT)
 def _logging(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != MWAA_ENVIRONMENT:
-        return
     disabled = [key for key in LOG_KEYS if peek(args.props, "loggingConfiguration", key, "enabled") is not True]
     if disabled:
         report_violation(
@@ -91,9 +88,8 @@ logging_enabled = ResourceValidationPolicy(
 )
 
 
+@only(MWAA_ENVIRONMENT)
 def _airflow_version(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != MWAA_ENVIRONMENT:
-        return
     supported = args.get_config()["supportedVersions"]
     version = peek(args.props, "airflowVersion")
     if version is UNKNOWN or version not in supported:

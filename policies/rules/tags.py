@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .graph import UNKNOWN, json_value, peek
+from .graph import UNKNOWN, json_value, only, peek
 
 TAGGABLE = {
     "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway",
@@ -16,9 +16,8 @@ TAGGABLE = {
 }  # fmt: skip
 
 
+@only(*TAGGABLE)
 def _required_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type not in TAGGABLE:
-        return
     provider_tags = json_value(peek(args.provider.props, "defaultTags")) if args.provider else None
     defaults = peek(provider_tags, "tags") if isinstance(provider_tags, Mapping) else None
     own = peek(args.props, "tags")

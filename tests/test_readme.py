@@ -1,0 +1,42 @@
+"""The README stays true: its commands exist, its config table covers every key, its cost tables are the tool's."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from pydantic import BaseModel
+
+from offline.harness import PROJECT_DIR, StackRun
+from policies.rules.cost_model import estimate, render
+from settings import Settings
+
+README = (PROJECT_DIR / "README.md").read_text()
+
+
+def test_the_two_commands_exist_and_ci_runs_the_test_command():
+    assert "bin/offline   # the main job" in README and "bin/test      # the whole test suite" in README
+    for command in ("bin/offline", "bin/test", "bin/setup", ".ci/run"):
+        assert os.access(PROJECT_DIR / command, os.X_OK), command
+    assert re.search(r"^bin/test$", (PROJECT_DIR / ".ci" / "run").read_text(), re.MULTILINE)
+
+
+def setting_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        nested = field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) else None
+        keys += setting_keys(nested, f"{key}.") if nested else [key]
+    return keys
+
+
+def test_every_setting_is_documented():
+    documented = README.split("## Configuration", 1)[1].split("## Policy pack", 1)[0]
+    missing = [key for key in setting_keys(Settings) if key not in ("stack", "region") and key.rsplit(".", 1)[-1] not in documented]
+    assert missing == []
+
+
+def test_the_cost_tables_are_the_tools_output(dev: StackRun, prod: StackRun):
+    for run in (dev, prod):
+        table = render(estimate((r.type, r.inputs) for r in run.resources), f"Stack {run.stack}")
+        assert table in README, f"README's {run.stack} cost table is stale; paste `python -m offline cost {run.stack}`"
