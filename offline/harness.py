@@ -64,15 +64,8 @@ class StackRun:
         (found,) = self.of_type(type_)
         return found
 
-    def by_urn(self, urn: str) -> Recorded:
-        return next(r for r in self.resources if r.urn == urn)
-
     def by_name(self, name: str) -> Recorded:
         return next(r for r in self.resources if r.name == name)
-
-
-def _fake_id(args: mocks.MockResourceArgs) -> str:
-    return f"{args.name}-id"
 
 
 def _digest(value: Any) -> str:
@@ -132,7 +125,7 @@ class AwsMocks(mocks.Mocks):
             state["allocationId"] = f"eipalloc-{_digest(args.name)[:8]}"
         if "name" in state or args.typ in ("aws:iam/role:Role", "aws:sns/topic:Topic"):
             state.setdefault("name", physical)
-        return _fake_id(args), state
+        return f"{args.name}-id", state
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list]:
         token = args.token

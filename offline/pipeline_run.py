@@ -56,10 +56,6 @@ class PipelineReport:
         return self.dag_run_state == "success"
 
 
-def _asset_path(asset: Any) -> Path:
-    return Path(asset.path)
-
-
 def deploy(run: StackRun, aws: LocalAws) -> dict[str, str]:
     """Create in moto what the recorded program would create in AWS; returns the rendered pipeline config."""
     s3, iam = aws.client("s3"), aws.client("iam")
@@ -67,7 +63,7 @@ def deploy(run: StackRun, aws: LocalAws) -> dict[str, str]:
         s3.create_bucket(Bucket=bucket.outputs["bucket"])
         s3.put_bucket_versioning(Bucket=bucket.outputs["bucket"], VersioningConfiguration={"Status": "Enabled"})
     for obj in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2"):
-        body = obj.inputs["content"].encode() if "content" in obj.inputs else _asset_path(obj.inputs["source"]).read_bytes()
+        body = obj.inputs["content"].encode() if "content" in obj.inputs else Path(obj.inputs["source"].path).read_bytes()
         s3.put_object(Bucket=obj.inputs["bucket"], Key=obj.inputs["key"], Body=body)
     for role in run.of_type("aws:iam/role:Role"):
         iam.create_role(RoleName=role.outputs["name"], AssumeRolePolicyDocument=role.inputs["assumeRolePolicy"])
@@ -77,7 +73,7 @@ def deploy(run: StackRun, aws: LocalAws) -> dict[str, str]:
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
         for name, asset in function["code"].assets.items():
-            archive.write(_asset_path(asset), name)
+            archive.write(Path(asset.path), name)
     aws.client("lambda").create_function(
         FunctionName=function["name"],
         Runtime=function["runtime"],

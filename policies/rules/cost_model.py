@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .graph import UNKNOWN, json_value, peek
+from .graph import PROVIDER_DEFAULT_CLASS, UNKNOWN, json_value, peek
 
 PRICING_FILE = Path(__file__).with_name("pricing.json")
-PROVIDER_DEFAULT_CLASS = "mw1.small"  # what the AWS provider creates when environmentClass is omitted
 GLUE_WORKER_DPU = {"G.025X": 0.25, "G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
 
 

@@ -22,6 +22,8 @@ VERSIONING_TYPES = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVe
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 MWAA_ENVIRONMENT = "aws:mwaa/environment:Environment"
+#: What the AWS provider creates when environmentClass is omitted.
+PROVIDER_DEFAULT_CLASS = "mw1.small"
 
 
 class _Unknown:

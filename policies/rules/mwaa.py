@@ -12,10 +12,20 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .graph import BUCKET_TYPES, MWAA_ENVIRONMENT, UNKNOWN, Graph, label, only, peek, public_access_problem, sources, versioning_problem
+from .graph import (
+    BUCKET_TYPES,
+    MWAA_ENVIRONMENT,
+    PROVIDER_DEFAULT_CLASS,
+    UNKNOWN,
+    Graph,
+    label,
+    only,
+    peek,
+    public_access_problem,
+    sources,
+    versioning_problem,
+)
 
-#: What the AWS provider creates when environmentClass is omitted.
-PROVIDER_DEFAULT_CLASS = "mw1.small"
 LOG_KEYS = ("dagProcessingLogs", "schedulerLogs", "taskLogs", "webserverLogs", "workerLogs")
 
 
