@@ -56,6 +56,8 @@ class StackRun:
     config: dict[str, Any]
     resources: list[Recorded]
     outputs: dict[str, Any]
+    #: (token, provider reference) of every data-source call the program made
+    invokes: list[tuple[str, str]] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_]
@@ -147,6 +149,11 @@ class RecordingMonitor(mocks.MockMonitor):
     def __init__(self, aws_mocks: AwsMocks) -> None:
         super().__init__(aws_mocks)
         self.recorded: list[Recorded] = []
+        self.invokes: list[tuple[str, str]] = []
+
+    def Invoke(self, request):  # noqa: N802 (gRPC method name)
+        self.invokes.append((request.tok, request.provider))
+        return super().Invoke(request)
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
@@ -223,7 +230,7 @@ def _run_isolated(
         sys.path.remove(str(project_dir))
         _use_program_modules(PROJECT_DIR)
         pulumi.runtime.set_all_config({})
-    return StackRun(project, stack, config, monitor.recorded, outputs)
+    return StackRun(project, stack, config, monitor.recorded, outputs, monitor.invokes)
 
 
 def _use_program_modules(project_dir: Path) -> None:

@@ -273,6 +273,18 @@ def test_every_aws_resource_uses_the_tagged_provider_and_sits_in_a_component(eac
             assert parent.type.startswith("mwaa:") and resource.name.startswith(f"{parent.name}-"), resource.name
 
 
+def test_invokes_use_the_explicit_provider_too(each_stack: StackRun):
+    # The stacks set pulumi:disable-default-providers, so an invoke without a provider fails a real `pulumi up`.
+    provider = each_stack.one("pulumi:providers:aws")
+    assert {token for token, _ in each_stack.invokes} == {
+        "aws:index/getAvailabilityZones:getAvailabilityZones",
+        "aws:index/getCallerIdentity:getCallerIdentity",
+        "aws:index/getPartition:getPartition",
+    }
+    assert all(ref.startswith(f"{provider.urn}::") for _, ref in each_stack.invokes)
+    assert stack_config(each_stack.stack)["pulumi:disable-default-providers"] == ["aws"]
+
+
 def test_stack_outputs(each_stack: StackRun):
     outputs = each_stack.outputs
     assert outputs["webserver_url"].startswith("https://")
