@@ -24,7 +24,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -157,37 +157,46 @@ def run_scenarios(stack: str, scenarios: list[str]) -> list[PipelineReport]:
         dags = sync_dags(aws, run.by_name("dags-storage-bucket").outputs["bucket"], Path(tmp) / "dags")
         os.environ.update(airflow_environment(Path(tmp) / "airflow", dags, aws))
         dag = _load_dag(dags)  # Airflow reads its config at import: only after the environment is set
-        reports = []
-        for scenario in scenarios:
-            day = DATES[scenario]
-            if SCENARIOS[scenario] is not None:
-                key = f"{config['input_prefix']}{day.isoformat()}.csv"
-                aws.client("s3").put_object(Bucket=config["data_bucket"], Key=key, Body=SCENARIOS[scenario].encode())
-            dag_run = dag.test(logical_date=_utc_run_time(day))
-            states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
-            glue = aws.client("glue").get_job_runs(JobName=config["glue_job_name"])["JobRuns"]
-            runs = [
-                {"state": r["JobRunState"], "arguments": r.get("Arguments", {})}
-                for r in glue
-                if r.get("Arguments", {}).get("--RUN_DATE") == day.isoformat()
-            ]
-            outputs = {
-                item["Key"]: aws.client("s3").get_object(Bucket=config["data_bucket"], Key=item["Key"])["Body"].read().decode()
-                for item in aws.client("s3")
-                .list_objects_v2(Bucket=config["data_bucket"], Prefix=f"{config['output_prefix']}{day.isoformat()}/")
-                .get("Contents", [])
-            }
-            reports.append(
-                PipelineReport(scenario, day.isoformat(), str(dag_run.state), states, runs, read_alerts(aws, alert_queue), outputs)
-            )
-        return reports
+        return [_run_scenario(dag, aws, config, alert_queue, scenario) for scenario in scenarios]
 
 
-def _utc_run_time(day: date):
-    """The schedule's run time on `day`: 10:00 IST is 04:30 UTC."""
-    import pendulum
+def _run_scenario(dag: Any, aws: LocalAws, config: dict[str, str], alert_queue: str, scenario: str) -> PipelineReport:
+    """Seed the day's input, run the DAG at its scheduled time that day, and collect what happened."""
+    logical_date = _first_run_on(dag, DATES[scenario])
+    ds = logical_date.date().isoformat()  # Airflow's {{ ds }}: the logical date in UTC
+    s3 = aws.client("s3")
+    if SCENARIOS[scenario] is not None:
+        s3.put_object(Bucket=config["data_bucket"], Key=f"{config['input_prefix']}{ds}.csv", Body=SCENARIOS[scenario].encode())
+    dag_run = dag.test(logical_date=logical_date)
+    glue_runs = aws.client("glue").get_job_runs(JobName=config["glue_job_name"])["JobRuns"]
+    output_prefix = f"{config['output_prefix']}{ds}/"
+    return PipelineReport(
+        scenario=scenario,
+        logical_date=ds,
+        dag_run_state=str(dag_run.state),
+        task_states={ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()},
+        glue_runs=[
+            {"state": r["JobRunState"], "arguments": r.get("Arguments", {})}
+            for r in glue_runs
+            if r.get("Arguments", {}).get("--RUN_DATE") == ds
+        ],
+        alerts=read_alerts(aws, alert_queue),
+        outputs={
+            item["Key"]: s3.get_object(Bucket=config["data_bucket"], Key=item["Key"])["Body"].read().decode()
+            for item in s3.list_objects_v2(Bucket=config["data_bucket"], Prefix=output_prefix).get("Contents", [])
+        },
+    )
 
-    return pendulum.datetime(day.year, day.month, day.day, 4, 30, tz="UTC")
+
+def _first_run_on(dag: Any, day: date) -> datetime:
+    """The DAG's first scheduled run at or after midnight UTC of `day`, from its own timetable."""
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(microseconds=1)
+    restriction = TimeRestriction(earliest=None, latest=None, catchup=True)
+    return dag.timetable.next_dagrun_info(
+        last_automated_data_interval=DataInterval(midnight, midnight), restriction=restriction
+    ).logical_date
 
 
 def _load_dag(dags: Path):
