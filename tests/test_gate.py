@@ -87,3 +87,19 @@ def test_a_pack_that_does_not_start_is_a_clear_error(tmp_path: Path):
     (tmp_path / "__main__.py").write_text("raise SystemExit('no pack here')\n")
     with pytest.raises(RuntimeError, match="did not print a port"):
         PolicyPackProcess(tmp_path).__enter__()
+
+
+def test_the_pack_also_starts_the_way_the_cli_launches_it(tmp_path: Path):
+    # pulumi-analyzer-policy-python runs `python -u -m pulumi.policy <engine> <pack dir>` from elsewhere.
+    launched = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(PROJECT_DIR / "policies")],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert launched.stdout.readline().strip().isdigit(), launched.stderr.read()
+    finally:
+        launched.terminate()
+        launched.wait(timeout=10)
