@@ -41,6 +41,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--project", type=Path, default=PROJECT_DIR, help="the Pulumi program's folder (default: this repository)")
     args = parser.parse_args(argv)
     stacks = args.stacks or sorted(p.name.split(".")[1] for p in args.project.glob("Pulumi.*.yaml"))
+    pack_dir = args.project / "policies"
 
     report: dict[str, dict] = {}
     failed = False
@@ -52,7 +53,7 @@ def main(argv: list[str]) -> int:
             if not args.json:
                 print(render_plan(run), end="\n\n")
         if args.command in ("all", "gate"):
-            result = run_gate(run, *stack_pack_config(stack, args.project / "policies"), pack_dir=args.project / "policies")
+            result = run_gate(run, *stack_pack_config(stack, pack_dir), pack_dir=pack_dir)
             failed |= not result.passed
             entry["policy"] = as_json(result)
             if not args.json:

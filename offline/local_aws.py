@@ -16,6 +16,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import runpy
 import sys
@@ -32,6 +33,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.glue.models import FakeJob
 from moto.server import ThreadedMotoServer
 
+log = logging.getLogger(__name__)
 _ENV_LOCK = threading.Lock()  # handlers and scripts see their own environment, one at a time
 
 
@@ -87,9 +89,9 @@ def _run_glue_script(job: FakeJob, **kwargs: Any) -> str:
             finally:
                 sys.argv = saved_argv
         run.status = "SUCCEEDED"
-    except Exception as exc:
+    except Exception:
         run.status = "FAILED"
-        run.error_message = f"{type(exc).__name__}: {exc}"
+        log.exception("Glue job %s run %s failed", job.name, run_id)  # moto's GetJobRun has no ErrorMessage to carry it
     return run_id
 
 

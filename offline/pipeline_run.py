@@ -67,7 +67,6 @@ def deploy(run: StackRun, aws: LocalAws) -> dict[str, str]:
         s3.put_object(Bucket=obj.inputs["bucket"], Key=obj.inputs["key"], Body=body)
     for role in run.of_type("aws:iam/role:Role"):
         iam.create_role(RoleName=role.outputs["name"], AssumeRolePolicyDocument=role.inputs["assumeRolePolicy"])
-    roles = {r.outputs["arn"]: r for r in run.of_type("aws:iam/role:Role")}
 
     function = run.one("aws:lambda/function:Function").inputs
     package = io.BytesIO()
@@ -78,7 +77,7 @@ def deploy(run: StackRun, aws: LocalAws) -> dict[str, str]:
         FunctionName=function["name"],
         Runtime=function["runtime"],
         Handler=function["handler"],
-        Role=roles[function["role"]].outputs["arn"],
+        Role=function["role"],
         Code={"ZipFile": package.getvalue()},
         Timeout=int(function["timeout"]),
         MemorySize=int(function["memorySize"]),

@@ -8,8 +8,9 @@ import re
 from pydantic import BaseModel
 
 from offline.harness import PROJECT_DIR, StackRun
-from policies.rules.cost_model import estimate, render
+from policies.rules.cost_model import render
 from settings import Settings
+from tests.test_cost import priced
 
 README = (PROJECT_DIR / "README.md").read_text()
 
@@ -38,5 +39,5 @@ def test_every_setting_is_documented():
 
 def test_the_cost_tables_are_the_tools_output(dev: StackRun, prod: StackRun):
     for run in (dev, prod):
-        table = render(estimate((r.type, r.inputs) for r in run.resources), f"Stack {run.stack}")
+        table = render(priced(run), f"Stack {run.stack}")
         assert table in README, f"README's {run.stack} cost table is stale; paste `python -m offline cost {run.stack}`"
