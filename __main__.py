@@ -2,7 +2,9 @@
 
 Settings are read and validated first, so bad config stops the run before any
 resource is registered. Every resource goes through one explicit AWS provider
-whose default tags carry project, stack, owner and cost center.
+whose default tags carry project, stack, owner and cost center. A duty-cycled
+stack declares the environment and its NAT egress only inside its windows
+(duty_cycle.py): the clock, or DUTY_CYCLE_AT, decides at every `pulumi up`.
 """
 
 from pathlib import Path
@@ -14,15 +16,22 @@ from components.airflow_environment import AirflowEnvironment, AirflowEnvironmen
 from components.dag_bucket import DagBucket, DagBucketArgs
 from components.network import Network, NetworkArgs
 from components.pipeline import PipelineAssets, PipelineAssetsArgs
+from duty_cycle import DutyCycle, decision_time
 from settings import settings_from_pulumi_config
 
 ROOT = Path(__file__).parent
 settings = settings_from_pulumi_config(ROOT)
+cycle = DutyCycle.from_settings(settings)
+running = cycle.running(decision_time())
 provider = aws.Provider("aws", region=settings.region, default_tags={"tags": settings.default_tags})
 opts = pulumi.ResourceOptions(providers=[provider])
 
 net = settings.network
-network = Network("network", NetworkArgs(net.vpc_cidr, net.public_subnet_cidrs, net.private_subnet_cidrs, net.nat_gateways), opts)
+network = Network(
+    "network",
+    NetworkArgs(net.vpc_cidr, net.public_subnet_cidrs, net.private_subnet_cidrs, net.nat_gateways, running, cycle.usage_tags),
+    opts,
+)
 dag_bucket = DagBucket(
     "dags",
     DagBucketArgs(
@@ -56,11 +65,16 @@ airflow = AirflowEnvironment(
         subnet_ids=network.private_subnet_ids,
         security_group_id=network.security_group_id,
         dag_permissions=DagPermissions(pipeline.function_arn, pipeline.job_arn, pipeline.alert_topic_arn),
+        running=running,
+        egress=network.egress_resources,
+        usage_tags=cycle.usage_tags,
     ),
     opts,
 )
 
 pulumi.export("environment_name", settings.name)
+pulumi.export("environment_state", "running" if running else "paused")
+pulumi.export("duty_cycle_windows", [] if cycle.always_on else [str(w) for w in cycle.windows])
 pulumi.export("webserver_url", airflow.webserver_url)
 pulumi.export("environment_arn", airflow.arn)
 pulumi.export("dag_bucket_name", dag_bucket.bucket_name)

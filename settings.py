@@ -14,13 +14,15 @@ import re
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 PROJECT = "mwaa-platform"
+#: AWS prices by 730-hour months.
+HOURS_PER_MONTH = 730
 
 
 class ClassLimits(NamedTuple):
@@ -41,6 +43,7 @@ CLOUDWATCH_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
+HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAINTENANCE_WINDOW = re.compile(r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):(00|30)$")
 #: MWAA allows 80 characters; 48 leaves room for the derived Lambda name (64 at most).
 ENVIRONMENT_NAME = re.compile(r"^[a-zA-Z][0-9a-zA-Z_-]{0,47}$")
@@ -203,20 +206,34 @@ class GlueSettings(_Model):
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
+def _distinct_days(value: list[str]) -> list[str]:
+    if not value or len(set(value)) != len(value):
+        raise ValueError("must list one or more distinct days, e.g. [MON, TUE, WED, THU, FRI]")
+    return value
+
+
+Days = Annotated[list[Literal[WEEKDAYS]], AfterValidator(_distinct_days)]
+
+
 class PipelineSettings(_Model):
-    run_days: list[Literal[WEEKDAYS]] = ["MON", "TUE", "WED", "THU", "FRI"]
+    run_days: Days = ["MON", "TUE", "WED", "THU", "FRI"]
     run_time: str = "10:00"
     timezone: str = "Asia/Kolkata"
     input_prefix: str = "incoming/"
     output_prefix: str = "curated/"
     alert_emails: list[str] = []
+    #: How late after its scheduled time a run may still start (the DAG's `run_immediately`): covers a
+    #: scheduler that comes up late, e.g. an environment resumed by the duty cycle that took long to create.
+    late_start_minutes: int = Field(default=60, ge=0, le=720)
+    #: The DAG run's timeout (`dagrun_timeout`): with late_start_minutes, what a duty-cycle window must cover.
+    run_timeout_minutes: int = Field(default=120, ge=10, le=1440)
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
     glue: GlueSettings = GlueSettings()
 
     @field_validator("run_time")
     @classmethod
     def _time_form(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        if not HHMM.match(value):
             raise ValueError(f"runTime {value!r} must be HH:MM on a 24-hour clock, e.g. 10:00")
         return value
 
@@ -229,13 +246,6 @@ class PipelineSettings(_Model):
             raise ValueError(f"timezone {value!r} is not an IANA time zone such as Asia/Kolkata or UTC") from None
         return value
 
-    @field_validator("run_days")
-    @classmethod
-    def _some_days(cls, value: list[str]) -> list[str]:
-        if not value or len(set(value)) != len(value):
-            raise ValueError("runDays must list one or more distinct days, e.g. [MON, TUE, WED, THU, FRI]")
-        return value
-
     @property
     def cron(self) -> str:
         """The DAG's schedule as cron, read in `timezone`."""
@@ -245,7 +255,7 @@ class PipelineSettings(_Model):
     @property
     def runs_per_month(self) -> float:
         """Scheduled runs in an average month of 730 hours (what AWS prices by)."""
-        return round(len(self.run_days) * 730 / 24 / 7, 2)
+        return round(len(self.run_days) * HOURS_PER_MONTH / 24 / 7, 2)
 
     @field_validator("input_prefix", "output_prefix")
     @classmethod
@@ -263,6 +273,40 @@ class PipelineSettings(_Model):
         return value
 
 
+class WindowSettings(_Model):
+    """An extra UTC window, e.g. weekday working hours for a team that wants the UI while it works."""
+
+    days: Days
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _time_form(cls, value: str, info: ValidationInfo) -> str:
+        if not HHMM.match(value) and not (info.field_name == "end" and value == "24:00"):
+            raise ValueError(f"window time {value!r} must be HH:MM in UTC on a 24-hour clock, e.g. 08:00 (an end may be 24:00)")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> WindowSettings:
+        if self.start == self.end:
+            raise ValueError(f"window {self.start}-{self.end} is empty; an end before the start crosses midnight (22:00-02:00)")
+        return self
+
+
+class DutyCycleSettings(_Model):
+    """Run the environment only inside windows: from leadMinutes before each pipeline run to its tail, plus `windows`."""
+
+    enabled: bool = False
+    #: Creating an environment takes 20-30 minutes (sometimes up to 2 hours); a scheduled `pulumi up` can start late.
+    lead_minutes: int = Field(default=60, ge=30, le=240)
+    #: Added after late start + run timeout before the pause, for a run that ends right at its timeout.
+    tail_margin_minutes: int = Field(default=15, ge=0, le=240)
+    windows: list[WindowSettings] = []
+    #: Keep the environment up whatever the windows say (debugging); committed config, so pushes and schedules agree.
+    force_running: bool = False
+
+
 class Settings(_Model):
     """One stack's settings: `mwaa-platform:<key>` in Pulumi.<stack>.yaml, plus aws:region."""
 
@@ -276,6 +320,7 @@ class Settings(_Model):
     mwaa: MwaaSettings = MwaaSettings()
     dag_bucket: BucketSettings = BucketSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    duty_cycle: DutyCycleSettings = DutyCycleSettings()
 
     @field_validator("region")
     @classmethod
@@ -302,7 +347,7 @@ class Settings(_Model):
 
 #: Keys read from the project namespace; objects are YAML maps in the stack file.
 SCALAR_KEYS = ("owner", "costCenter", "environmentName")
-OBJECT_KEYS = ("tags", "network", "mwaa", "dagBucket", "pipeline")
+OBJECT_KEYS = ("tags", "network", "mwaa", "dagBucket", "pipeline", "dutyCycle")
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -2,11 +2,14 @@
 
 The environment's name is given once; the role's ARNs (PublishMetrics, the
 `airflow-<name>-*` log groups, the confused-deputy condition) all derive from it.
+So while a duty cycle pauses the environment (`running=False`), the role and the
+log groups stay exactly as they are, and a resume recreates only the environment,
+under the same name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -42,11 +45,17 @@ class AirflowEnvironmentArgs:
     subnet_ids: pulumi.Input[list[str]]
     security_group_id: pulumi.Input[str]
     dag_permissions: DagPermissions
+    #: False while the duty cycle pauses it: no environment (role, policy and log groups stay).
+    running: bool = True
+    #: NAT gateways and private default routes: created before the environment so it never starts without egress.
+    egress: list[pulumi.Resource] = field(default_factory=list)
+    #: The duty cycle's active hours, as tags the cost model reads.
+    usage_tags: dict[str, str] = field(default_factory=dict)
 
 
 class AirflowEnvironment(pulumi.ComponentResource):
-    arn: pulumi.Output[str]
-    webserver_url: pulumi.Output[str]
+    arn: pulumi.Output[str | None]
+    webserver_url: pulumi.Output[str | None]
     execution_role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: AirflowEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -134,10 +143,23 @@ class AirflowEnvironment(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.execution_role_arn = role.arn
+        if args.running:
+            environment = self._environment(name, args, role, [role_policy, *log_groups, *args.egress])
+            self.arn = environment.arn
+            self.webserver_url = environment.webserver_url.apply(lambda host: f"https://{host}" if host else "")
+        else:
+            self.arn = self.webserver_url = pulumi.Output.from_input(None)
+        self.register_outputs({"arn": self.arn, "webserver_url": self.webserver_url, "execution_role_arn": self.execution_role_arn})
+
+    def _environment(
+        self, name: str, args: AirflowEnvironmentArgs, role: aws.iam.Role, prerequisites: list[pulumi.Resource]
+    ) -> aws.mwaa.Environment:
+        cfg = args.settings
         levels = cfg.log_levels.by_log_type()
-        environment = aws.mwaa.Environment(
+        return aws.mwaa.Environment(
             f"{name}-environment",
-            name=env,
+            name=args.environment_name,
             airflow_version=cfg.airflow_version,
             environment_class=cfg.environment_class,
             schedulers=cfg.schedulers,
@@ -155,13 +177,10 @@ class AirflowEnvironment(pulumi.ComponentResource):
             requirements_s3_object_version=args.requirements_object_version,
             network_configuration={"security_group_ids": [args.security_group_id], "subnet_ids": args.subnet_ids},
             logging_configuration={key: {"enabled": True, "log_level": levels[log_type]} for log_type, key in _LOGGING_KEYS.items()},
-            # IAM is eventually consistent: creating before the policy lands fails with ValidationException.
+            tags=args.usage_tags or None,
+            # IAM is eventually consistent: creating before the policy lands fails with ValidationException. Without
+            # its NAT route the environment hangs in "Creating"; on a resume nothing else would make it wait for one.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[role_policy, *log_groups], custom_timeouts=pulumi.CustomTimeouts(create="2h", update="2h")
+                parent=self, depends_on=prerequisites, custom_timeouts=pulumi.CustomTimeouts(create="2h", update="2h", delete="2h")
             ),
         )
-
-        self.arn = environment.arn
-        self.webserver_url = environment.webserver_url.apply(lambda host: f"https://{host}" if host else "")
-        self.execution_role_arn = role.arn
-        self.register_outputs({"arn": self.arn, "webserver_url": self.webserver_url, "execution_role_arn": self.execution_role_arn})

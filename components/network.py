@@ -4,11 +4,15 @@ MWAA needs exactly two private subnets in two AZs whose default route is a NAT
 gateway (never the IGW), and a security group that lets the environment talk to
 itself. A missing NAT route or self-rule leaves the environment "Creating" for
 hours before it fails, so this component makes both impossible to forget.
+
+With `egress=False` (a paused duty cycle) it leaves out what bills by the hour:
+the NAT gateways, their EIPs and the private default routes through them.
+Everything else stays, unchanged, so a resume recreates only those.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -22,6 +26,10 @@ class NetworkArgs:
     public_subnet_cidrs: list[str]
     private_subnet_cidrs: list[str]
     nat_gateways: int
+    #: False while the duty cycle pauses the environment: no NAT, EIP or private default route.
+    egress: bool = True
+    #: Tags for what bills by the hour (the duty cycle's active hours, for the cost model).
+    usage_tags: dict[str, str] = field(default_factory=dict)
 
 
 class Network(pulumi.ComponentResource):
@@ -30,6 +38,8 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     security_group_id: pulumi.Output[str]
     availability_zones: pulumi.Output[list[str]]
+    #: The NAT gateways and private default routes: what must exist before MWAA can reach AWS APIs.
+    egress_resources: list[pulumi.Resource]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mwaa:network:Network", name, None, opts)
@@ -59,29 +69,33 @@ class Network(pulumi.ComponentResource):
         public = [self._subnet(name, "public", i, cidr, azs[i], vpc, public_rt) for i, cidr in enumerate(args.public_subnet_cidrs)]
 
         nats = []
-        for i in range(args.nat_gateways):
-            eip = aws.ec2.Eip(f"{name}-nat-eip-{i + 1}", domain="vpc", tags={"Name": f"{name}-nat-{i + 1}"}, opts=child)
+        for i in range(args.nat_gateways if args.egress else 0):
+            tags = {"Name": f"{name}-nat-{i + 1}", **args.usage_tags}
+            eip = aws.ec2.Eip(f"{name}-nat-eip-{i + 1}", domain="vpc", tags=tags, opts=child)
             nats.append(
                 aws.ec2.NatGateway(
                     f"{name}-nat-{i + 1}",
                     allocation_id=eip.allocation_id,
                     subnet_id=public[i].id,
-                    tags={"Name": f"{name}-nat-{i + 1}"},
+                    tags=tags,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
                 )
             )
 
-        private = []
+        private, routes = [], []
         for i, cidr in enumerate(args.private_subnet_cidrs):
             # One route table per AZ; with two NATs each AZ egresses through its own.
             rt = aws.ec2.RouteTable(f"{name}-private-rt-{i + 1}", vpc_id=vpc.id, tags={"Name": f"{name}-private-{i + 1}"}, opts=child)
-            aws.ec2.Route(
-                f"{name}-private-default-{i + 1}",
-                route_table_id=rt.id,
-                destination_cidr_block=ANYWHERE,
-                nat_gateway_id=nats[min(i, len(nats) - 1)].id,
-                opts=child,
-            )
+            if nats:
+                routes.append(
+                    aws.ec2.Route(
+                        f"{name}-private-default-{i + 1}",
+                        route_table_id=rt.id,
+                        destination_cidr_block=ANYWHERE,
+                        nat_gateway_id=nats[min(i, len(nats) - 1)].id,
+                        opts=child,
+                    )
+                )
             private.append(self._subnet(name, "private", i, cidr, azs[i], vpc, rt))
 
         sg = aws.ec2.SecurityGroup(
@@ -113,6 +127,7 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
         self.security_group_id = sg.id
         self.availability_zones = pulumi.Output.all(*azs)
+        self.egress_resources = [*nats, *routes]
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,

@@ -169,6 +169,8 @@ class PipelineAssets(pulumi.ComponentResource):
                     "region": args.region,
                     "schedule_cron": cfg.cron,
                     "schedule_timezone": cfg.timezone,
+                    "late_start_minutes": cfg.late_start_minutes,
+                    "run_timeout_minutes": cfg.run_timeout_minutes,
                 }
             ),
             opts=child,

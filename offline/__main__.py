@@ -1,8 +1,13 @@
 """The offline main job: what `pulumi preview --policy-pack policies` would show, per stack.
 
-python -m offline                 # plan + policy gate for every stack
+python -m offline                 # plan + policy gate + cost per stack state, then a local pipeline run
 python -m offline plan dev        # the resource tree only
 python -m offline gate --json     # the gate, machine-readable; exit 1 on a mandatory violation
+python -m offline duty-cycle      # each stack's windows, next resume and pause, active hours, cron lines
+
+A duty-cycled stack is shown in both states, running (at its next resume, or now)
+and paused (at its next pause, or now); `--at <ISO time>` shows the one state
+`pulumi up` would produce at that time.
 """
 
 from __future__ import annotations
@@ -12,15 +17,17 @@ import json
 import subprocess
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
+from duty_cycle import DutyCycle
 from offline.gate import as_json, render, run_gate, stack_pack_config
-from offline.harness import PROJECT_DIR, run_stack
+from offline.harness import PROJECT_DIR, run_stack, stack_settings
 from offline.plan import render_plan
 from policies.rules.cost_model import estimate
 from policies.rules.cost_model import render as render_cost
 
-COMMANDS = ("all", "plan", "gate", "cost", "pipeline")
+COMMANDS = ("all", "plan", "gate", "cost", "pipeline", "duty-cycle")
 
 
 def pipeline(stack: str, project: Path, as_json: bool) -> tuple[bool, object]:
@@ -32,12 +39,74 @@ def pipeline(stack: str, project: Path, as_json: bool) -> tuple[bool, object]:
     return done.returncode == 0, json.loads(done.stdout) if as_json else done.stdout
 
 
+def states(cycle: DutyCycle, at: datetime | None) -> list[tuple[str, datetime]]:
+    """(label, decision time) for each state to show: both for a duty-cycled stack, else the one at hand."""
+    now = at or _now()
+    if at is not None or cycle.always_on:
+        return [("running" if cycle.running(now) else "paused", now)]
+    resume, pause = cycle.next_edges(now)
+    return [("running", now if cycle.running(now) else resume), ("paused", pause if cycle.running(now) else now)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def state_title(stack: str, state: str, at: datetime) -> str:
+    return f"Stack {stack} ({state} at {at:%a %Y-%m-%d %H:%M} UTC)"
+
+
+def describe_duty_cycle(stack: str, cycle: DutyCycle, at: datetime) -> dict[str, object]:
+    resume, pause = cycle.next_edges(at)
+    return {
+        "stack": stack,
+        "enabled": cycle.enabled,
+        "always_on": cycle.always_on,
+        "windows": [str(w) for w in cycle.windows] if not cycle.always_on else [],
+        "at": at.isoformat(),
+        "state_at": "running" if cycle.running(at) else "paused",
+        "next_resume": resume.isoformat() if resume else None,
+        "next_pause": pause.isoformat() if pause else None,
+        "hours_per_month": cycle.hours_per_month,
+        "cycles_per_month": cycle.cycles_per_month,
+        "cron": cycle.cron_lines(),
+    }
+
+
+def render_duty_cycle(info: dict[str, object]) -> str:
+    if info["always_on"]:
+        why = "dutyCycle.forceRunning is true" if info["enabled"] else "dutyCycle.enabled is false"
+        return f"Stack {info['stack']}: always on ({why}): 730 h/month"
+    return "\n".join(
+        [
+            f"Stack {info['stack']}: duty cycle on; at {info['at']} the environment is {info['state_at']}",
+            *(f"    window          {w}" for w in info["windows"]),
+            f"    next resume     {info['next_resume']}",
+            f"    next pause      {info['next_pause']}",
+            f"    active          {info['hours_per_month']:,.2f} of 730 h/month ({info['cycles_per_month']:g} resumes a month)",
+            *(f"    scheduler cron  {line}" for line in info["cron"]),
+        ]
+    )
+
+
+def iso_time(value: str) -> datetime:
+    """--at: an ISO time with a zone, like DUTY_CYCLE_AT."""
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO time such as 2026-11-23T04:30Z") from None
+    if at.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} has no time zone; add Z (UTC) or an offset such as +05:30")
+    return at
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="all", choices=COMMANDS)
     parser.add_argument("stacks", nargs="*", help="stacks to run (default: every Pulumi.<stack>.yaml)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument("--preview", action="store_true", help="simulate a first preview: IDs, ARNs and version ids unknown")
+    parser.add_argument("--at", type=iso_time, help="decide the duty cycle at this ISO time (e.g. 2026-11-23T04:30Z)")
     parser.add_argument("--project", type=Path, default=PROJECT_DIR, help="the Pulumi program's folder (default: this repository)")
     args = parser.parse_args(argv)
     stacks = args.stacks or sorted(p.name.split(".")[1] for p in args.project.glob("Pulumi.*.yaml"))
@@ -46,23 +115,31 @@ def main(argv: list[str]) -> int:
     report: dict[str, dict] = {}
     failed = False
     for stack in stacks:
-        run = run_stack(stack, project_dir=args.project, preview=args.preview)
+        cycle = DutyCycle.from_settings(stack_settings(stack, args.project))
         entry = report.setdefault(stack, {})
-        if args.command in ("all", "plan"):
-            entry["resources"] = len(run.resources)
+        if args.command in ("all", "duty-cycle"):
+            entry["duty_cycle"] = describe_duty_cycle(stack, cycle, args.at or _now())
             if not args.json:
-                print(render_plan(run), end="\n\n")
-        if args.command in ("all", "gate"):
-            result = run_gate(run, *stack_pack_config(stack, pack_dir), pack_dir=pack_dir)
-            failed |= not result.passed
-            entry["policy"] = as_json(result)
-            if not args.json:
-                print(render(result), end="\n\n")
-        if args.command in ("all", "cost"):
-            priced = estimate((r.type, r.inputs) for r in run.resources)
-            entry["cost"] = {**asdict(priced), "total": priced.total}
-            if not args.json:
-                print(render_cost(priced, f"Stack {stack}"), end="\n\n")
+                print(render_duty_cycle(entry["duty_cycle"]), end="\n\n")
+        for state, at in states(cycle, args.at) if args.command in ("all", "plan", "gate", "cost") else []:
+            run = run_stack(stack, project_dir=args.project, preview=args.preview, at=at)
+            shown = entry.setdefault("states", {}).setdefault(state, {"at": at.isoformat()})
+            title = state_title(stack, state, at)
+            if args.command in ("all", "plan"):
+                shown["resources"] = len(run.resources)
+                if not args.json:
+                    print(render_plan(run, title), end="\n\n")
+            if args.command in ("all", "gate"):
+                result = run_gate(run, *stack_pack_config(stack, pack_dir), pack_dir=pack_dir)
+                failed |= not result.passed
+                shown["policy"] = as_json(result)
+                if not args.json:
+                    print(render(result, title), end="\n\n")
+            if args.command in ("all", "cost"):
+                priced = estimate((r.type, r.inputs) for r in run.resources)
+                shown["cost"] = {**asdict(priced), "total": priced.total, "always_on_total": priced.always_on_total}
+                if not args.json:
+                    print(render_cost(priced, title), end="\n\n")
         if args.command in ("all", "pipeline"):
             succeeded, output = pipeline(stack, args.project, args.json)
             failed |= not succeeded

@@ -9,12 +9,16 @@ all read this one recording.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import hashlib
 import json
+import os
 import runpy
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +27,14 @@ import yaml
 from pulumi.runtime import mocks, rpc, settings, sync_await
 from pulumi.runtime.stack import run_pulumi_func
 
+from settings import Settings, load_settings
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+#: Read by duty_cycle.decision_time (the Pulumi program's own module).
+AT_VARIABLE = "DUTY_CYCLE_AT"
 ACCOUNT_ID = "123456789012"
 #: Top-level files and packages of the Pulumi program (what __main__.py imports).
-PROGRAM_MODULES = ("settings", "components")
+PROGRAM_MODULES = ("settings", "duty_cycle", "components")
 
 
 @dataclass
@@ -187,6 +195,11 @@ def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     return (yaml.safe_load(path.read_text()) or {}).get("config", {})
 
 
+def stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:
+    """The stack's validated settings, read from its file the way the program reads its config."""
+    return load_settings(stack, stack_config(stack, project_dir).get)
+
+
 def project_name(project_dir: Path = PROJECT_DIR) -> str:
     return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
 
@@ -196,18 +209,36 @@ def run_stack(
     project_dir: Path = PROJECT_DIR,
     config: dict[str, Any] | None = None,
     preview: bool = False,
+    at: datetime | None = None,
 ) -> StackRun:
     """Run `project_dir/__main__.py` as stack `stack` under mocks.
 
     `config` replaces the stack file's config when given (tests use it for
-    variants). The program's exception, if any, propagates; what was registered
-    before it is on `exc.recorded` for "registers nothing" checks.
+    variants). `at` is the time a duty-cycled program decides at (DUTY_CYCLE_AT,
+    as a user would set it; default: that variable, else the clock). The
+    program's exception, if any, propagates; what was registered before it is on
+    `exc.recorded` for "registers nothing" checks.
     """
     project = project_name(project_dir)
     config = stack_config(stack, project_dir) if config is None else config
     runtime_config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     region = str(config.get("aws:region", "us-east-1"))
-    return contextvars.Context().run(_run_isolated, project, stack, project_dir, config, runtime_config, region, preview)
+    with _decision_time(at):
+        return contextvars.Context().run(_run_isolated, project, stack, project_dir, config, runtime_config, region, preview)
+
+
+@contextlib.contextmanager
+def _decision_time(at: datetime | None) -> Iterator[None]:
+    saved = os.environ.get(AT_VARIABLE)
+    if at is not None:
+        os.environ[AT_VARIABLE] = at.isoformat()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(AT_VARIABLE, None)
+        else:
+            os.environ[AT_VARIABLE] = saved
 
 
 def _run_isolated(
@@ -218,6 +249,7 @@ def _run_isolated(
     mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     program = str(project_dir / "__main__.py")
     sys.path.insert(0, str(project_dir))
+    own_modules = _program_modules()
     _use_program_modules(project_dir)
     try:
         sync_await._sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
@@ -228,9 +260,15 @@ def _run_isolated(
         raise
     finally:
         sys.path.remove(str(project_dir))
-        _use_program_modules(PROJECT_DIR)
+        for name in _program_modules():
+            del sys.modules[name]
+        sys.modules.update(own_modules)  # the same module objects: classes such as ConfigError keep their identity
         pulumi.runtime.set_all_config({})
     return StackRun(project, stack, config, monitor.recorded, outputs, monitor.invokes)
+
+
+def _program_modules() -> dict[str, Any]:
+    return {name: module for name, module in sys.modules.items() if name.split(".")[0] in PROGRAM_MODULES}
 
 
 def _use_program_modules(project_dir: Path) -> None:

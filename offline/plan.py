@@ -25,12 +25,12 @@ def _detail(resource: Recorded) -> str:
     return "  ".join(shown + flags)
 
 
-def render_plan(run: StackRun) -> str:
+def render_plan(run: StackRun, title: str | None = None) -> str:
     children: dict[str, list[Recorded]] = defaultdict(list)
     for resource in run.resources:
         children[resource.parent].append(resource)
     lines = [
-        f"Stack {run.stack}: {len(run.resources)} resources to create "
+        f"{title or f'Stack {run.stack}'}: {len(run.resources)} resources to create "
         f"({run.outputs.get('environment_name')}, {run.config.get('aws:region')})"
     ]
 

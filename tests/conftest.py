@@ -1,13 +1,21 @@
-"""Shared fixtures: one mocked run per stack, reused by every test that only reads it."""
+"""Shared fixtures: one mocked run per stack, reused by every test that only reads it.
+
+Every mocked run decides its duty cycle at RUNNING_AT (a weekday run time, inside
+dev's window) unless a test passes another `at`, so no result depends on the clock.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from datetime import UTC, datetime
 
 import pytest
 
-from offline.harness import StackRun, run_stack
+from offline.harness import AT_VARIABLE, StackRun, run_stack
+
+RUNNING_AT = datetime(2026, 11, 23, 4, 30, tzinfo=UTC)  # Monday 10:00 IST, a run of the pipeline
+PAUSED_AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # Monday afternoon, between dev's windows
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +42,4 @@ def pytest_configure(config: pytest.Config) -> None:
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
         AIRFLOW__CORE__UNIT_TEST_MODE="True",
     )
+    os.environ[AT_VARIABLE] = RUNNING_AT.isoformat()

@@ -45,7 +45,7 @@ BAD = [
     (("pipeline", "inputPrefix", "/abs"), ["S3 prefix '/abs' must be relative"]),
     (("pipeline", "runTime", "25:00"), ["runTime '25:00' must be HH:MM on a 24-hour clock"]),
     (("pipeline", "timezone", "Mars/Olympus"), ["timezone 'Mars/Olympus' is not an IANA time zone"]),
-    (("pipeline", "runDays", []), ["runDays must list one or more distinct days"]),
+    (("pipeline", "runDays", []), ["mwaa-platform:pipeline.runDays: must list one or more distinct days"]),
     (("pipeline", "runDays", ["MON", "FUNDAY"]), ["mwaa-platform:pipeline.runDays.1", "'SUN'"]),
 ]
 

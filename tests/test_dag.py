@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import socket
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from offline.harness import PROJECT_DIR, StackRun
 
@@ -99,6 +101,50 @@ def next_run(dag, after: str) -> datetime:
 )
 def test_weekdays_at_ten_ist_is_four_thirty_utc(dag, after: str, expected: str):
     assert next_run(dag, after) == datetime.fromisoformat(expected).replace(tzinfo=UTC)
+
+
+def first_run_of_a_fresh_scheduler(dag, now: str):
+    """What a scheduler with a new metadata DB (a resumed environment) schedules first, seeing the DAG at `now`.
+
+    The scheduler works on the serialized DAG, so the timetable goes through serialization as on MWAA.
+    """
+    from airflow.serialization.serialized_objects import SerializedDAG
+
+    scheduled = SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(dag))
+    with time_machine.travel(datetime.fromisoformat(now).replace(tzinfo=UTC), tick=False):
+        return scheduled.next_dagrun_info(None)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("2026-11-23T03:50:00", "2026-11-23T04:30:00"),  # resumed before the run: that day's run, on time
+        ("2026-11-23T04:50:00", "2026-11-23T04:30:00"),  # 20 minutes late: that day's run, at once
+        ("2026-11-23T05:30:00", "2026-11-23T04:30:00"),  # the last minute of lateStartMinutes (60)
+        ("2026-11-23T05:31:00", "2026-11-24T04:30:00"),  # later: that day is lost, nothing runs late
+        ("2026-11-24T03:45:00", "2026-11-24T04:30:00"),  # the next day: no backfill of Monday
+        ("2026-11-30T03:45:00", "2026-11-30T04:30:00"),  # Monday after a weekend: not Friday's run
+    ],
+)
+def test_a_scheduler_that_comes_up_late_runs_that_day_once_and_never_backfills(dag, now: str, expected: str):
+    first = first_run_of_a_fresh_scheduler(dag, now)
+    assert first.logical_date == datetime.fromisoformat(expected).replace(tzinfo=UTC)
+    assert next_run(dag, expected) > first.logical_date + timedelta(hours=23)  # exactly once: the next is another day
+
+
+def test_the_dag_needs_nothing_from_the_metadata_db(dag):
+    # A duty cycle's pause loses the DB: the DAG must start unpaused and read no Variable or stored Connection.
+    assert dag.is_paused_upon_creation is False
+    assert dag.start_date is None  # with a start_date, Airflow ignores run_immediately and re-runs the previous interval
+    names = {
+        getattr(node, "id", None) or getattr(node, "attr", None)
+        for path in (PROJECT_DIR / "dags").glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+    }
+    assert not names & {"Variable", "Connection", "get_connection"}
+    templates = [str(getattr(task, field)) for task in dag.tasks for field in task.template_fields]
+    assert templates and not [t for t in templates if "var." in t or "conn." in t]
+    assert {task.aws_conn_id for task in dag.tasks} == {"aws_default"}  # MWAA's, from the execution role
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def offline(*args: str) -> subprocess.CompletedProcess:
 
 def test_the_gate_fails_a_broken_program_with_the_right_messages(tmp_path: Path):
     project = broken_project(tmp_path)
-    done = offline("gate", "dev", "--project", str(project))
+    done = offline("gate", "dev", "--project", str(project), "--at", "2026-11-23T04:30Z")
     assert done.returncode == 1, done.stderr
     assert "[mandatory]  mwaa-environment-class" in done.stdout
     assert "environmentClass mw1.large is not allowed; allowed: mw1.small" in done.stdout
@@ -68,12 +68,13 @@ def test_the_gate_fails_a_broken_program_with_the_right_messages(tmp_path: Path)
     assert "dev: FAILED: 4 mandatory, 1 advisory" in done.stdout  # class, 2 buckets, source bucket; budget
 
 
-def test_the_gate_speaks_json_and_passes_the_real_stacks():
+def test_the_gate_speaks_json_and_passes_the_real_stacks_in_every_state():
     done = offline("gate", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"dev", "prod"}
-    assert all(entry["policy"]["passed"] and entry["policy"]["violations"] == [] for entry in report.values())
+    assert {stack: set(entry["states"]) for stack, entry in report.items()} == {"dev": {"running", "paused"}, "prod": {"running"}}
+    results = [state["policy"] for entry in report.values() for state in entry["states"].values()]
+    assert all(result["passed"] and result["violations"] == [] for result in results)
 
 
 def test_the_pack_process_stops_even_when_a_call_fails():

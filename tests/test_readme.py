@@ -7,9 +7,11 @@ import re
 
 from pydantic import BaseModel
 
+from offline.__main__ import state_title
 from offline.harness import PROJECT_DIR, StackRun
 from policies.rules.cost_model import render
 from settings import Settings
+from tests.conftest import RUNNING_AT
 from tests.test_cost import priced
 
 README = (PROJECT_DIR / "README.md").read_text()
@@ -38,6 +40,8 @@ def test_every_setting_is_documented():
 
 
 def test_the_cost_tables_are_the_tools_output(dev: StackRun, prod: StackRun):
-    for run in (dev, prod):
-        table = render(priced(run), f"Stack {run.stack}")
-        assert table in README, f"README's {run.stack} cost table is stale; paste `python -m offline cost {run.stack}`"
+    for run in (dev, prod):  # both decided at RUNNING_AT, as the README's command says
+        table = render(priced(run), state_title(run.stack, "running", RUNNING_AT))
+        assert table in README, (
+            f"README's {run.stack} cost table is stale; paste `python -m offline cost --at {RUNNING_AT:%Y-%m-%dT%H:%MZ}`"
+        )

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .graph import PROVIDER_DEFAULT_CLASS, UNKNOWN, json_value, peek
+
+#: Set by the program (duty_cycle.py) on what a pause removes; the pack can't import the program, so the names repeat.
+HOURS_TAG, CYCLES_TAG = "duty-cycle:hours-per-month", "duty-cycle:cycles-per-month"
 
 PRICING_FILE = Path(__file__).with_name("pricing.json")
 GLUE_WORKER_DPU = {"G.025X": 0.25, "G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
@@ -31,18 +34,28 @@ class LineItem:
     unit: str
     unit_usd: float
     monthly_usd: float
+    #: The same item with the environment and its NAT egress up all 730 hours.
+    always_on_usd: float = 0.0
 
 
 @dataclass
 class Estimate:
     region: str
+    hours_per_month: float
     items: list[LineItem] = field(default_factory=list)
-    #: Not in the total: what autoscaling to maxWorkers all month would add.
+    #: Hours a month the environment is billed (None: the stack declares no environment now).
+    active_hours: float | None = None
+    #: Not in the total: what autoscaling to maxWorkers while the environment runs would add.
     worker_ceiling_usd: float = 0.0
+    always_on_worker_ceiling_usd: float = 0.0
 
     @property
     def total(self) -> float:
         return round(sum(item.monthly_usd for item in self.items), 2)
+
+    @property
+    def always_on_total(self) -> float:
+        return round(sum(item.always_on_usd for item in self.items), 2)
 
     def top(self, count: int) -> list[LineItem]:
         return sorted(self.items, key=lambda item: -item.monthly_usd)[:count]
@@ -78,10 +91,15 @@ def _known(props: Mapping[str, Any], key: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
+def _tag(props: Mapping[str, Any], key: str) -> float | None:
+    """A numeric usage tag the program sets from its settings (None when absent)."""
+    tags = json_value(_known(props, "tags", {}))
+    return float(tags[key]) if key in tags else None
+
+
 def _usage(props: Mapping[str, Any], hint: str) -> float:
     """A `pipeline:<hint>` tag the program sets from its schedule settings (0 when absent)."""
-    tags = json_value(_known(props, "tags", {}))
-    return float(tags.get(f"pipeline:{hint}", 0))
+    return _tag(props, f"pipeline:{hint}") or 0.0
 
 
 def _item(name: str, quantity: float, unit: str, unit_usd: float) -> LineItem:
@@ -89,72 +107,108 @@ def _item(name: str, quantity: float, unit: str, unit_usd: float) -> LineItem:
 
 
 def estimate(resources: Iterable[tuple[str, Mapping[str, Any]]], pricing: Mapping[str, Any] | None = None) -> Estimate:
-    """Price (type, inputs) pairs: MWAA, NAT and IPv4 hours, Glue and Lambda runs, storage, logs."""
+    """Price (type, inputs) pairs as configured (duty-cycle hours), each item beside its always-on price."""
     pricing = pricing or load_pricing()
     resources = list(resources)
-    of_type = lambda t: [props for kind, props in resources if kind == t]  # noqa: E731
-    providers = of_type("pulumi:providers:aws")
+    providers = [props for kind, props in resources if kind == "pulumi:providers:aws"]
     region = _known(providers[0], "region") if providers else None
     if not isinstance(region, str):
         raise CostModelError("the stack has no explicit AWS provider with a region; the estimate needs one")
     price = _Prices(pricing, region)
-    hours, assume, included = price.hours, price.assumptions, price.included
-    result = Estimate(region)
+    configured, always_on = _Pricer(price, resources, always_on=False).estimate(), _Pricer(price, resources, always_on=True).estimate()
+    configured.items = [replace(item, always_on_usd=full.monthly_usd) for item, full in zip(configured.items, always_on.items, strict=True)]
+    configured.always_on_worker_ceiling_usd = always_on.worker_ceiling_usd
+    return configured
 
-    for env in of_type("aws:mwaa/environment:Environment"):
-        cls = _known(env, "environmentClass", PROVIDER_DEFAULT_CLASS)
-        environment_rate = price("mwaa_environment_hour", cls)
-        extra_rate = price("mwaa_additional_instance_hour", cls)
-        base_schedulers = included["schedulers"].get(cls, included["schedulers"]["default"])
-        base_webservers = included["webservers"].get(cls, included["webservers"]["default"])
-        min_workers = _known(env, "minWorkers", 1)
-        result.items.append(_item(f"MWAA {cls} environment", hours, "hour", environment_rate))
-        for label, count in (
-            ("schedulers beyond the included", _known(env, "schedulers", base_schedulers) - base_schedulers),
-            ("webservers beyond the included (minWebservers)", _known(env, "minWebservers", base_webservers) - base_webservers),
-            ("workers beyond the included one (minWorkers floor)", min_workers - included["workers"]),
-        ):
-            if count > 0:
-                result.items.append(_item(f"MWAA {label}", count * hours, "instance-hour", extra_rate))
-        result.items.append(_item("MWAA metadata database", assume["metadata_db_gb"], "GB-month", price("mwaa_metadata_gb_month")))
-        result.items.append(
-            _item("MWAA log ingestion (CloudWatch)", assume["mwaa_log_ingest_gb"], "GB", price("cloudwatch_logs_ingest_gb"))
-        )
-        result.worker_ceiling_usd += round((_known(env, "maxWorkers", 10) - min_workers) * hours * extra_rate, 2)
 
-    nats = len(of_type("aws:ec2/natGateway:NatGateway"))
-    if nats:
-        result.items.append(_item("NAT gateway hours", nats * hours, "hour", price("nat_gateway_hour")))
-        result.items.append(_item("NAT data processing", nats * assume["nat_processed_gb_per_gateway"], "GB", price("nat_gateway_gb")))
-    if eips := len(of_type("aws:ec2/eip:Eip")):
-        result.items.append(_item("Public IPv4 addresses", eips * hours, "address-hour", price("public_ipv4_hour")))
+class _Pricer:
+    """One pricing pass: hourly items at the duty cycle's billed hours, or at every hour of the month."""
 
-    for job in of_type("aws:glue/job:Job"):
-        minutes = max(_usage(job, "expected-run-minutes"), assume["glue_minimum_billed_minutes"])
-        worker_type = _known(job, "workerType")
-        dpu = _known(job, "numberOfWorkers") * GLUE_WORKER_DPU[worker_type] if worker_type else _known(job, "maxCapacity", 0.0625)
-        dpu_hours = _usage(job, "runs-per-month") * dpu * minutes / 60
-        result.items.append(_item(f"Glue job {_known(job, 'name', 'job')}", dpu_hours, "DPU-hour", price("glue_dpu_hour")))
-    for function in of_type("aws:lambda/function:Function"):
-        runs = _usage(function, "runs-per-month")
-        gb_seconds = runs * _known(function, "memorySize", 128) / 1024 * assume["lambda_seconds_per_run"]
-        cost = runs / 1e6 * price("lambda_million_requests") + gb_seconds * price("lambda_gb_second")
-        result.items.append(
-            LineItem(
-                f"Lambda {_known(function, 'name', 'function')}", runs, "invocation", round(cost / runs, 8) if runs else 0, round(cost, 2)
+    def __init__(self, price: _Prices, resources: list[tuple[str, Mapping[str, Any]]], always_on: bool) -> None:
+        self.price, self.resources, self.always_on = price, resources, always_on
+
+    def of_type(self, type_: str) -> list[Mapping[str, Any]]:
+        return [props for kind, props in self.resources if kind == type_]
+
+    def hours(self, props: Mapping[str, Any]) -> float:
+        """Billed hours a month: the duty cycle's active hours plus each cycle's teardown, or all of them."""
+        active, cycles = _tag(props, HOURS_TAG), _tag(props, CYCLES_TAG) or 0.0
+        if self.always_on or active is None:
+            return self.price.hours
+        return min(self.price.hours, active + cycles * self.price.assumptions["mwaa_teardown_minutes_per_cycle"] / 60)
+
+    def estimate(self) -> Estimate:
+        price, assume, included = self.price, self.price.assumptions, self.price.included
+        result = Estimate(price.region, price.hours)
+        for env in self.of_type("aws:mwaa/environment:Environment"):
+            hours = self.hours(env)
+            result.active_hours = hours
+            cls = _known(env, "environmentClass", PROVIDER_DEFAULT_CLASS)
+            environment_rate = price("mwaa_environment_hour", cls)
+            extra_rate = price("mwaa_additional_instance_hour", cls)
+            base_schedulers = included["schedulers"].get(cls, included["schedulers"]["default"])
+            base_webservers = included["webservers"].get(cls, included["webservers"]["default"])
+            min_workers = _known(env, "minWorkers", 1)
+            result.items.append(_item(f"MWAA {cls} environment", hours, "hour", environment_rate))
+            for label, count in (
+                ("schedulers beyond the included", _known(env, "schedulers", base_schedulers) - base_schedulers),
+                ("webservers beyond the included (minWebservers)", _known(env, "minWebservers", base_webservers) - base_webservers),
+                ("workers beyond the included one (minWorkers floor)", min_workers - included["workers"]),
+            ):
+                if count > 0:
+                    result.items.append(_item(f"MWAA {label}", count * hours, "instance-hour", extra_rate))
+            # The metadata DB exists only while the environment does.
+            metadata_gb_months = assume["metadata_db_gb"] * hours / price.hours
+            result.items.append(_item("MWAA metadata database", metadata_gb_months, "GB-month", price("mwaa_metadata_gb_month")))
+            result.items.append(
+                _item("MWAA log ingestion (CloudWatch)", assume["mwaa_log_ingest_gb"], "GB", price("cloudwatch_logs_ingest_gb"))
             )
-        )
+            result.worker_ceiling_usd += round((_known(env, "maxWorkers", 10) - min_workers) * hours * extra_rate, 2)
 
-    if buckets := len(of_type("aws:s3/bucket:Bucket")):
-        result.items.append(_item("S3 Standard storage", buckets * assume["s3_gb_per_bucket"], "GB-month", price("s3_standard_gb_month")))
-    return result
+        if nats := self.of_type("aws:ec2/natGateway:NatGateway"):
+            result.items.append(_item("NAT gateway hours", sum(map(self.hours, nats)), "hour", price("nat_gateway_hour")))
+            gigabytes = len(nats) * assume["nat_processed_gb_per_gateway"]
+            result.items.append(_item("NAT data processing", gigabytes, "GB", price("nat_gateway_gb")))
+        if eips := self.of_type("aws:ec2/eip:Eip"):
+            result.items.append(_item("Public IPv4 addresses", sum(map(self.hours, eips)), "address-hour", price("public_ipv4_hour")))
+
+        for job in self.of_type("aws:glue/job:Job"):
+            minutes = max(_usage(job, "expected-run-minutes"), assume["glue_minimum_billed_minutes"])
+            worker_type = _known(job, "workerType")
+            dpu = _known(job, "numberOfWorkers") * GLUE_WORKER_DPU[worker_type] if worker_type else _known(job, "maxCapacity", 0.0625)
+            dpu_hours = _usage(job, "runs-per-month") * dpu * minutes / 60
+            result.items.append(_item(f"Glue job {_known(job, 'name', 'job')}", dpu_hours, "DPU-hour", price("glue_dpu_hour")))
+        for function in self.of_type("aws:lambda/function:Function"):
+            runs = _usage(function, "runs-per-month")
+            gb_seconds = runs * _known(function, "memorySize", 128) / 1024 * assume["lambda_seconds_per_run"]
+            cost = runs / 1e6 * price("lambda_million_requests") + gb_seconds * price("lambda_gb_second")
+            name = f"Lambda {_known(function, 'name', 'function')}"
+            result.items.append(LineItem(name, runs, "invocation", round(cost / runs, 8) if runs else 0, round(cost, 2)))
+
+        if buckets := len(self.of_type("aws:s3/bucket:Bucket")):
+            gigabytes = buckets * assume["s3_gb_per_bucket"]
+            result.items.append(_item("S3 Standard storage", gigabytes, "GB-month", price("s3_standard_gb_month")))
+        return result
 
 
 def render(estimate_: Estimate, title: str) -> str:
-    lines = [f"{title}: estimated monthly cost in {estimate_.region} (730 h/month)"]
-    lines += [f"    {'item':<52}{'quantity':>12} {'unit':<14}{'unit $':>12}{'monthly $':>12}"]
+    hours = estimate_.active_hours
+    if hours is None:
+        running = "no MWAA environment declared now"
+    elif hours < estimate_.hours_per_month:
+        running = f"the environment runs {hours:,.2f} of {estimate_.hours_per_month:g} h/month"
+    else:
+        running = f"the environment runs all {estimate_.hours_per_month:g} h/month"
+    lines = [f"{title}: estimated monthly cost in {estimate_.region} ({running})"]
+    lines += [f"    {'item':<52}{'quantity':>12} {'unit':<14}{'unit $':>12}{'monthly $':>12}{'always on $':>13}"]
     for item in estimate_.items:
-        lines.append(f"    {item.name:<52}{item.quantity:>12,.2f} {item.unit:<14}{item.unit_usd:>12.6g}{item.monthly_usd:>12,.2f}")
-    lines.append(f"    {'total':<52}{'':>12} {'':<14}{'':>12}{estimate_.total:>12,.2f}")
-    lines.append(f"    (not in the total) autoscaling to maxWorkers all month would add up to ${estimate_.worker_ceiling_usd:,.2f}")
+        lines.append(
+            f"    {item.name:<52}{item.quantity:>12,.2f} {item.unit:<14}{item.unit_usd:>12.6g}{item.monthly_usd:>12,.2f}"
+            f"{item.always_on_usd:>13,.2f}"
+        )
+    lines.append(f"    {'total':<52}{'':>12} {'':<14}{'':>12}{estimate_.total:>12,.2f}{estimate_.always_on_total:>13,.2f}")
+    lines.append(
+        f"    (not in the total) autoscaling to maxWorkers while it runs would add up to ${estimate_.worker_ceiling_usd:,.2f}"
+        f" (always on: ${estimate_.always_on_worker_ceiling_usd:,.2f})"
+    )
     return "\n".join(lines)

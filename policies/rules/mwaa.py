@@ -140,4 +140,23 @@ source_bucket_guarded = StackValidationPolicy(
     validate=_source_bucket,
 )
 
-POLICIES = [environment_class, capacity_limits, logging_enabled, airflow_version, source_bucket_guarded]
+
+def _pause_allowed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    if args.get_config()["allowPause"] or any(r.resource_type == MWAA_ENVIRONMENT for r in args.resources):
+        return
+    report_violation(
+        "this stack declares no MWAA environment, and its pack config forbids pausing (allowPause: false): "
+        "a duty cycle, a removed component or a bad edit would delete the environment and its run history. "
+        "Set dutyCycle.enabled false (or forceRunning true) for this stack, or allowPause true if it may pause."
+    )
+
+
+pause_allowed = StackValidationPolicy(
+    name="mwaa-pause-allowed",
+    description="A stack whose pack config sets allowPause false keeps its MWAA environment (a duty cycle can't pause it).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(properties={"allowPause": {"type": "boolean", "default": True}}),
+    validate=_pause_allowed,
+)
+
+POLICIES = [environment_class, capacity_limits, logging_enabled, airflow_version, source_bucket_guarded, pause_allowed]
