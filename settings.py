@@ -23,6 +23,8 @@ from pydantic.alias_generators import to_camel
 PROJECT = "mwaa-platform"
 #: AWS prices by 730-hour months.
 HOURS_PER_MONTH = 730
+#: The supported Airflow versions (shared with the policy pack and the offline tools; constraint files in mwaa-images/).
+AIRFLOW_VERSIONS = json.loads((Path(__file__).parent / "policies" / "rules" / "mwaa_versions.json").read_text())
 
 
 class ClassLimits(NamedTuple):
@@ -109,7 +111,7 @@ class LogLevels(_Model):
 
 class MwaaSettings(_Model):
     environment_class: Literal[tuple(CLASS_LIMITS)] = "mw1.small"
-    airflow_version: str = "3.0.6"
+    airflow_version: str = AIRFLOW_VERSIONS["default"]
     schedulers: int = 2
     min_workers: int = 1
     max_workers: int = 10
@@ -123,9 +125,13 @@ class MwaaSettings(_Model):
 
     @field_validator("airflow_version")
     @classmethod
-    def _version_form(cls, value: str) -> str:
-        if not re.fullmatch(r"\d+\.\d+\.\d+", value):
-            raise ValueError(f"airflowVersion {value!r} must look like 3.0.6 (a version MWAA offers)")
+    def _version_supported(cls, value: str) -> str:
+        supported = AIRFLOW_VERSIONS["versions"]
+        if value not in supported:
+            raise ValueError(
+                f"airflowVersion {value!r} is not supported here; supported: {', '.join(supported)} "
+                f"(policies/rules/mwaa_versions.json; MWAA's constraint files for each are in mwaa-images/)"
+            )
         return value
 
     @field_validator("weekly_maintenance_window_start")

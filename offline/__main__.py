@@ -4,6 +4,8 @@ python -m offline                 # plan + policy gate + cost per stack state, t
 python -m offline plan dev        # the resource tree only
 python -m offline gate --json     # the gate, machine-readable; exit 1 on a mandatory violation
 python -m offline duty-cycle      # each stack's windows, next resume and pause, active hours, cron lines
+python -m offline dags dev        # the DAG folder MWAA would get, parsed by the stack's Airflow (exit 1 on a problem)
+python -m offline requirements    # each stack's requirements.txt resolved as MWAA would (exit 1 on a problem)
 
 A duty-cycled stack is shown in both states, running (at its next resume, or now)
 and paused (at its next pause, or now); `--at <ISO time>` shows the one state
@@ -21,13 +23,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from duty_cycle import DutyCycle
+from offline.dags import check_dags
+from offline.dags import render as render_dags
 from offline.gate import as_json, render, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, run_stack, stack_settings
 from offline.plan import render_plan
+from offline.requirements_check import check_requirements
+from offline.requirements_check import render as render_requirements
 from policies.rules.cost_model import estimate
 from policies.rules.cost_model import render as render_cost
 
-COMMANDS = ("all", "plan", "gate", "cost", "pipeline", "duty-cycle")
+COMMANDS = ("all", "plan", "gate", "cost", "pipeline", "duty-cycle", "dags", "requirements")
 
 
 def pipeline(stack: str, project: Path, as_json: bool) -> tuple[bool, object]:
@@ -115,14 +121,30 @@ def main(argv: list[str]) -> int:
     report: dict[str, dict] = {}
     failed = False
     for stack in stacks:
-        cycle = DutyCycle.from_settings(stack_settings(stack, args.project))
+        settings = stack_settings(stack, args.project)
+        cycle = DutyCycle.from_settings(settings)
         entry = report.setdefault(stack, {})
         if args.command in ("all", "duty-cycle"):
             entry["duty_cycle"] = describe_duty_cycle(stack, cycle, args.at or _now())
             if not args.json:
                 print(render_duty_cycle(entry["duty_cycle"]), end="\n\n")
-        for state, at in states(cycle, args.at) if args.command in ("all", "plan", "gate", "cost") else []:
-            run = run_stack(stack, project_dir=args.project, preview=args.preview, at=at)
+        runs = [
+            (state, at, run_stack(stack, project_dir=args.project, preview=args.preview, at=at))
+            for state, at in (states(cycle, args.at) if args.command in ("all", "plan", "gate", "cost", "dags") else [])
+        ]
+        if args.command in ("all", "dags"):
+            dag_check = check_dags(runs[0][2], settings.mwaa.airflow_version)  # both states upload the same DAG folder
+            failed |= not dag_check.passed
+            entry["dags"] = dag_check.report
+            if not args.json:
+                print(render_dags(dag_check), end="\n\n")
+        if args.command in ("all", "requirements"):
+            requirements = check_requirements(settings, args.project)
+            failed |= not requirements.passed
+            entry["requirements"] = asdict(requirements) | {"passed": requirements.passed}
+            if not args.json:
+                print(render_requirements(requirements), end="\n\n")
+        for state, at, run in runs if args.command in ("all", "plan", "gate", "cost") else []:
             shown = entry.setdefault("states", {}).setdefault(state, {"at": at.isoformat()})
             title = state_title(stack, state, at)
             if args.command in ("all", "plan"):

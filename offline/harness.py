@@ -27,11 +27,10 @@ import yaml
 from pulumi.runtime import mocks, rpc, settings, sync_await
 from pulumi.runtime.stack import run_pulumi_func
 
+from duty_cycle import AT_VARIABLE
 from settings import Settings, load_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-#: Read by duty_cycle.decision_time (the Pulumi program's own module).
-AT_VARIABLE = "DUTY_CYCLE_AT"
 ACCOUNT_ID = "123456789012"
 #: Top-level files and packages of the Pulumi program (what __main__.py imports).
 PROGRAM_MODULES = ("settings", "duty_cycle", "components")

@@ -4,7 +4,9 @@ The stack's mocked Pulumi run says what `pulumi up` would create; this module
 creates the same buckets, objects, roles, Lambda function, Glue job and SNS
 topic (same names, same code assets, same rendered pipeline_config.json) in an
 embedded moto server, syncs the bucket's dags/ prefix into a DAG folder as MWAA
-does, and runs the DAG with Airflow's `dag.test()`.
+does, and runs the DAG with `dag.test()` in the stack's Airflow version, installed
+from MWAA's own constraints (offline/airflow_env.py), which reaches moto over HTTP
+as MWAA's workers reach AWS.
 
 Scenarios differ only in the day's input object, so every outcome comes from
 the real code: `success` (a valid CSV), `missing-input` (no object: the Lambda
@@ -18,17 +20,16 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from offline.harness import StackRun, run_stack
+from offline import airflow_env
+from offline.harness import StackRun, run_stack, stack_settings
 from offline.local_aws import LocalAws
 
 DAG_ID = "lambda_glue_pipeline"
@@ -128,88 +129,67 @@ def sync_dags(aws: LocalAws, dag_bucket: str, folder: Path) -> Path:
     return folder
 
 
-def airflow_environment(home: Path, dags: Path, aws: LocalAws) -> dict[str, str]:
-    """A throwaway Airflow: its own home and SQLite DB, the AWS connection pointed at moto."""
-    home.mkdir(parents=True, exist_ok=True)
+def aws_connection(aws: LocalAws) -> dict[str, str]:
+    """Airflow's aws_default pointed at moto (on MWAA it is the execution role)."""
     connection = {
         "conn_type": "aws",
         "login": aws.environment["AWS_ACCESS_KEY_ID"],
         "password": aws.environment["AWS_SECRET_ACCESS_KEY"],
         "extra": {"region_name": aws.region, "endpoint_url": aws.url},
     }
-    return {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection),
-    }
+    return {**aws.environment, "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection)}
 
 
-def run_scenarios(stack: str, scenarios: list[str]) -> list[PipelineReport]:
-    run = run_stack(stack)
-    region = str(run.config.get("aws:region", "us-east-1"))
-    with tempfile.TemporaryDirectory() as tmp, LocalAws(region) as aws:
+def run_scenarios(stack: str, scenarios: list[str], version: str | None = None) -> list[PipelineReport]:
+    """Deploy the stack's pipeline into moto and run the DAG once per scenario in Airflow `version` (default: the stack's)."""
+    run, settings = run_stack(stack), stack_settings(stack)
+    with tempfile.TemporaryDirectory() as tmp, LocalAws(settings.region) as aws:
         config = deploy(run, aws)
         alert_queue = subscribe_alert_queue(aws, config["alert_topic_arn"])
         dags = sync_dags(aws, run.by_name("dags-storage-bucket").outputs["bucket"], Path(tmp) / "dags")
-        os.environ.update(airflow_environment(Path(tmp) / "airflow", dags, aws))
-        dag = _load_dag(dags)  # Airflow reads its config at import: only after the environment is set
-        return [_run_scenario(dag, aws, config, alert_queue, scenario) for scenario in scenarios]
+        request = {
+            "folder": str(dags),
+            "dag_id": DAG_ID,
+            "scenarios": [
+                {"name": name, "day": DATES[name].isoformat(), "body": SCENARIOS[name]}
+                | {key: config[key] for key in ("input_prefix", "data_bucket")}
+                for name in scenarios
+            ],
+        }
+        runs = airflow_env.run(
+            version or settings.mwaa.airflow_version,
+            "offline.airflow_side.run_dag",
+            [],
+            Path(tmp) / "airflow",
+            stdin=json.dumps(request),
+            AIRFLOW__CORE__DAGS_FOLDER=str(dags),  # Airflow 3.3's dag.test() syncs the DAG through this bundle
+            **aws_connection(aws),
+        )
+        alerts = read_alerts(aws, alert_queue)
+        return [_collect(aws, config, outcome, alerts) for outcome in runs]
 
 
-def _run_scenario(dag: Any, aws: LocalAws, config: dict[str, str], alert_queue: str, scenario: str) -> PipelineReport:
-    """Seed the day's input, run the DAG at its scheduled time that day, and collect what happened."""
-    logical_date = _first_run_on(dag, DATES[scenario])
-    ds = logical_date.date().isoformat()  # Airflow's {{ ds }}: the logical date in UTC
-    s3 = aws.client("s3")
-    if SCENARIOS[scenario] is not None:
-        s3.put_object(Bucket=config["data_bucket"], Key=f"{config['input_prefix']}{ds}.csv", Body=SCENARIOS[scenario].encode())
-    dag_run = dag.test(logical_date=logical_date)
+def _collect(aws: LocalAws, config: dict[str, str], outcome: dict[str, Any], alerts: list[str]) -> PipelineReport:
+    """What one scenario's run left in AWS: its Glue runs, its alerts, its output objects."""
+    ds, s3 = outcome["logical_date"], aws.client("s3")
     glue_runs = aws.client("glue").get_job_runs(JobName=config["glue_job_name"])["JobRuns"]
     output_prefix = f"{config['output_prefix']}{ds}/"
     return PipelineReport(
-        scenario=scenario,
+        scenario=outcome["name"],
         logical_date=ds,
-        dag_run_state=str(dag_run.state),
-        task_states={ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()},
+        dag_run_state=outcome["dag_run_state"],
+        task_states=outcome["task_states"],
         glue_runs=[
             {"state": r["JobRunState"], "arguments": r.get("Arguments", {})}
             for r in glue_runs
             if r.get("Arguments", {}).get("--RUN_DATE") == ds
         ],
-        alerts=read_alerts(aws, alert_queue),
+        alerts=[alert for alert in alerts if f"for logical date {ds}" in alert],
         outputs={
             item["Key"]: s3.get_object(Bucket=config["data_bucket"], Key=item["Key"])["Body"].read().decode()
             for item in s3.list_objects_v2(Bucket=config["data_bucket"], Prefix=output_prefix).get("Contents", [])
         },
     )
-
-
-def _first_run_on(dag: Any, day: date) -> datetime:
-    """The DAG's first scheduled run at or after midnight UTC of `day`, from its own timetable."""
-    from airflow.timetables.base import DataInterval, TimeRestriction
-
-    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(microseconds=1)
-    restriction = TimeRestriction(earliest=None, latest=None, catchup=True)
-    return dag.timetable.next_dagrun_info(
-        last_automated_data_interval=DataInterval(midnight, midnight), restriction=restriction
-    ).logical_date
-
-
-def _load_dag(dags: Path):
-    from airflow.models.dagbag import DagBag
-    from airflow.utils import db
-
-    db.initdb()
-    bag = DagBag(dag_folder=str(dags), include_examples=False)
-    if bag.import_errors:
-        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    dag = bag.get_dag(DAG_ID)
-    for task in dag.tasks:
-        task.retries = 0  # locally a failure should show at once, not after the backoff schedule
-    return dag
 
 
 def render(reports: list[PipelineReport]) -> str:
@@ -227,27 +207,15 @@ def as_json(reports: list[PipelineReport]) -> list[dict[str, Any]]:
     return [asdict(r) | {"succeeded": r.succeeded} for r in reports]
 
 
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline.pipeline_run", description=__doc__.splitlines()[0])
     parser.add_argument("stack", nargs="?", default="dev")
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="success")
+    parser.add_argument("--airflow-version", choices=airflow_env.versions(), help="default: the stack's mwaa.airflowVersion")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    with _stdout_to_stderr():  # Airflow and the moto server log to stdout; the report owns it
-        reports = run_scenarios(args.stack, list(SCENARIOS) if args.scenario == "all" else [args.scenario])
+    with contextlib.redirect_stdout(sys.stderr):  # the code runtimes print (the Glue script's log); the report owns stdout
+        reports = run_scenarios(args.stack, list(SCENARIOS) if args.scenario == "all" else [args.scenario], args.airflow_version)
     print(json.dumps(as_json(reports), indent=2) if args.json else render(reports))
     return 0 if all(r.succeeded for r in reports) else 1
 

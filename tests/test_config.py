@@ -83,7 +83,7 @@ def test_unknown_stack_file_is_a_clear_error():
 def copy_project(tmp_path: Path) -> Path:
     """The program's own files, without the venv, so edits stay in the copy."""
     target = tmp_path / "project"
-    ignore = shutil.ignore_patterns(".venv", ".git", "__pycache__", "tests", "out")
+    ignore = shutil.ignore_patterns(".venv", ".venv-airflow", ".git", "__pycache__", "tests", "out")
     shutil.copytree(PROJECT_DIR, target, ignore=ignore)
     return target
 
@@ -92,7 +92,7 @@ def test_requirements_without_the_constraint_line_is_rejected(tmp_path: Path):
     project = copy_project(tmp_path)
     (project / "dags" / "requirements.txt").write_text("apache-airflow-providers-amazon\n")
     with pytest.raises(
-        Exception, match=r"dagBucket.requirementsFile: requirements.txt must carry the constraint line for Airflow 3.0.6"
+        Exception, match=r"dagBucket.requirementsFile: requirements.txt must carry the constraint line for Airflow 3.3.1"
     ) as caught:
         run_stack("dev", project_dir=project)
     assert type(caught.value).__name__ == "ConfigError"  # the copy's own class

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from offline.airflow_env import default_version, versions
 from offline.harness import PROJECT_DIR
 
 
@@ -42,6 +43,7 @@ def test_a_lambda_function_error_stops_the_pipeline_and_alerts(reports):
     assert run["glue_runs"] == []
     (alert,) = run["alerts"]
     assert alert.startswith("Task validate_input of DAG lambda_glue_pipeline failed on try 1 for logical date 2026-11-24 04:30:00+00:00.")
+    assert "Error: ValueError('Lambda function execution resulted in error'" in alert  # Airflow 3.3 passes the exception
 
 
 def test_a_failed_glue_run_fails_its_task_and_alerts(reports):
@@ -58,3 +60,12 @@ def test_the_command_exits_zero_on_success_and_prints_task_states():
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Pipeline run success (lambda_glue_pipeline, logical date 2026-11-23): success" in done.stdout
     assert "    validate_input   success" in done.stdout and "    transform        success" in done.stdout
+
+
+@pytest.mark.parametrize("version", [v for v in versions() if v != default_version()])
+def test_the_success_path_runs_on_every_other_supported_airflow(version: str):
+    done = pipeline("dev", "--airflow-version", version, "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = json.loads(done.stdout)
+    assert run["task_states"] == {"validate_input": "success", "transform": "success"}
+    assert [g["state"] for g in run["glue_runs"]] == ["SUCCEEDED"] and run["alerts"] == []

@@ -207,7 +207,8 @@ def test_every_log_type_must_be_enabled(pack):
 
 def test_airflow_version_must_be_supported(pack):
     assert violations(check(pack, environment(airflowVersion="2.4.3")), "mwaa-airflow-version") == [
-        "[mandatory] airflowVersion 2.4.3 is not in the supported list ['3.0.6']; the DAGs and requirements are tested against those"
+        "[mandatory] airflowVersion 2.4.3 is not in the supported list ['3.0.6', '3.2.1', '3.3.1']; "
+        "the DAGs and requirements are tested against those"
     ]
 
 

@@ -164,7 +164,7 @@ def test_environment_is_the_reference_setup(each_stack: StackRun):
     env = each_stack.one(ENV).inputs
     assert env["environmentClass"] == "mw1.small"
     assert (env["schedulers"], env["minWebservers"], env["maxWebservers"], env["maxWorkers"]) == (2, 2, 2, 10)
-    assert env["airflowVersion"] == "3.0.6"
+    assert env["airflowVersion"] == "3.3.1"
     assert env["webserverAccessMode"] == "PUBLIC_ONLY"
     assert env["dagS3Path"] == "dags" and env["requirementsS3Path"] == "requirements.txt"
     assert env["name"] == f"mwaa-platform-{each_stack.stack}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -27,6 +30,8 @@ from .graph import (
 )
 
 LOG_KEYS = ("dagProcessingLogs", "schedulerLogs", "taskLogs", "webserverLogs", "workerLogs")
+#: The platform's version matrix (also read by the program and the offline tools; the pack imports neither).
+SUPPORTED_VERSIONS = list(json.loads(Path(__file__).with_name("mwaa_versions.json").read_text())["versions"])
 
 
 @only(MWAA_ENVIRONMENT)
@@ -113,7 +118,7 @@ airflow_version = ResourceValidationPolicy(
     description="MWAA runs an Airflow version this platform tests its DAGs against.",
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(
-        properties={"supportedVersions": {"type": "array", "items": {"type": "string"}, "default": ["3.0.6"]}},
+        properties={"supportedVersions": {"type": "array", "items": {"type": "string"}, "default": SUPPORTED_VERSIONS}},
     ),
     validate=_airflow_version,
 )

@@ -1,21 +1,22 @@
-"""The DAG as MWAA's scheduler sees it: a folder synced from the bucket, parsed by a DagBag."""
+"""The DAG as MWAA's scheduler sees it: the folder `pulumi up` uploads, parsed by a DagBag of MWAA's Airflow version."""
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import shutil
 import socket
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import time_machine
 
-from offline.harness import PROJECT_DIR, StackRun
+from offline.airflow_side.compat import dag_bag, first_scheduled_run, next_run_after
+from tests.airflow.conftest import PROJECT_DIR
 
 DAG_ID = "lambda_glue_pipeline"
-UTC = datetime.fromisoformat("2000-01-01T00:00:00+00:00").tzinfo
 
 
 def dag_folder(tmp_path: Path, config: str | None) -> Path:
@@ -27,15 +28,26 @@ def dag_folder(tmp_path: Path, config: str | None) -> Path:
 
 
 def parse(folder: Path):
-    from airflow.models.dagbag import DagBag
-
-    return DagBag(dag_folder=str(folder), include_examples=False)
+    return dag_bag(folder)
 
 
 @pytest.fixture(scope="module")
-def rendered_config(dev: StackRun) -> str:
+def rendered_config(rendered_folder: Path) -> str:
     """pipeline_config.json exactly as the dev stack renders it into s3://<dag bucket>/dags/."""
-    return dev.by_name("pipeline-dag-config").inputs["content"]
+    return (rendered_folder / "pipeline_config.json").read_text()
+
+
+def test_this_is_the_airflow_mwaa_runs():
+    from airflow import __version__
+    from airflow.providers.amazon import __version__ as provider
+
+    version = os.environ["MWAA_AIRFLOW_VERSION"]
+    pinned = dict(
+        line.split("==")
+        for line in (PROJECT_DIR / "mwaa-images" / version / "airflow_constraints.txt").read_text().splitlines()
+        if "==" in line
+    )
+    assert (__version__, provider) == (version, pinned["apache-airflow-providers-amazon"])
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +92,7 @@ def test_reliability_settings(dag):
 
 def next_run(dag, after: str) -> datetime:
     """The first scheduled run strictly after `after` (UTC)."""
-    from airflow.timetables.base import DataInterval, TimeRestriction
-
-    moment = datetime.fromisoformat(after).replace(tzinfo=UTC)
-    info = dag.timetable.next_dagrun_info(
-        last_automated_data_interval=DataInterval(moment, moment),
-        restriction=TimeRestriction(earliest=None, latest=None, catchup=True),
-    )
-    return info.run_after
+    return next_run_after(dag, datetime.fromisoformat(after).replace(tzinfo=UTC))
 
 
 @pytest.mark.parametrize(
@@ -103,16 +108,13 @@ def test_weekdays_at_ten_ist_is_four_thirty_utc(dag, after: str, expected: str):
     assert next_run(dag, after) == datetime.fromisoformat(expected).replace(tzinfo=UTC)
 
 
-def first_run_of_a_fresh_scheduler(dag, now: str):
+def first_run_of_a_fresh_scheduler(dag, now: str) -> datetime:
     """What a scheduler with a new metadata DB (a resumed environment) schedules first, seeing the DAG at `now`.
 
     The scheduler works on the serialized DAG, so the timetable goes through serialization as on MWAA.
     """
-    from airflow.serialization.serialized_objects import SerializedDAG
-
-    scheduled = SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(dag))
     with time_machine.travel(datetime.fromisoformat(now).replace(tzinfo=UTC), tick=False):
-        return scheduled.next_dagrun_info(None)
+        return first_scheduled_run(dag)
 
 
 @pytest.mark.parametrize(
@@ -128,8 +130,8 @@ def first_run_of_a_fresh_scheduler(dag, now: str):
 )
 def test_a_scheduler_that_comes_up_late_runs_that_day_once_and_never_backfills(dag, now: str, expected: str):
     first = first_run_of_a_fresh_scheduler(dag, now)
-    assert first.logical_date == datetime.fromisoformat(expected).replace(tzinfo=UTC)
-    assert next_run(dag, expected) > first.logical_date + timedelta(hours=23)  # exactly once: the next is another day
+    assert first == datetime.fromisoformat(expected).replace(tzinfo=UTC)
+    assert next_run(dag, expected) > first + timedelta(hours=23)  # exactly once: the next is another day
 
 
 def test_the_dag_needs_nothing_from_the_metadata_db(dag):
@@ -166,9 +168,3 @@ def test_parsing_makes_no_network_calls(tmp_path: Path, rendered_config: str, mo
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     assert parse(dag_folder(tmp_path, rendered_config)).import_errors == {}
-
-
-def test_worker_requirements_follow_mwaa_rules():
-    lines = [line.strip() for line in (PROJECT_DIR / "dags" / "requirements.txt").read_text().splitlines() if line.strip()]
-    assert lines[0] == '--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-3.0.6/constraints-3.12.txt"'
-    assert lines[1:] == ["apache-airflow-providers-amazon"]  # version chosen by the constraint file

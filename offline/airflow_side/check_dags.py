@@ -1,0 +1,91 @@
+"""Parse a DAG folder as MWAA's DAG processor would, and report what would break it.
+
+python -m offline.airflow_side.check_dags <folder>   (inside .venv-airflow/<version>; prints one JSON document)
+
+Each import error comes with its file and line; a cycle is an import error in Airflow too. A scheduled DAG with no
+next run, a DAG that doesn't serialize (MWAA's scheduler only reads serialized DAGs) and a file whose parse time
+reaches `dagbag_import_timeout` (MWAA kills the import) are problems as well. Parse times are Airflow's own
+(`DagBag.dagbag_stats`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+#: A frame of a traceback; the last one inside the DAG folder is where the DAG broke.
+_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)')
+
+
+def import_error(folder: Path, path: str, trace: str) -> dict[str, Any]:
+    frames = [m for m in _FRAME.finditer(trace) if Path(m["path"]).resolve().is_relative_to(folder.resolve())]
+    lines = [line for line in trace.strip().splitlines() if line.strip()]
+    return {
+        "file": Path(path).resolve().relative_to(folder.resolve()).as_posix(),
+        "line": int(frames[-1]["line"]) if frames else None,
+        "message": lines[-1] if lines else trace,
+    }
+
+
+def _where(error: dict[str, Any]) -> str:
+    """file:line, or the file alone when the error was raised outside it (a cycle is found after import)."""
+    return f"{error['file']}:{error['line']}" if error["line"] else error["file"]
+
+
+def check(folder: Path) -> dict[str, Any]:
+    from airflow import __version__
+    from airflow.configuration import conf
+
+    from offline.airflow_side.compat import dag_bag, first_scheduled_run
+
+    timeout = conf.getfloat("core", "dagbag_import_timeout")
+    bag = dag_bag(folder)
+    errors = [import_error(folder, path, trace) for path, trace in sorted(bag.import_errors.items())]
+    problems = [f"{_where(e)}: {e['message']}" for e in errors]
+    files = [{"file": stat.file, "seconds": stat.duration.total_seconds(), "dags": stat.dag_num} for stat in bag.dagbag_stats]
+    problems += [
+        f"{f['file']}: parsing took {f['seconds']:.1f} s, at MWAA's dagbag_import_timeout of {timeout:g} s the import is killed"
+        for f in files
+        if f["seconds"] >= timeout
+    ]
+    dags = []
+    for dag_id, dag in sorted(bag.dags.items()):
+        entry = {"dag_id": dag_id, "file": Path(dag.fileloc).name, "schedule": type(dag.timetable).__name__, "first_run": None}
+        try:
+            first = first_scheduled_run(dag)
+        except Exception as exc:  # a DAG the scheduler can't read is as broken as one that doesn't import
+            problems.append(f"{entry['file']}: DAG {dag_id} can't be serialized for the scheduler: {type(exc).__name__}: {exc}")
+            first = None
+        entry["first_run"] = first.isoformat() if first else None
+        if first is None and dag.timetable.can_be_scheduled and not any(dag_id in p for p in problems):
+            problems.append(f"{entry['file']}: DAG {dag_id} has a schedule but no next run (start_date/end_date or timetable?)")
+        dags.append(entry)
+    return {
+        "airflow": __version__,
+        "python": sys.version.split()[0],
+        "timeout_seconds": timeout,
+        "files": files,
+        "import_errors": errors,
+        "dags": dags,
+        "problems": problems,
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m offline.airflow_side.check_dags <dag folder>", file=sys.stderr)
+        return 2
+    saved, sys.stdout = sys.stdout, sys.stderr  # Airflow logs to stdout; the JSON report owns it
+    try:
+        report = check(Path(argv[0]))
+    finally:
+        sys.stdout = saved
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,69 @@
+"""Run a DAG with `dag.test()` for each scenario day, against whatever AWS endpoint the environment names.
+
+python -m offline.airflow_side.run_dag < request.json   (inside .venv-airflow/<version>; prints one JSON document)
+
+The request: {"folder": ..., "dag_id": ..., "scenarios": [{"name", "day": "YYYY-MM-DD", "input_prefix", "data_bucket",
+"body": str | null}]}. For each scenario the run's logical date is the DAG's first scheduled run on that day (from its
+own timetable); the day's input object is written first when `body` is given. The AWS connection, Airflow home and
+database come from the environment the caller sets (offline/pipeline_run.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+
+def _first_run_on(dag: Any, day: date) -> datetime:
+    from offline.airflow_side.compat import next_run_after
+
+    return next_run_after(dag, datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(microseconds=1))
+
+
+def run(request: dict[str, Any]) -> list[dict[str, Any]]:
+    import boto3
+    from airflow.utils import db
+
+    from offline.airflow_side.compat import dag_bag
+
+    db.initdb()
+    bag = dag_bag(request["folder"])
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    dag = bag.dags[request["dag_id"]]
+    for task in dag.tasks:
+        task.retries = 0  # locally a failure should show at once, not after the backoff schedule
+    reports = []
+    for scenario in request["scenarios"]:
+        logical_date = _first_run_on(dag, date.fromisoformat(scenario["day"]))
+        ds = logical_date.date().isoformat()  # Airflow's {{ ds }}: the logical date in UTC
+        if scenario["body"] is not None:
+            key = f"{scenario['input_prefix']}{ds}.csv"
+            boto3.client("s3").put_object(Bucket=scenario["data_bucket"], Key=key, Body=scenario["body"].encode())
+        dag_run = dag.test(logical_date=logical_date)
+        reports.append(
+            {
+                "name": scenario["name"],
+                "logical_date": ds,
+                "dag_run_state": str(dag_run.state),
+                "task_states": {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()},
+            }
+        )
+    return reports
+
+
+def main() -> int:
+    request = json.load(sys.stdin)
+    saved, sys.stdout = sys.stdout, sys.stderr  # Airflow logs to stdout; the JSON report owns it
+    try:
+        reports = run(request)
+    finally:
+        sys.stdout = saved
+    print(json.dumps(reports))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
