@@ -119,7 +119,8 @@ class MwaaSettings(_Model):
     max_webservers: int = 2
     webserver_access_mode: Literal["PUBLIC_ONLY", "PRIVATE_ONLY"] = "PUBLIC_ONLY"
     weekly_maintenance_window_start: str = "SUN:03:00"
-    airflow_configuration_options: dict[str, str] = {}
+    #: YAML scalars are welcome (`core.load_examples: false`); MWAA takes strings, so they are sent as "false".
+    airflow_configuration_options: dict[str, Any] = {}
     log_levels: LogLevels = LogLevels()
     log_retention_days: int = 14
 
@@ -154,11 +155,22 @@ class MwaaSettings(_Model):
 
     @field_validator("airflow_configuration_options")
     @classmethod
-    def _options_form(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
+    def _options_as_strings(cls, value: dict[str, Any]) -> dict[str, str]:
+        options = {}
+        for key, option in value.items():
             if not re.fullmatch(r"[a-z_]+\.[a-z0-9_]+", key):
                 raise ValueError(f"airflowConfigurationOptions key {key!r} must be section.option, e.g. core.default_task_retries")
-        return value
+            if isinstance(option, bool):
+                options[key] = "true" if option else "false"
+            elif isinstance(option, int | float | str):
+                options[key] = str(option)
+            else:
+                shown = "a nested map" if isinstance(option, dict) else "a list" if isinstance(option, list) else "empty"
+                raise ValueError(
+                    f"airflowConfigurationOptions.{key} is {shown}; MWAA takes one string, number or boolean per section.option "
+                    f"(write each option on its own line, e.g. core.load_examples: false)"
+                )
+        return options
 
     @model_validator(mode="after")
     def _within_class_limits(self) -> MwaaSettings:

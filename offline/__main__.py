@@ -9,7 +9,8 @@ python -m offline requirements    # each stack's requirements.txt resolved as MW
 
 A duty-cycled stack is shown in both states, running (at its next resume, or now)
 and paused (at its next pause, or now); `--at <ISO time>` shows the one state
-`pulumi up` would produce at that time.
+`pulumi up` would produce at that time. Exit codes: offline/exits.py (0 passed,
+1 a check failed, 2 bad input, 3 a bug).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from duty_cycle import DutyCycle
 from offline.dags import check_dags
 from offline.dags import render as render_dags
+from offline.exits import BAD_INPUT, FAILED, PASSED, InputError, last_error, run_main
 from offline.gate import as_json, render, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, run_stack, stack_settings
 from offline.plan import render_plan
@@ -37,12 +39,14 @@ COMMANDS = ("all", "plan", "gate", "cost", "pipeline", "duty-cycle", "dags", "re
 
 
 def pipeline(stack: str, project: Path, as_json: bool) -> tuple[bool, object]:
-    """The DAG's success-path run, in its own process: Airflow reads its config once, at import."""
-    command = [sys.executable, "-m", "offline.pipeline_run", stack, *(["--json"] if as_json else [])]
-    done = subprocess.run(command, cwd=project, capture_output=True, text=True)
-    if done.returncode not in (0, 1):
-        raise RuntimeError(f"pipeline run for {stack} crashed:\n{done.stderr[-4000:]}")
-    return done.returncode == 0, json.loads(done.stdout) if as_json else done.stdout
+    """The DAG's success-path run, in its own process (it hosts moto and starts the stack's Airflow)."""
+    command = [sys.executable, "-m", "offline.pipeline_run", stack, "--project", str(project), *(["--json"] if as_json else [])]
+    done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True)
+    if done.returncode == BAD_INPUT and (message := last_error(done.stderr)):
+        raise InputError(f"pipeline run for {stack}: {message}")
+    if done.returncode not in (PASSED, FAILED):
+        raise RuntimeError(f"pipeline run for {stack} crashed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    return done.returncode == PASSED, json.loads(done.stdout) if as_json else done.stdout
 
 
 def states(cycle: DutyCycle, at: datetime | None) -> list[tuple[str, datetime]]:
@@ -162,7 +166,11 @@ def main(argv: list[str]) -> int:
                 shown["cost"] = {**asdict(priced), "total": priced.total, "always_on_total": priced.always_on_total}
                 if not args.json:
                     print(render_cost(priced, title), end="\n\n")
-        if args.command in ("all", "pipeline"):
+        if args.command == "all" and entry["dags"]["problems"]:
+            entry["pipeline"] = "skipped: the DAG check failed (above), so no DAG would run"
+            if not args.json:
+                print(f"Pipeline run for {stack} skipped: the DAG check failed (above), so no DAG would run")
+        elif args.command in ("all", "pipeline"):
             succeeded, output = pipeline(stack, args.project, args.json)
             failed |= not succeeded
             entry["pipeline"] = output
@@ -170,8 +178,8 @@ def main(argv: list[str]) -> int:
                 print(output)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
-    return 1 if failed else 0
+    return FAILED if failed else PASSED
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_main(lambda: main(sys.argv[1:])))

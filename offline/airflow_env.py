@@ -24,6 +24,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from offline.exits import BAD_INPUT, InputError, last_error, run_main
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MATRIX = json.loads((PROJECT_DIR / "policies" / "rules" / "mwaa_versions.json").read_text())
 IMAGES = PROJECT_DIR / "mwaa-images"
@@ -144,8 +146,10 @@ def run(version: str, module: str, args: list[str], home: Path, stdin: str | Non
         cwd=PROJECT_DIR,
         env=airflow_environ(home, environ),
     )
+    if done.returncode == BAD_INPUT and (message := last_error(done.stderr)):
+        raise InputError(message)
     if done.returncode != 0:
-        raise AirflowEnvError(f"{module} on Airflow {version} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+        raise RuntimeError(f"{module} on Airflow {version} crashed (exit {done.returncode}):\n{done.stderr[-4000:]}")
     return json.loads(done.stdout)
 
 
@@ -165,13 +169,8 @@ def main(argv: list[str]) -> int:
             # --confcutdir: tests/conftest.py belongs to the toolchain (pulumi), which this environment doesn't have.
             command = [str(python), "-m", "pytest", "--confcutdir", "tests/airflow", *argv[2:]]
             return subprocess.run(command, cwd=PROJECT_DIR, env=environ).returncode
-    print("usage: python -m offline.airflow_env setup [version ...] | pytest <version> [pytest args]", file=sys.stderr)
-    return 2
+    raise InputError("usage: python -m offline.airflow_env setup [version ...] | pytest <version> [pytest args]")
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except AirflowEnvError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run_main(lambda: main(sys.argv[1:])))

@@ -185,13 +185,23 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
 
+class StackFileError(ValueError):
+    """The stack's Pulumi.<stack>.yaml is missing or not a stack file."""
+
+
 def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """`config:` of Pulumi.<stack>.yaml (a missing file is a clear error)."""
+    """`config:` of Pulumi.<stack>.yaml (a missing or malformed file is a clear error)."""
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         known = sorted(p.name.split(".")[1] for p in project_dir.glob("Pulumi.*.yaml"))
-        raise FileNotFoundError(f"{path.name} not found; stacks here: {', '.join(known)}")
-    return (yaml.safe_load(path.read_text()) or {}).get("config", {})
+        raise StackFileError(f"{path.name} not found; stacks here: {', '.join(known)} (create one with `pulumi stack init {stack}`)")
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{path.name} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        raise StackFileError(f"{path.name} must be a map with a `config:` map of settings")
+    return document.get("config", {})
 
 
 def stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from offline import airflow_env
-from offline.harness import StackRun, run_stack, stack_settings
+from offline.exits import FAILED, PASSED, run_main
+from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_settings
 from offline.local_aws import LocalAws
 
 DAG_ID = "lambda_glue_pipeline"
@@ -140,9 +141,9 @@ def aws_connection(aws: LocalAws) -> dict[str, str]:
     return {**aws.environment, "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection)}
 
 
-def run_scenarios(stack: str, scenarios: list[str], version: str | None = None) -> list[PipelineReport]:
+def run_scenarios(stack: str, scenarios: list[str], version: str | None = None, project: Path = PROJECT_DIR) -> list[PipelineReport]:
     """Deploy the stack's pipeline into moto and run the DAG once per scenario in Airflow `version` (default: the stack's)."""
-    run, settings = run_stack(stack), stack_settings(stack)
+    run, settings = run_stack(stack, project_dir=project), stack_settings(stack, project)
     with tempfile.TemporaryDirectory() as tmp, LocalAws(settings.region) as aws:
         config = deploy(run, aws)
         alert_queue = subscribe_alert_queue(aws, config["alert_topic_arn"])
@@ -213,12 +214,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="success")
     parser.add_argument("--airflow-version", choices=airflow_env.versions(), help="default: the stack's mwaa.airflowVersion")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--project", type=Path, default=PROJECT_DIR, help="the Pulumi program's folder (default: this repository)")
     args = parser.parse_args(argv)
+    scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     with contextlib.redirect_stdout(sys.stderr):  # the code runtimes print (the Glue script's log); the report owns stdout
-        reports = run_scenarios(args.stack, list(SCENARIOS) if args.scenario == "all" else [args.scenario], args.airflow_version)
+        reports = run_scenarios(args.stack, scenarios, args.airflow_version, args.project)
     print(json.dumps(as_json(reports), indent=2) if args.json else render(reports))
-    return 0 if all(r.succeeded for r in reports) else 1
+    return PASSED if all(r.succeeded for r in reports) else FAILED
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_main(lambda: main(sys.argv[1:])))

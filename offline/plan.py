@@ -35,11 +35,12 @@ def render_plan(run: StackRun, title: str | None = None) -> str:
     ]
 
     def walk(parent: str, depth: int) -> None:
-        for resource in children.get(parent, []):
+        # Registration order varies from run to run (outputs resolve concurrently): by type, then name, is stable.
+        for resource in sorted(children.get(parent, []), key=lambda r: (r.type, r.name)):
             lines.append(f"{'    ' * depth}+ {resource.type:<58} {resource.name:<34} {_detail(resource)}".rstrip())
             walk(resource.urn, depth + 1)
 
-    walk(next(iter(children)), 1)
+    walk(next(r.parent for r in run.resources if r.type == "pulumi:providers:aws"), 1)  # the stack is the provider's parent
     lines.append("Outputs:")
     lines += [f"    {key:<22} {value}" for key, value in run.outputs.items()]
     return "\n".join(lines)

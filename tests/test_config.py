@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from offline.harness import PROJECT_DIR, run_stack, stack_config
+from offline.harness import PROJECT_DIR, StackFileError, run_stack, stack_config
 from settings import ConfigError
 
 ENV = "aws:mwaa/environment:Environment"
@@ -32,6 +32,14 @@ BAD = [
     (("mwaa", "logRetentionDays", 10), ["logRetentionDays 10 is not a CloudWatch retention", "14"]),
     (("mwaa", "logLevels", {"task": "VERBOSE"}), ["mwaa-platform:mwaa.logLevels.task", "'DEBUG'"]),
     (("mwaa", "maxWorkes", 5), ["mwaa-platform:mwaa.maxWorkes: unknown setting"]),
+    (("mwaa", "airflowConfigurationOptions", {"core": {"load_examples": False}}), ["airflowConfigurationOptions key 'core' must be"]),
+    (
+        ("mwaa", "airflowConfigurationOptions", {"core.load_examples": {"x": 1}}),
+        ["airflowConfigurationOptions.core.load_examples is a nested map; MWAA takes one string, number or boolean"],
+    ),
+    (("mwaa", "airflowConfigurationOptions", {"celery.queues": ["a", "b"]}), ["airflowConfigurationOptions.celery.queues is a list"]),
+    (("mwaa", "airflowConfigurationOptions", {"core.parallelism": None}), ["airflowConfigurationOptions.core.parallelism is empty"]),
+    (("mwaa", "airflowConfigurationOptions", {"Core.Load": "x"}), ["airflowConfigurationOptions key 'Core.Load' must be section.option"]),
     (
         ("network", "privateSubnetCidrs", ["10.192.20.0/24", "10.192.21.0/24", "10.192.22.0/24"]),
         ["privateSubnetCidrs must list exactly 2 subnets"],
@@ -76,7 +84,7 @@ def test_other_classes_use_their_own_limits():
 
 
 def test_unknown_stack_file_is_a_clear_error():
-    with pytest.raises(FileNotFoundError, match=r"Pulumi.qa.yaml not found; stacks here: dev, prod"):
+    with pytest.raises(StackFileError, match=r"Pulumi.qa.yaml not found; stacks here: dev, prod"):
         run_stack("qa")
 
 
@@ -123,3 +131,14 @@ def test_a_requirements_edit_does_update_the_environment(tmp_path: Path, dev):
     edited = run_stack("dev", project_dir=project)
     changed = {k for k, v in edited.one(ENV).inputs.items() if dev.one(ENV).inputs[k] != v}
     assert changed == {"requirementsS3ObjectVersion"}
+
+
+def test_configuration_options_take_yaml_scalars_and_send_mwaa_strings():
+    options = {"core.load_examples": True, "core.default_task_retries": 3, "scheduler.min_file_process_interval": 30.5, "webserver.x": "y"}
+    env = run_stack("dev", config=with_setting("mwaa", "airflowConfigurationOptions", options)).one(ENV)
+    assert env.inputs["airflowConfigurationOptions"] == {
+        "core.load_examples": "true",
+        "core.default_task_retries": "3",
+        "scheduler.min_file_process_interval": "30.5",
+        "webserver.x": "y",
+    }

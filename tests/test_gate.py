@@ -62,7 +62,10 @@ def test_the_gate_fails_a_broken_program_with_the_right_messages(tmp_path: Path)
     assert done.returncode == 1, done.stderr
     assert "[mandatory]  mwaa-environment-class" in done.stdout
     assert "environmentClass mw1.large is not allowed; allowed: mw1.small" in done.stdout
-    assert "bucket Bucket 'dags-storage-bucket': versioning status is Suspended, must be exactly one 'Enabled'" in done.stdout
+    assert (
+        "bucket Bucket 'dags-storage-bucket': versioning is Suspended; every versioning setting on a bucket must be the literal 'Enabled'"
+        in done.stdout
+    )
     assert "Environment 'airflow-environment' reads DAGs from a bucket that is not guarded" in done.stdout
     assert "[advisory]  monthly-cost-budget" in done.stdout  # mw1.large also blows dev's $420 budget
     assert "dev: FAILED: 4 mandatory, 1 advisory" in done.stdout  # class, 2 buckets, source bucket; budget

@@ -48,7 +48,7 @@ def test_suspended_versioning_is_a_mandatory_violation(pack):
     b = bucket()
     result = check(pack, b, versioning(b, "Suspended"), public_access_block(b))
     assert violations(result, VERSIONED) == [
-        "[mandatory] bucket Bucket 'data': versioning status is Suspended, must be exactly one 'Enabled'"
+        "[mandatory] bucket Bucket 'data': versioning is Suspended; every versioning setting on a bucket must be the literal 'Enabled'"
     ]
     assert not result.passed
 

@@ -10,7 +10,8 @@ import pytest
 
 from components.airflow_environment import log_group_names
 from components.dag_bucket import dag_files
-from offline.harness import PROJECT_DIR, StackRun, stack_config
+from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_config
+from offline.plan import render_plan
 from settings import LOG_TYPES
 
 ENV = "aws:mwaa/environment:Environment"
@@ -298,3 +299,13 @@ def test_stacks_differ_only_in_config():
     dev, prod = (Path(PROJECT_DIR / f"Pulumi.{s}.yaml") for s in ("dev", "prod"))
     assert set(stack_config("dev")) == set(stack_config("prod"))
     assert dev.exists() and prod.exists()
+
+
+def test_the_plan_is_the_same_from_run_to_run_and_in_the_same_order_for_both_stacks(dev: StackRun, prod: StackRun):
+    again = run_stack("dev")
+    assert render_plan(again) == render_plan(dev)
+    resource_lines = lambda run: [line.split()[2] for line in render_plan(run).splitlines() if "+ " in line]  # noqa: E731
+    assert [name for name in resource_lines(dev) if name in set(resource_lines(prod))] == [
+        name for name in resource_lines(prod) if name in set(resource_lines(dev))
+    ]
+    assert (resource_lines(dev)[0], resource_lines(dev)[-1]) == ("airflow", "aws")  # by type: mwaa:airflow... pulumi:providers

@@ -30,9 +30,10 @@ def import_error(folder: Path, path: str, trace: str) -> dict[str, Any]:
     }
 
 
-def _where(error: dict[str, Any]) -> str:
-    """file:line, or the file alone when the error was raised outside it (a cycle is found after import)."""
-    return f"{error['file']}:{error['line']}" if error["line"] else error["file"]
+def describe(error: dict[str, Any]) -> str:
+    """file:line: message, or file: message when the error was raised outside the file (a cycle is found after import)."""
+    where = f"{error['file']}:{error['line']}" if error["line"] else error["file"]
+    return f"{where}: {error['message']}"
 
 
 def check(folder: Path) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def check(folder: Path) -> dict[str, Any]:
     timeout = conf.getfloat("core", "dagbag_import_timeout")
     bag = dag_bag(folder)
     errors = [import_error(folder, path, trace) for path, trace in sorted(bag.import_errors.items())]
-    problems = [f"{_where(e)}: {e['message']}" for e in errors]
+    problems = [describe(e) for e in errors]
     files = [{"file": stat.file, "seconds": stat.duration.total_seconds(), "dags": stat.dag_num} for stat in bag.dagbag_stats]
     problems += [
         f"{f['file']}: parsing took {f['seconds']:.1f} s, at MWAA's dagbag_import_timeout of {timeout:g} s the import is killed"

@@ -13,7 +13,11 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+from offline.airflow_side.check_dags import describe, import_error
+from offline.exits import BAD_INPUT
 
 
 def _first_run_on(dag: Any, day: date) -> datetime:
@@ -31,7 +35,8 @@ def run(request: dict[str, Any]) -> list[dict[str, Any]]:
     db.initdb()
     bag = dag_bag(request["folder"])
     if bag.import_errors:
-        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+        problems = [import_error(Path(request["folder"]), path, trace) for path, trace in sorted(bag.import_errors.items())]
+        raise DagImportError("the DAG folder doesn't import, so nothing ran:\n" + "\n".join(f"  {describe(p)}" for p in problems))
     dag = bag.dags[request["dag_id"]]
     for task in dag.tasks:
         task.retries = 0  # locally a failure should show at once, not after the backoff schedule
@@ -54,11 +59,18 @@ def run(request: dict[str, Any]) -> list[dict[str, Any]]:
     return reports
 
 
+class DagImportError(ValueError):
+    """The DAG folder has import errors: bad input, reported with file and line."""
+
+
 def main() -> int:
     request = json.load(sys.stdin)
     saved, sys.stdout = sys.stdout, sys.stderr  # Airflow logs to stdout; the JSON report owns it
     try:
         reports = run(request)
+    except DagImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return BAD_INPUT
     finally:
         sys.stdout = saved
     print(json.dumps(reports))

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
 
 from .cost_model import CostModelError, estimate
+from .graph import guarded
 
 
+@guarded
 def _within_budget(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     config = args.get_config()
     budget, top = config["monthlyBudgetUsd"], int(config["topItems"])

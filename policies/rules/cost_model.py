@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .graph import PROVIDER_DEFAULT_CLASS, UNKNOWN, json_value, peek
+from .graph import MWAA_ENVIRONMENTS, PROVIDER_DEFAULT_CLASS, UNKNOWN, as_number, json_value, peek
 
 #: Set by the program (duty_cycle.py) on what a pause removes; the pack can't import the program, so the names repeat.
 HOURS_TAG, CYCLES_TAG = "duty-cycle:hours-per-month", "duty-cycle:cycles-per-month"
@@ -91,6 +91,14 @@ def _known(props: Mapping[str, Any], key: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
+def _number(props: Mapping[str, Any], key: str, default: float) -> float:
+    """A known count or size; "10" (a program's Config.get) is 10, anything else that isn't a number can't be priced."""
+    try:
+        return as_number(_known(props, key, default), key)
+    except ValueError as exc:
+        raise CostModelError(f"{exc}, so the stack can't be priced") from None
+
+
 def _tag(props: Mapping[str, Any], key: str) -> float | None:
     """A numeric usage tag the program sets from its settings (None when absent)."""
     tags = json_value(_known(props, "tags", {}))
@@ -127,8 +135,8 @@ class _Pricer:
     def __init__(self, price: _Prices, resources: list[tuple[str, Mapping[str, Any]]], always_on: bool) -> None:
         self.price, self.resources, self.always_on = price, resources, always_on
 
-    def of_type(self, type_: str) -> list[Mapping[str, Any]]:
-        return [props for kind, props in self.resources if kind == type_]
+    def of_type(self, *types: str) -> list[Mapping[str, Any]]:
+        return [props for kind, props in self.resources if kind in types]
 
     def hours(self, props: Mapping[str, Any]) -> float:
         """Billed hours a month: the duty cycle's active hours plus each cycle's teardown, or all of them."""
@@ -140,7 +148,7 @@ class _Pricer:
     def estimate(self) -> Estimate:
         price, assume, included = self.price, self.price.assumptions, self.price.included
         result = Estimate(price.region, price.hours)
-        for env in self.of_type("aws:mwaa/environment:Environment"):
+        for env in self.of_type(*MWAA_ENVIRONMENTS):
             hours = self.hours(env)
             result.active_hours = hours
             cls = _known(env, "environmentClass", PROVIDER_DEFAULT_CLASS)
@@ -148,11 +156,11 @@ class _Pricer:
             extra_rate = price("mwaa_additional_instance_hour", cls)
             base_schedulers = included["schedulers"].get(cls, included["schedulers"]["default"])
             base_webservers = included["webservers"].get(cls, included["webservers"]["default"])
-            min_workers = _known(env, "minWorkers", 1)
+            min_workers = _number(env, "minWorkers", 1)
             result.items.append(_item(f"MWAA {cls} environment", hours, "hour", environment_rate))
             for label, count in (
-                ("schedulers beyond the included", _known(env, "schedulers", base_schedulers) - base_schedulers),
-                ("webservers beyond the included (minWebservers)", _known(env, "minWebservers", base_webservers) - base_webservers),
+                ("schedulers beyond the included", _number(env, "schedulers", base_schedulers) - base_schedulers),
+                ("webservers beyond the included (minWebservers)", _number(env, "minWebservers", base_webservers) - base_webservers),
                 ("workers beyond the included one (minWorkers floor)", min_workers - included["workers"]),
             ):
                 if count > 0:
@@ -163,7 +171,7 @@ class _Pricer:
             result.items.append(
                 _item("MWAA log ingestion (CloudWatch)", assume["mwaa_log_ingest_gb"], "GB", price("cloudwatch_logs_ingest_gb"))
             )
-            result.worker_ceiling_usd += round((_known(env, "maxWorkers", 10) - min_workers) * hours * extra_rate, 2)
+            result.worker_ceiling_usd += round((_number(env, "maxWorkers", 10) - min_workers) * hours * extra_rate, 2)
 
         if nats := self.of_type("aws:ec2/natGateway:NatGateway"):
             result.items.append(_item("NAT gateway hours", sum(map(self.hours, nats)), "hour", price("nat_gateway_hour")))
@@ -175,12 +183,14 @@ class _Pricer:
         for job in self.of_type("aws:glue/job:Job"):
             minutes = max(_usage(job, "expected-run-minutes"), assume["glue_minimum_billed_minutes"])
             worker_type = _known(job, "workerType")
-            dpu = _known(job, "numberOfWorkers") * GLUE_WORKER_DPU[worker_type] if worker_type else _known(job, "maxCapacity", 0.0625)
+            if worker_type and worker_type not in GLUE_WORKER_DPU:
+                raise CostModelError(f"no DPU figure for Glue workerType {worker_type}; add it to GLUE_WORKER_DPU in {Path(__file__).name}")
+            dpu = _number(job, "numberOfWorkers", 2) * GLUE_WORKER_DPU[worker_type] if worker_type else _number(job, "maxCapacity", 0.0625)
             dpu_hours = _usage(job, "runs-per-month") * dpu * minutes / 60
             result.items.append(_item(f"Glue job {_known(job, 'name', 'job')}", dpu_hours, "DPU-hour", price("glue_dpu_hour")))
         for function in self.of_type("aws:lambda/function:Function"):
             runs = _usage(function, "runs-per-month")
-            gb_seconds = runs * _known(function, "memorySize", 128) / 1024 * assume["lambda_seconds_per_run"]
+            gb_seconds = runs * _number(function, "memorySize", 128) / 1024 * assume["lambda_seconds_per_run"]
             cost = runs / 1e6 * price("lambda_million_requests") + gb_seconds * price("lambda_gb_second")
             name = f"Lambda {_known(function, 'name', 'function')}"
             result.items.append(LineItem(name, runs, "invocation", round(cost / runs, 8) if runs else 0, round(cost, 2)))

@@ -1,28 +1,41 @@
-"""Unknown-safe reads and graph lookups shared by the rules.
+"""Unknown-safe reads, provider-neutral views and graph lookups shared by the rules.
 
 During a first `pulumi preview` most IDs and ARNs are unknown. The SDK turns any
 policy that touches an unknown value into an advisory "can't run during preview"
 note, even a mandatory one. Rules that must always decide therefore read
 literals through `peek` and find related resources through property
 dependencies, which the engine knows before any ID exists.
+
+A bucket or an MWAA environment can come from pulumi-aws (current and legacy
+types), from pulumi-aws-native, or from a CloudFormation template inside an
+`aws`/`aws-native` CloudFormation stack resource. `declared_buckets` and
+`declared_environments` give the rules one view of all of them (aws-native and
+CloudFormation share a schema; template keys are read in camelCase), so a
+guardrail has no side door through another provider.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from pulumi_policy import PolicyResource
 from pulumi_policy.proxy import UnknownValueError
 
-BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws-native:s3:Bucket")
 VERSIONING_TYPES = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-MWAA_ENVIRONMENT = "aws:mwaa/environment:Environment"
-#: What the AWS provider creates when environmentClass is omitted.
+MWAA_ENVIRONMENTS = ("aws:mwaa/environment:Environment", "aws-native:mwaa:Environment")
+CLOUDFORMATION_STACKS = ("aws:cloudformation/stack:Stack", "aws-native:cloudformation:Stack")
+CFN_BUCKET, CFN_ENVIRONMENT = "AWS::S3::Bucket", "AWS::MWAA::Environment"
+#: What MWAA creates when the class is omitted (the API's default, whichever provider calls it).
 PROVIDER_DEFAULT_CLASS = "mw1.small"
 
 
@@ -52,10 +65,29 @@ def peek(props: Mapping[str, Any] | None, *path: str | int) -> Any:
     return value
 
 
+def guarded(validate: Callable) -> Callable:
+    """A rule never aborts the analysis (a raise would silence every policy): what it can't evaluate is a violation.
+
+    Unknown values still propagate, so the SDK reports "can't run during preview" as it should.
+    """
+
+    @functools.wraps(validate)
+    def run(args, report_violation) -> None:
+        try:
+            validate(args, report_violation)
+        except UnknownValueError:
+            raise
+        except Exception as exc:  # fail closed, with the reason
+            report_violation(f"can't evaluate this rule on these inputs ({type(exc).__name__}: {exc}); set literal values")
+
+    return run
+
+
 def only(*types: str):
-    """Run a resource rule on these resource types only."""
+    """Run a resource rule on these resource types only (guarded)."""
 
     def wrap(validate):
+        @guarded
         def run(args, report_violation) -> None:
             if args.resource_type in types:
                 validate(args, report_violation)
@@ -63,6 +95,18 @@ def only(*types: str):
         return run
 
     return wrap
+
+
+def as_number(value: Any, key: str) -> float | None:
+    """A count or size as a number: programs that read config with `Config.get` pass "10"; anything else is an error."""
+    if value is None or value is UNKNOWN or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ValueError(f"{key} is {value!r}, not a number")
 
 
 def json_value(value: Any) -> Any:
@@ -98,9 +142,18 @@ class Graph:
         return [r for r in self._users[(target.urn, prop)] if r.resource_type in types]
 
     def attached_to_bucket(self, types: Sequence[str], bucket: PolicyResource) -> list[PolicyResource]:
-        """Resources configuring `bucket`: by graph edge, or by a literal bucket name when both are known."""
-        found = self.linked(types, "bucket", bucket)
-        if isinstance(name := peek(bucket.props, "bucket"), str):
+        """Resources configuring `bucket`: by graph edge when they target that bucket, or by a literal bucket name.
+
+        An edge alone is not enough: `bucket=f"{dags.id}-logs"` depends on the DAG bucket but targets another one.
+        So a known target must be the bucket's name; an unknown one (a first preview) is taken as the edge says.
+        """
+        name = peek(bucket.props, "bucket")
+        found = [
+            r
+            for r in self.linked(types, "bucket", bucket)
+            if (target := peek(r.props, "bucket")) is UNKNOWN or not isinstance(name, str) or target == name
+        ]
+        if isinstance(name, str):
             found += [r for r in self._by_bucket_name[name] if r.resource_type in types and r not in found]
         return found
 
@@ -110,30 +163,167 @@ def sources(resource: PolicyResource, prop: str, types: Sequence[str]) -> list[P
     return [d for d in resource.property_dependencies.get(prop, []) if d.resource_type in types]
 
 
+def source_buckets(environment: PolicyResource) -> list[PolicyResource]:
+    """Buckets behind `sourceBucketArn`, directly or through the versioning/public-access resource of a bucket.
+
+    Building the ARN from a BucketVersioning output is a legitimate way to make the environment wait for versioning.
+    """
+    direct = sources(environment, "sourceBucketArn", BUCKET_TYPES)
+    via = [
+        b
+        for r in sources(environment, "sourceBucketArn", (*VERSIONING_TYPES, PUBLIC_ACCESS_BLOCK))
+        for b in sources(r, "bucket", BUCKET_TYPES)
+    ]
+    return list({b.urn: b for b in direct + via}.values())
+
+
 def label(resource: PolicyResource) -> str:
     return f"{resource.resource_type.split(':')[-1]} '{resource.name}'"
 
 
-def versioning_problem(bucket: PolicyResource, graph: Graph) -> str | None:
-    """Why `bucket` is not versioned, or None when it is."""
-    if peek(bucket.props, "versioning", "enabled") is True or peek(bucket.props, "versionings", 0, "enabled") is True:
-        return None  # legacy inline versioning
-    statuses = [peek(v.props, "versioningConfiguration", "status") for v in graph.attached_to_bucket(VERSIONING_TYPES, bucket)]
-    if statuses == ["Enabled"]:
-        return None
+@dataclass(frozen=True)
+class Declared:
+    """A bucket or an MWAA environment as declared: a Pulumi resource, or a resource in a CloudFormation template."""
+
+    label: str
+    urn: str
+    props: Mapping[str, Any]
+    #: The Pulumi resource; None for a resource declared inside a template.
+    resource: PolicyResource | None = None
+    #: The template's other resources (logical id -> (type, props)), for references such as Fn::GetAtt.
+    template: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """CloudFormation YAML: short-form intrinsics (!Ref, !GetAtt, !Sub, ...) read as their long JSON form."""
+
+
+_TemplateLoader.add_multi_constructor(
+    "!",
+    lambda loader, tag, node: {
+        ("Ref" if tag == "Ref" else f"Fn::{tag}"): (
+            loader.construct_scalar(node)
+            if isinstance(node, yaml.ScalarNode)
+            else loader.construct_sequence(node)
+            if isinstance(node, yaml.SequenceNode)
+            else loader.construct_mapping(node)
+        )
+    },
+)
+
+
+def _camel(value: Any) -> Any:
+    """CloudFormation's PascalCase keys as aws-native's camelCase (intrinsic function keys stay as they are)."""
+    if isinstance(value, Mapping):
+        return {(k if k == "Ref" or k.startswith("Fn::") else k[:1].lower() + k[1:]): _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def template_resources(stack: PolicyResource) -> dict[str, tuple[str, Mapping[str, Any]]] | str:
+    """A CloudFormation stack resource's template as logical id -> (type, camelCase properties), or why it can't be read."""
+    body = peek(stack.props, "templateBody")
+    if body is UNKNOWN:
+        return "its templateBody is not known at preview; build it from literals so it can be checked"
+    if body is None:
+        return "its template is not inline (templateUrl), so what it creates can't be checked; pass templateBody"
+    try:
+        template = json.loads(body) if isinstance(body, str) and body.lstrip().startswith("{") else yaml.load(body, _TemplateLoader)
+    except (ValueError, yaml.YAMLError) as exc:
+        return f"its templateBody can't be parsed ({exc})"
+    resources = template.get("Resources") if isinstance(template, Mapping) else None
+    if not isinstance(resources, Mapping):
+        return "its templateBody has no Resources section"
+    return {lid: (r.get("Type"), _camel(r.get("Properties") or {})) for lid, r in resources.items() if isinstance(r, Mapping)}
+
+
+def _declared(resources: Iterable[PolicyResource], types: Sequence[str], cfn_type: str) -> tuple[list[Declared], list[tuple[str, str]]]:
+    found, unreadable = [], []
+    for resource in resources:
+        if resource.resource_type in types:
+            found.append(Declared(label(resource), resource.urn, resource.props, resource))
+        elif resource.resource_type in CLOUDFORMATION_STACKS:
+            template = template_resources(resource)
+            if isinstance(template, str):
+                unreadable.append((resource.urn, f"CloudFormation stack {label(resource)}: {template}"))
+                continue
+            for logical_id, (kind, props) in template.items():
+                if kind == cfn_type:
+                    found.append(
+                        Declared(
+                            f"{cfn_type} '{logical_id}' in CloudFormation stack {label(resource)}", resource.urn, props, None, template
+                        )
+                    )
+    return found, unreadable
+
+
+def declared_buckets(resources: Iterable[PolicyResource]) -> tuple[list[Declared], list[tuple[str, str]]]:
+    """Every S3 bucket the stack declares, whichever way, and the (urn, reason) of templates that can't be read."""
+    return _declared(resources, BUCKET_TYPES, CFN_BUCKET)
+
+
+def declared_environments(resources: Iterable[PolicyResource]) -> tuple[list[Declared], list[tuple[str, str]]]:
+    """Every MWAA environment the stack declares, whichever way, and the (urn, reason) of templates that can't be read."""
+    return _declared(resources, MWAA_ENVIRONMENTS, CFN_ENVIRONMENT)
+
+
+def _as_status(enabled: Any) -> Any:
+    return enabled if enabled is UNKNOWN else {True: "Enabled", False: "Suspended"}.get(enabled, enabled)
+
+
+def _inline_versioning(bucket: Declared) -> list[Any]:
+    """Versioning set on the bucket itself: legacy pulumi-aws `versioning`/`versionings`, aws-native and CloudFormation."""
+    statuses = [_as_status(peek(bucket.props, "versioning", "enabled")), _as_status(peek(bucket.props, "versionings", 0, "enabled"))]
+    statuses.append(peek(bucket.props, "versioningConfiguration", "status"))
+    return [s for s in statuses if s is not None]
+
+
+def versioning_problem(bucket: Declared, graph: Graph) -> str | None:
+    """Why `bucket` is not safely versioned, or None when it is: every versioning setting on it must be 'Enabled'."""
+    statuses = _inline_versioning(bucket)
+    if bucket.resource is not None:
+        statuses += [
+            peek(v.props, "versioningConfiguration", "status") for v in graph.attached_to_bucket(VERSIONING_TYPES, bucket.resource)
+        ]
     if not statuses:
-        return f"bucket {label(bucket)} has no aws.s3.BucketVersioning with status Enabled; add one (components/secure_bucket.py does)"
+        return f"bucket {bucket.label} has no aws.s3.BucketVersioning with status Enabled; add one (components/secure_bucket.py does)"
     if UNKNOWN in statuses:
-        return f"bucket {label(bucket)}: versioning status is not known at preview; set it to the literal 'Enabled'"
-    return f"bucket {label(bucket)}: versioning status is {', '.join(map(str, statuses))}, must be exactly one 'Enabled'"
-
-
-def public_access_problem(bucket: PolicyResource, graph: Graph) -> str | None:
-    """Why `bucket` does not block all public access, or None when it does."""
-    blocks = graph.attached_to_bucket((PUBLIC_ACCESS_BLOCK,), bucket)
-    if not blocks:
-        return f"bucket {label(bucket)} has no aws.s3.BucketPublicAccessBlock; add one with all four flags true"
-    open_flags = sorted({flag for block in blocks for flag in PUBLIC_ACCESS_FLAGS if peek(block.props, flag) is not True})
-    if open_flags:
-        return f"bucket {label(bucket)}: public access block leaves {', '.join(open_flags)} not true (all four must be literal true)"
+        return f"bucket {bucket.label}: versioning status is not known at preview; set it to the literal 'Enabled'"
+    if any(status != "Enabled" for status in statuses):
+        shown = ", ".join(str(s) for s in statuses)
+        return f"bucket {bucket.label}: versioning is {shown}; every versioning setting on a bucket must be the literal 'Enabled'"
     return None
+
+
+def public_access_problem(bucket: Declared, graph: Graph) -> str | None:
+    """Why `bucket` does not block all public access, or None when it does (inline or separate, all four flags)."""
+    blocks = [block] if isinstance(block := peek(bucket.props, "publicAccessBlockConfiguration"), Mapping) else []
+    if bucket.resource is not None:
+        blocks += [b.props for b in graph.attached_to_bucket((PUBLIC_ACCESS_BLOCK,), bucket.resource)]
+    if not blocks:
+        return f"bucket {bucket.label} has no aws.s3.BucketPublicAccessBlock; add one with all four flags true"
+    open_flags = sorted({flag for block in blocks for flag in PUBLIC_ACCESS_FLAGS if peek(block, flag) is not True})
+    if open_flags:
+        return f"bucket {bucket.label}: public access block leaves {', '.join(open_flags)} not true (all four must be literal true)"
+    return None
+
+
+_GET_ATT = re.compile(r"^([A-Za-z0-9]+)\.Arn$")
+
+
+def environment_source_buckets(environment: Declared) -> list[Declared]:
+    """The buckets an environment reads DAGs from, when they are declared in this stack (graph edge or template reference)."""
+    if environment.resource is not None:
+        return [Declared(label(b), b.urn, b.props, b) for b in source_buckets(environment.resource)]
+    reference = peek(environment.props, "sourceBucketArn")
+    target = reference.get("Fn::GetAtt") if isinstance(reference, Mapping) else None
+    logical_id = (
+        target[0]
+        if isinstance(target, list) and target[1:] == ["Arn"]
+        else (m[1] if isinstance(target, str) and (m := _GET_ATT.match(target)) else None)
+    )
+    kind, props = (environment.template or {}).get(logical_id, (None, {}))
+    if kind != CFN_BUCKET:
+        return []
+    return [Declared(f"{CFN_BUCKET} '{logical_id}' in the same template", environment.urn, props, None, environment.template)]

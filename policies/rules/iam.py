@@ -1,4 +1,4 @@
-"""IAM: no Allow statement grants every action of a service (or of AWS)."""
+"""IAM: no Allow statement grants every action of a service (or of AWS), wherever a policy document lives."""
 
 from __future__ import annotations
 
@@ -8,12 +8,25 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 
 from .graph import only
 
-POLICY_TYPES = (
-    "aws:iam/rolePolicy:RolePolicy",
-    "aws:iam/policy:Policy",
-    "aws:iam/userPolicy:UserPolicy",
-    "aws:iam/groupPolicy:GroupPolicy",
-)
+#: type -> where its policy documents are: a key, or (list key, key inside each item). KMS key policies are left out:
+#: AWS's own default key policy grants kms:* to the account root.
+DOCUMENTS: dict[str, tuple[str | tuple[str, str], ...]] = {
+    **dict.fromkeys(
+        ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy", "aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy",
+         "aws:s3/bucketPolicy:BucketPolicy", "aws:sns/topicPolicy:TopicPolicy", "aws:sqs/queuePolicy:QueuePolicy",
+         "aws:sns/topic:Topic", "aws:sqs/queue:Queue"),
+        ("policy",),
+    ),
+    "aws:iam/role:Role": (("inlinePolicies", "policy"),),
+    **dict.fromkeys(
+        ("aws-native:iam:Policy", "aws-native:iam:ManagedPolicy", "aws-native:iam:RolePolicy", "aws-native:iam:UserPolicy",
+         "aws-native:iam:GroupPolicy", "aws-native:s3:BucketPolicy", "aws-native:sns:TopicPolicy", "aws-native:sqs:QueuePolicy"),
+        ("policyDocument",),
+    ),
+    "aws-native:iam:Role": (("policies", "policyDocument"),),
+    "aws-native:iam:User": (("policies", "policyDocument"),),
+    "aws-native:iam:Group": (("policies", "policyDocument"),),
+}  # fmt: skip
 
 
 def _as_list(value) -> list:
@@ -33,17 +46,28 @@ def wildcard_grants(document: dict) -> list[str]:
     return found
 
 
-@only(*POLICY_TYPES)
+def _documents(props, where: tuple[str | tuple[str, str], ...]) -> list:
+    """The policy documents at `where`; reading an unknown one raises, so the SDK reports it at preview (checked on update)."""
+    found = []
+    for place in where:
+        if isinstance(place, str):
+            found.append(props.get(place))
+        else:
+            items, key = place
+            found += [item.get(key) for item in props.get(items) or []]
+    return [json.loads(d) if isinstance(d, str) else dict(d) for d in found if d]
+
+
+@only(*DOCUMENTS)
 def _no_wildcards(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    document = args.props["policy"]  # unknown at a first preview: the SDK reports it as advisory, checked on update
-    grants = wildcard_grants(json.loads(document) if isinstance(document, str) else dict(document))
+    grants = [grant for document in _documents(args.props, DOCUMENTS[args.resource_type]) for grant in wildcard_grants(document)]
     if grants:
         report_violation(f"policy grants wildcard actions {', '.join(grants)}; list the actions the workload needs")
 
 
 no_wildcard_actions = ResourceValidationPolicy(
     name="iam-no-wildcard-actions",
-    description="Inline and managed IAM policies defined here grant no '*' or 'service:*' actions.",
+    description="IAM, inline and resource policies (pulumi-aws and aws-native) grant no '*' or 'service:*' actions.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_no_wildcards,
 )

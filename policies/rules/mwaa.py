@@ -16,16 +16,19 @@ from pulumi_policy import (
 )
 
 from .graph import (
-    BUCKET_TYPES,
-    MWAA_ENVIRONMENT,
+    CLOUDFORMATION_STACKS,
+    MWAA_ENVIRONMENTS,
     PROVIDER_DEFAULT_CLASS,
     UNKNOWN,
+    Declared,
     Graph,
-    label,
+    as_number,
+    declared_environments,
+    environment_source_buckets,
+    guarded,
     only,
     peek,
     public_access_problem,
-    sources,
     versioning_problem,
 )
 
@@ -34,15 +37,31 @@ LOG_KEYS = ("dagProcessingLogs", "schedulerLogs", "taskLogs", "webserverLogs", "
 SUPPORTED_VERSIONS = list(json.loads(Path(__file__).with_name("mwaa_versions.json").read_text())["versions"])
 
 
-@only(MWAA_ENVIRONMENT)
-def _environment_class(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    allowed = args.get_config()["allowedClasses"]
-    value = peek(args.props, "environmentClass")
+def _each_environment(check, report_unreadable: bool = False):
+    """A resource rule over each environment a resource declares: itself (aws, aws-native) or its CloudFormation template's."""
+
+    @only(*MWAA_ENVIRONMENTS, *CLOUDFORMATION_STACKS)
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        environments, unreadable = declared_environments([args])
+        for _, reason in unreadable if report_unreadable else ():
+            report_violation(f"{reason}; it may declare MWAA environments")
+        for env in environments:
+            prefix = "" if env.resource is not None else f"{env.label}: "
+            for problem in check(env, args.get_config()):
+                report_violation(prefix + problem)
+
+    return validate
+
+
+def _environment_class(env: Declared, config: dict) -> list[str]:
+    allowed = config["allowedClasses"]
+    value = peek(env.props, "environmentClass")
     if value is UNKNOWN:  # fail closed: an unverifiable class is not an allowed class
-        report_violation(f"environmentClass is not known at preview; set it from config so it can be checked against {allowed}")
-    elif (value or PROVIDER_DEFAULT_CLASS) not in allowed:
+        return [f"environmentClass is not known at preview; set it from config so it can be checked against {allowed}"]
+    if (value or PROVIDER_DEFAULT_CLASS) not in allowed:
         shown = value or f"omitted (the provider defaults to {PROVIDER_DEFAULT_CLASS})"
-        report_violation(f"environmentClass {shown} is not allowed; allowed: {', '.join(allowed)}")
+        return [f"environmentClass {shown} is not allowed; allowed: {', '.join(allowed)}"]
+    return []
 
 
 environment_class = ResourceValidationPolicy(
@@ -52,23 +71,23 @@ environment_class = ResourceValidationPolicy(
     config_schema=PolicyConfigSchema(
         properties={"allowedClasses": {"type": "array", "items": {"type": "string"}, "default": ["mw1.small"]}},
     ),
-    validate=_environment_class,
+    validate=_each_environment(_environment_class, report_unreadable=True),
 )
 
 
-@only(MWAA_ENVIRONMENT)
-def _capacity(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    config = args.get_config()
+def _capacity(env: Declared, config: dict) -> list[str]:
+    problems = []
     for key, ceiling in (
         ("maxWorkers", config["maxWorkers"]),
         ("schedulers", config["maxSchedulers"]),
         ("maxWebservers", config["maxWebservers"]),
     ):
-        value = peek(args.props, key)
+        value = as_number(peek(env.props, key), key)  # "10" from a program's Config.get counts as 10
         if value is UNKNOWN:
-            report_violation(f"{key} is not known at preview; set it from config so it can be checked against {ceiling:g}")
+            problems.append(f"{key} is not known at preview; set it from config so it can be checked against {ceiling:g}")
         elif value is not None and value > ceiling:
-            report_violation(f"{key} is {value:g}, above this stack's ceiling of {ceiling:g}")
+            problems.append(f"{key} is {value:g}, above this stack's ceiling of {ceiling:g}")
+    return problems
 
 
 capacity_limits = ResourceValidationPolicy(
@@ -82,35 +101,31 @@ capacity_limits = ResourceValidationPolicy(
             "maxWebservers": {"type": "integer", "default": 2, "minimum": 1, "maximum": 5},
         }
     ),
-    validate=_capacity,
+    validate=_each_environment(_capacity),
 )
 
 
-@only(MWAA_ENVIRONMENT)
-def _logging(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    disabled = [key for key in LOG_KEYS if peek(args.props, "loggingConfiguration", key, "enabled") is not True]
+def _logging(env: Declared, config: dict) -> list[str]:
+    disabled = [key for key in LOG_KEYS if peek(env.props, "loggingConfiguration", key, "enabled") is not True]
     if disabled:
-        report_violation(
-            f"log types not enabled (as a literal true): {', '.join(disabled)}; MWAA failures are only diagnosable from these logs"
-        )
+        return [f"log types not enabled (as a literal true): {', '.join(disabled)}; MWAA failures are only diagnosable from these logs"]
+    return []
 
 
 logging_enabled = ResourceValidationPolicy(
     name="mwaa-logging-enabled",
     description="All five MWAA log types (DAG processing, scheduler, task, webserver, worker) are enabled.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_logging,
+    validate=_each_environment(_logging),
 )
 
 
-@only(MWAA_ENVIRONMENT)
-def _airflow_version(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    supported = args.get_config()["supportedVersions"]
-    version = peek(args.props, "airflowVersion")
+def _airflow_version(env: Declared, config: dict) -> list[str]:
+    supported = config["supportedVersions"]
+    version = peek(env.props, "airflowVersion")
     if version is UNKNOWN or version not in supported:
-        report_violation(
-            f"airflowVersion {version} is not in the supported list {supported}; the DAGs and requirements are tested against those"
-        )
+        return [f"airflowVersion {version} is not in the supported list {supported}; the DAGs and requirements are tested against those"]
+    return []
 
 
 airflow_version = ResourceValidationPolicy(
@@ -120,22 +135,23 @@ airflow_version = ResourceValidationPolicy(
     config_schema=PolicyConfigSchema(
         properties={"supportedVersions": {"type": "array", "items": {"type": "string"}, "default": SUPPORTED_VERSIONS}},
     ),
-    validate=_airflow_version,
+    validate=_each_environment(_airflow_version),
 )
 
 
+@guarded
 def _source_bucket(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     graph = Graph(args.resources)
-    for env in graph.of_type(MWAA_ENVIRONMENT):
-        buckets = sources(env, "sourceBucketArn", BUCKET_TYPES)
+    for env in declared_environments(graph.resources)[0]:
+        buckets = environment_source_buckets(env)
         if not buckets:
             report_violation(
-                f"{label(env)}: sourceBucketArn does not come from a bucket in this stack, so its versioning can't be verified", env.urn
+                f"{env.label}: sourceBucketArn does not come from a bucket in this stack, so its versioning can't be verified", env.urn
             )
         for bucket in buckets:
             for problem in (versioning_problem(bucket, graph), public_access_problem(bucket, graph)):
                 if problem:
-                    report_violation(f"{label(env)} reads DAGs from a bucket that is not guarded: {problem}", env.urn)
+                    report_violation(f"{env.label} reads DAGs from a bucket that is not guarded: {problem}", env.urn)
 
 
 source_bucket_guarded = StackValidationPolicy(
@@ -146,8 +162,9 @@ source_bucket_guarded = StackValidationPolicy(
 )
 
 
+@guarded
 def _pause_allowed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    if args.get_config()["allowPause"] or any(r.resource_type == MWAA_ENVIRONMENT for r in args.resources):
+    if args.get_config()["allowPause"] or declared_environments(args.resources)[0]:
         return
     report_violation(
         "this stack declares no MWAA environment, and its pack config forbids pausing (allowPause: false): "

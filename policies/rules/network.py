@@ -12,17 +12,18 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .graph import MWAA_ENVIRONMENT, UNKNOWN, Graph, label, peek, sources
+from .graph import MWAA_ENVIRONMENTS, UNKNOWN, Graph, guarded, label, peek, sources
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
-SUBNET = "aws:ec2/subnet:Subnet"
-VPC = "aws:ec2/vpc:Vpc"
-ROUTE = "aws:ec2/route:Route"
-ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
-ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
-NAT = "aws:ec2/natGateway:NatGateway"
-IGW = "aws:ec2/internetGateway:InternetGateway"
-IGW_ATTACHMENT = "aws:ec2/internetGatewayAttachment:InternetGatewayAttachment"
+# pulumi-aws and pulumi-aws-native types of each network piece (the inputs used here have the same names in both).
+SUBNETS = ("aws:ec2/subnet:Subnet", "aws-native:ec2:Subnet")
+VPCS = ("aws:ec2/vpc:Vpc", "aws-native:ec2:Vpc")
+ROUTES = ("aws:ec2/route:Route", "aws-native:ec2:Route")
+ROUTE_TABLES = ("aws:ec2/routeTable:RouteTable", "aws-native:ec2:RouteTable")
+ASSOCIATIONS = ("aws:ec2/routeTableAssociation:RouteTableAssociation", "aws-native:ec2:SubnetRouteTableAssociation")
+NATS = ("aws:ec2/natGateway:NatGateway", "aws-native:ec2:NatGateway")
+IGWS = ("aws:ec2/internetGateway:InternetGateway", "aws-native:ec2:InternetGateway")
+IGW_ATTACHMENTS = ("aws:ec2/internetGatewayAttachment:InternetGatewayAttachment", "aws-native:ec2:VpcGatewayAttachment")
 
 
 def _open_ingress(args: ResourceValidationArgs) -> list[str]:
@@ -39,9 +40,17 @@ def _open_ingress(args: ResourceValidationArgs) -> list[str]:
         return [c for key in ("cidrBlocks", "ipv6CidrBlocks") for c in (peek(props, key) or []) if c in OPEN_CIDRS]
     if kind == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
         return [c for key in ("cidrIpv4", "cidrIpv6") if (c := peek(props, key)) in OPEN_CIDRS]
+    if kind == "aws-native:ec2:SecurityGroupIngress":
+        return [c for key in ("cidrIp", "cidrIpv6") if (c := peek(props, key)) in OPEN_CIDRS]
+    if kind == "aws-native:ec2:SecurityGroup":
+        rules = peek(props, "securityGroupIngress") or []
+        if rules is UNKNOWN:
+            return []
+        return [c for i in range(len(rules)) for key in ("cidrIp", "cidrIpv6") if (c := peek(rules, i, key)) in OPEN_CIDRS]
     return []
 
 
+@guarded
 def _no_public_ingress(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if opened := _open_ingress(args):
         report_violation(f"ingress from {', '.join(opened)} is open to the internet; allow the group itself or a known range instead")
@@ -58,29 +67,30 @@ no_public_ingress = ResourceValidationPolicy(
 def _default_route_targets(table: PolicyResource, graph: Graph) -> list[str]:
     """Types of what a route table's 0.0.0.0/0 route points at (NAT, IGW, ...), from graph edges."""
     targets = []
-    for route in graph.linked((ROUTE,), "routeTableId", table):
+    for route in graph.linked(ROUTES, "routeTableId", table):
         if peek(route.props, "destinationCidrBlock") == "0.0.0.0/0":
             targets += [d.resource_type for key in ("natGatewayId", "gatewayId") for d in route.property_dependencies.get(key, [])]
-    targets += [d.resource_type for d in table.property_dependencies.get("routes", []) if d.resource_type in (NAT, IGW)]
+    targets += [d.resource_type for d in table.property_dependencies.get("routes", []) if d.resource_type in NATS + IGWS]
     return targets
 
 
+@guarded
 def _private_subnets(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     graph = Graph(args.resources)
-    for env in graph.of_type(MWAA_ENVIRONMENT):
-        subnets = sources(env, "networkConfiguration", (SUBNET,))
+    for env in graph.of_type(*MWAA_ENVIRONMENTS):
+        subnets = sources(env, "networkConfiguration", SUBNETS)
         if len(subnets) != 2:
             report_violation(
                 f"{label(env)} uses {len(subnets)} subnets from this stack; MWAA needs exactly 2 private subnets in 2 AZs", env.urn
             )
         for subnet in subnets:
-            tables = [t for a in graph.linked((ASSOCIATION,), "subnetId", subnet) for t in sources(a, "routeTableId", (ROUTE_TABLE,))]
+            tables = [t for a in graph.linked(ASSOCIATIONS, "subnetId", subnet) for t in sources(a, "routeTableId", ROUTE_TABLES)]
             targets = [t for table in tables for t in _default_route_targets(table, graph)]
-            if IGW in targets:
+            if set(IGWS) & set(targets):
                 report_violation(
                     f"{label(subnet)} of {label(env)} routes 0.0.0.0/0 to an internet gateway; private subnets must use NAT", env.urn
                 )
-            elif NAT not in targets:
+            elif not set(NATS) & set(targets):
                 report_violation(
                     f"{label(subnet)} of {label(env)} has no 0.0.0.0/0 route to a NAT gateway; MWAA would hang in Creating", env.urn
                 )
@@ -94,14 +104,15 @@ private_subnets_use_nat = StackValidationPolicy(
 )
 
 
+@guarded
 def _public_ui_reachable(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     graph = Graph(args.resources)
-    for env in graph.of_type(MWAA_ENVIRONMENT):
+    for env in graph.of_type(*MWAA_ENVIRONMENTS):
         if peek(env.props, "webserverAccessMode") != "PUBLIC_ONLY":
             continue
-        vpcs = {v.urn: v for s in sources(env, "networkConfiguration", (SUBNET,)) for v in sources(s, "vpcId", (VPC,))}
+        vpcs = {v.urn: v for s in sources(env, "networkConfiguration", SUBNETS) for v in sources(s, "vpcId", VPCS)}
         for vpc in vpcs.values():
-            if not graph.linked((IGW_ATTACHMENT, IGW), "vpcId", vpc):
+            if not graph.linked((*IGW_ATTACHMENTS, *IGWS), "vpcId", vpc):
                 report_violation(
                     f"{label(env)} has webserverAccessMode PUBLIC_ONLY but {label(vpc)} has no internet gateway attached", env.urn
                 )

@@ -1,16 +1,20 @@
-"""Buckets: versioned (MWAA pins requirements by version id) and never public."""
+"""Buckets: versioned (MWAA pins requirements by version id) and never public, whichever provider declares them."""
 
 from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from .graph import BUCKET_TYPES, Graph, public_access_problem, versioning_problem
+from .graph import Graph, declared_buckets, guarded, public_access_problem, versioning_problem
 
 
 def _each_bucket_problem(check):
+    @guarded
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         graph = Graph(args.resources)
-        for bucket in graph.of_type(*BUCKET_TYPES):
+        buckets, unreadable = declared_buckets(graph.resources)
+        for urn, reason in unreadable:  # fail closed: a template nobody can read may declare an unguarded bucket
+            report_violation(f"{reason}; it may declare S3 buckets", urn)
+        for bucket in buckets:
             if problem := check(bucket, graph):
                 report_violation(problem, bucket.urn)
 
@@ -19,7 +23,7 @@ def _each_bucket_problem(check):
 
 bucket_versioning = StackValidationPolicy(
     name="s3-bucket-versioning-enabled",
-    description="Every S3 bucket has versioning Enabled (a BucketVersioning linked to it, or legacy inline versioning).",
+    description="Every S3 bucket (pulumi-aws, aws-native or CloudFormation) has versioning Enabled, and no setting says otherwise.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_each_bucket_problem(versioning_problem),
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
@@ -11,9 +12,20 @@ from .graph import UNKNOWN, json_value, only, peek
 TAGGABLE = {
     "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway",
     "aws:ec2/eip:Eip", "aws:ec2/routeTable:RouteTable", "aws:ec2/securityGroup:SecurityGroup", "aws:s3/bucket:Bucket",
-    "aws:mwaa/environment:Environment", "aws:lambda/function:Function", "aws:glue/job:Job", "aws:sns/topic:Topic",
-    "aws:iam/role:Role", "aws:cloudwatch/logGroup:LogGroup",
+    "aws:s3/bucketV2:BucketV2", "aws:mwaa/environment:Environment", "aws:lambda/function:Function", "aws:glue/job:Job",
+    "aws:sns/topic:Topic", "aws:iam/role:Role", "aws:cloudwatch/logGroup:LogGroup",
+    "aws-native:s3:Bucket", "aws-native:mwaa:Environment", "aws-native:ec2:Vpc", "aws-native:ec2:Subnet",
+    "aws-native:ec2:NatGateway", "aws-native:iam:Role", "aws-native:lambda:Function",
 }  # fmt: skip
+
+
+def _keys(tags: Any) -> set[str]:
+    """Tag keys from a map (pulumi-aws, MWAA) or a [{key, value}] list (most aws-native resources)."""
+    if isinstance(tags, Mapping):
+        return set(tags)
+    if isinstance(tags, Sequence) and not isinstance(tags, str):
+        return {key for i in range(len(tags)) if isinstance(key := peek(tags, i, "key"), str)}
+    return set()
 
 
 @only(*TAGGABLE)
@@ -21,7 +33,7 @@ def _required_tags(args: ResourceValidationArgs, report_violation: ReportViolati
     provider_tags = json_value(peek(args.provider.props, "defaultTags")) if args.provider else None
     defaults = peek(provider_tags, "tags") if isinstance(provider_tags, Mapping) else None
     own = peek(args.props, "tags")
-    present = {*(defaults if isinstance(defaults, Mapping) else ()), *(own if isinstance(own, Mapping) else ())}
+    present = _keys(defaults) | _keys(own)
     missing = [tag for tag in args.get_config()["requiredTags"] if tag not in present]
     if missing and UNKNOWN not in (defaults, own):
         report_violation(f"missing tags {', '.join(missing)}; set them in the provider's defaultTags or on the resource")

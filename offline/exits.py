@@ -1,0 +1,52 @@
+"""Exit codes of every offline command, and the one wrapper that maps errors to them.
+
+0 every check passed · 1 a check failed (policy gate, DAGs, requirements, pipeline run) · 2 bad input: config, stack
+file, pack config, unpriced region, a DAG that doesn't import, arguments; one message naming what and where, no
+traceback · 3 a bug in these tools: the traceback is kept, it is what a bug report needs.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+
+PASSED, FAILED, BAD_INPUT, BUG = 0, 1, 2, 3
+
+
+class InputError(ValueError):
+    """Bad input found by a child process or a check: its message is the whole story."""
+
+
+def input_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean bad input (imported here, late, so Airflow-side code can use this module without pulumi)."""
+    import pulumi
+
+    from offline.airflow_env import AirflowEnvError
+    from offline.gate import PackConfigError
+    from offline.harness import StackFileError
+    from policies.rules.cost_model import CostModelError
+
+    # pulumi.RunError: the program's ConfigError, from whichever copy of the program ran.
+    return InputError, pulumi.RunError, StackFileError, PackConfigError, CostModelError, AirflowEnvError
+
+
+def last_error(stderr: str) -> str | None:
+    """The `error: ...` message a child process printed last (with its continuation lines), if any."""
+    lines = stderr.rstrip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    return "\n".join(lines[starts[-1] :]).removeprefix("error: ") if starts else None
+
+
+def run_main(main: Callable[[], int], bad_input: tuple[type[BaseException], ...] | None = None) -> int:
+    """Run a command's main: bad input is one `error:` message and exit 2; a bug keeps its traceback and exits 3."""
+    expected = bad_input if bad_input is not None else input_errors()
+    try:
+        return main()
+    except expected as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    except Exception:
+        traceback.print_exc()
+        print("error: that is a bug in the offline tools, not in your input: the traceback above says where", file=sys.stderr)
+        return BUG
