@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from components.airflow_environment import AirflowEnvironment, AirflowEnvironmentArgs, DagPermissions
 from components.dag_bucket import DagBucket, DagBucketArgs
+from components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.network import Network, NetworkArgs
 from components.pipeline import PipelineAssets, PipelineAssetsArgs
 from duty_cycle import DutyCycle, decision_time
@@ -25,6 +26,12 @@ cycle = DutyCycle.from_settings(settings)
 running = cycle.running(decision_time())
 provider = aws.Provider("aws", region=settings.region, default_tags={"tags": settings.default_tags})
 opts = pulumi.ResourceOptions(providers=[provider])
+
+# mwaa.kms: none (AWS-owned key), create (a key this stack owns), or an existing key's ARN.
+kms = settings.mwaa.kms
+key_arn: pulumi.Input[str] | None = None if kms in ("none", "create") else kms
+if kms == "create":
+    key_arn = EncryptionKey("kms", EncryptionKeyArgs(settings.name, settings.region, settings.dag_bucket.protect), opts).key_arn
 
 net = settings.network
 network = Network(
@@ -39,6 +46,9 @@ dag_bucket = DagBucket(
         requirements_file=ROOT / settings.dag_bucket.requirements_file,
         noncurrent_version_expiration_days=settings.dag_bucket.noncurrent_version_expiration_days,
         protect=settings.dag_bucket.protect,
+        startup_script=ROOT / settings.dag_bucket.startup_script if settings.dag_bucket.startup_script else None,
+        plugins_dir=ROOT / settings.dag_bucket.plugins_dir if settings.dag_bucket.plugins_dir else None,
+        kms_key_arn=key_arn,
     ),
     opts,
 )
@@ -62,6 +72,9 @@ airflow = AirflowEnvironment(
         settings=settings.mwaa,
         source_bucket_arn=dag_bucket.bucket_arn,
         requirements_object_version=dag_bucket.requirements_object_version,
+        startup_script_object_version=dag_bucket.startup_script_object_version,
+        plugins_object_version=dag_bucket.plugins_object_version,
+        kms_key_arn=key_arn,
         subnet_ids=network.private_subnet_ids,
         security_group_id=network.security_group_id,
         dag_permissions=DagPermissions(pipeline.function_arn, pipeline.job_arn, pipeline.alert_topic_arn),

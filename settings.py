@@ -50,6 +50,7 @@ MAINTENANCE_WINDOW = re.compile(r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3])
 #: MWAA allows 80 characters; 48 leaves room for the derived Lambda name (64 at most).
 ENVIRONMENT_NAME = re.compile(r"^[a-zA-Z][0-9a-zA-Z_-]{0,47}$")
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/(mrk-)?[0-9a-f-]{32,36}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -117,7 +118,11 @@ class MwaaSettings(_Model):
     max_workers: int = 10
     min_webservers: int = 2
     max_webservers: int = 2
-    webserver_access_mode: Literal["PUBLIC_ONLY", "PRIVATE_ONLY"] = "PUBLIC_ONLY"
+    webserver_access_mode: Literal["PUBLIC_ONLY", "PRIVATE_ONLY", "PUBLIC_AND_PRIVATE"] = "PUBLIC_ONLY"
+    #: GRACEFUL lets running tasks finish (up to 12 h) when an update replaces workers; FORCED stops them.
+    worker_replacement_strategy: Literal["GRACEFUL", "FORCED"] = "GRACEFUL"
+    #: none (AWS-owned key), create (a customer-managed key this stack owns) or an existing key's ARN.
+    kms: str = "none"
     weekly_maintenance_window_start: str = "SUN:03:00"
     #: YAML scalars are welcome (`core.load_examples: false`); MWAA takes strings, so they are sent as "false".
     airflow_configuration_options: dict[str, Any] = {}
@@ -133,6 +138,13 @@ class MwaaSettings(_Model):
                 f"airflowVersion {value!r} is not supported here; supported: {', '.join(supported)} "
                 f"(policies/rules/mwaa_versions.json; MWAA's constraint files for each are in mwaa-images/)"
             )
+        return value
+
+    @field_validator("kms")
+    @classmethod
+    def _kms_choice(cls, value: str) -> str:
+        if value not in ("none", "create") and not KMS_KEY_ARN.match(value):
+            raise ValueError(f"kms {value!r} must be none, create, or a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/<uuid>")
         return value
 
     @field_validator("weekly_maintenance_window_start")
@@ -173,6 +185,19 @@ class MwaaSettings(_Model):
         return options
 
     @model_validator(mode="after")
+    def _access_mode_supported(self) -> MwaaSettings:
+        if (
+            self.webserver_access_mode == "PUBLIC_AND_PRIVATE"
+            and not AIRFLOW_VERSIONS["versions"][self.airflow_version]["public_and_private_webserver"]
+        ):
+            able = [v for v, facts in AIRFLOW_VERSIONS["versions"].items() if facts["public_and_private_webserver"]]
+            raise ValueError(
+                f"webserverAccessMode PUBLIC_AND_PRIVATE needs Airflow 3.2 or later ({', '.join(able)}); airflowVersion is "
+                f"{self.airflow_version}. Use PUBLIC_ONLY or PRIVATE_ONLY, or upgrade first"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _within_class_limits(self) -> MwaaSettings:
         limits = CLASS_LIMITS[self.environment_class]
         checks = (
@@ -192,6 +217,10 @@ class BucketSettings(_Model):
     noncurrent_version_expiration_days: int = Field(default=30, ge=1)
     protect: bool = False
     requirements_file: str = "dags/requirements.txt"
+    #: Optional shell script MWAA runs on every container start; uploaded to the bucket root as startup.sh.
+    startup_script: str | None = None
+    #: Optional folder zipped (byte for byte reproducibly) to plugins.zip at the bucket root.
+    plugins_dir: str | None = None
 
 
 class LambdaSettings(_Model):
@@ -348,6 +377,12 @@ class Settings(_Model):
         return value
 
     @model_validator(mode="after")
+    def _key_in_region(self) -> Settings:
+        if (match := KMS_KEY_ARN.match(self.mwaa.kms)) and match["region"] != self.region:
+            raise ValueError(f"mwaa.kms is a key in {match['region']}; MWAA needs a key in the stack's region {self.region}")
+        return self
+
+    @model_validator(mode="after")
     def _name_form(self) -> Settings:
         if not ENVIRONMENT_NAME.match(self.name):
             raise ValueError(f"environmentName {self.name!r} must start with a letter and hold up to 48 letters, digits, '-' or '_'")
@@ -414,6 +449,15 @@ def check_requirements_file(project_dir: Path, settings: Settings) -> Path:
     return path
 
 
+def check_bucket_files(project_dir: Path, settings: Settings) -> None:
+    """The optional startup script and plugins folder exist where the config says."""
+    bucket = settings.dag_bucket
+    for key, relative, kind in (("startupScript", bucket.startup_script, "file"), ("pluginsDir", bucket.plugins_dir, "folder")):
+        path = project_dir / relative if relative else None
+        if path and not (path.is_file() if kind == "file" else path.is_dir()):
+            raise ConfigError(f"{PROJECT}:dagBucket.{key}: {path} is not a {kind}; fix the path or remove the setting")
+
+
 def settings_from_pulumi_config(project_dir: Path) -> Settings:
     """The running stack's settings, read through Pulumi's config API and checked against the files."""
     project, aws = pulumi.Config(), pulumi.Config("aws")
@@ -424,4 +468,5 @@ def settings_from_pulumi_config(project_dir: Path) -> Settings:
 
     settings = load_settings(pulumi.get_stack(), read)
     check_requirements_file(project_dir, settings)
+    check_bucket_files(project_dir, settings)
     return settings

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.dag_bucket import PLUGINS_KEY, STARTUP_SCRIPT_KEY
 from components.iam import allow, policy_document, trust_policy
 from settings import LOG_TYPES, MwaaSettings
 
@@ -46,6 +47,11 @@ class AirflowEnvironmentArgs:
     security_group_id: pulumi.Input[str]
     dag_permissions: DagPermissions
     #: False while the duty cycle pauses it: no environment (role, policy and log groups stay).
+    #: The startup script and plugins objects' version ids (None: not used).
+    startup_script_object_version: pulumi.Input[str] | None = None
+    plugins_object_version: pulumi.Input[str] | None = None
+    #: A customer-managed key (None: MWAA's AWS-owned key): the environment, its log groups and the role use it.
+    kms_key_arn: pulumi.Input[str] | None = None
     running: bool = True
     #: NAT gateways and private default routes: created before the environment so it never starts without egress.
     egress: list[pulumi.Resource] = field(default_factory=list)
@@ -71,7 +77,13 @@ class AirflowEnvironment(pulumi.ComponentResource):
 
         environment_arn = arn("airflow", f"environment/{env}")
         log_groups = [
-            aws.cloudwatch.LogGroup(f"{name}-logs-{log_type.lower()}", name=group, retention_in_days=cfg.log_retention_days, opts=child)
+            aws.cloudwatch.LogGroup(
+                f"{name}-logs-{log_type.lower()}",
+                name=group,
+                retention_in_days=cfg.log_retention_days,
+                kms_key_id=args.kms_key_arn,
+                opts=child,
+            )
             for log_type, group in log_group_names(env).items()
         ]
 
@@ -125,13 +137,7 @@ class AirflowEnvironment(pulumi.ComponentResource):
                     [arn("sqs", "airflow-celery-*", acct="*")],
                     "CeleryQueueInAwsAccount",
                 ),
-                {
-                    "Sid": "AwsOwnedKeyViaSqs",
-                    "Effect": "Allow",
-                    "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"],
-                    "NotResource": arn("kms", "key/*", region="*"),
-                    "Condition": {"StringLike": {"kms:ViaService": [f"sqs.{args.region}.amazonaws.com"]}},
-                },
+                self._key_statement(args, arn("kms", "key/*", region="*")),
                 allow(["lambda:InvokeFunction"], [args.dag_permissions.function_arn], "DagInvokesLambda"),
                 allow(
                     ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:GetJob"],
@@ -151,6 +157,21 @@ class AirflowEnvironment(pulumi.ComponentResource):
         else:
             self.arn = self.webserver_url = pulumi.Output.from_input(None)
         self.register_outputs({"arn": self.arn, "webserver_url": self.webserver_url, "execution_role_arn": self.execution_role_arn})
+
+    @staticmethod
+    def _key_statement(args: AirflowEnvironmentArgs, own_account_keys: pulumi.Output[str]) -> dict:
+        """The queue's (and bucket's) key: AWS-owned (any key outside this account, via SQS) or the one customer key."""
+        kms_actions = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"]
+        if args.kms_key_arn is None:
+            return {
+                "Sid": "AwsOwnedKeyViaSqs",
+                "Effect": "Allow",
+                "Action": kms_actions,
+                "NotResource": own_account_keys,
+                "Condition": {"StringLike": {"kms:ViaService": [f"sqs.{args.region}.amazonaws.com"]}},
+            }
+        services = [f"sqs.{args.region}.amazonaws.com", f"s3.{args.region}.amazonaws.com"]
+        return allow(kms_actions, [args.kms_key_arn], "CustomerKeyViaSqsAndS3", Condition={"StringLike": {"kms:ViaService": services}})
 
     def _environment(
         self, name: str, args: AirflowEnvironmentArgs, role: aws.iam.Role, prerequisites: list[pulumi.Resource]
@@ -175,12 +196,22 @@ class AirflowEnvironment(pulumi.ComponentResource):
             dag_s3_path="dags",
             requirements_s3_path="requirements.txt",
             requirements_s3_object_version=args.requirements_object_version,
+            startup_script_s3_path=STARTUP_SCRIPT_KEY if args.startup_script_object_version else None,
+            startup_script_s3_object_version=args.startup_script_object_version,
+            plugins_s3_path=PLUGINS_KEY if args.plugins_object_version else None,
+            plugins_s3_object_version=args.plugins_object_version,
+            kms_key=args.kms_key_arn,
+            worker_replacement_strategy=cfg.worker_replacement_strategy,
             network_configuration={"security_group_ids": [args.security_group_id], "subnet_ids": args.subnet_ids},
             logging_configuration={key: {"enabled": True, "log_level": levels[log_type]} for log_type, key in _LOGGING_KEYS.items()},
             tags=args.usage_tags or None,
             # IAM is eventually consistent: creating before the policy lands fails with ValidationException. Without
             # its NAT route the environment hangs in "Creating"; on a resume nothing else would make it wait for one.
+            # The name is fixed, so a replacement (kmsKey, subnets) must delete the old environment first.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=prerequisites, custom_timeouts=pulumi.CustomTimeouts(create="2h", update="2h", delete="2h")
+                parent=self,
+                depends_on=prerequisites,
+                delete_before_replace=True,
+                custom_timeouts=pulumi.CustomTimeouts(create="2h", update="2h", delete="2h"),
             ),
         )

@@ -1,15 +1,21 @@
-"""The MWAA source bucket: DAG files under dags/, requirements.txt at the root.
+"""The MWAA source bucket: DAG files under dags/; requirements.txt, startup.sh and plugins.zip at the root.
 
 Each DAG file is its own S3 object, so editing a DAG changes one object and
 nothing the environment reads: workers pick it up in about a minute, with no
-20-30 minute environment update. The requirements object's version id is the
-one input that ties this bucket to the environment.
+20-30 minute environment update. The requirements, startup script and plugins
+objects' version ids are the inputs that tie this bucket to the environment, so
+each of them changes only when its own content does. plugins.zip is therefore
+built byte for byte reproducibly: sorted entries, fixed timestamps and modes,
+stored uncompressed (compressed bytes could differ between zlib builds).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import mimetypes
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,24 +26,36 @@ from components.secure_bucket import SecureBucket, SecureBucketArgs
 
 DAG_PREFIX = "dags"
 REQUIREMENTS_KEY = "requirements.txt"
+STARTUP_SCRIPT_KEY = "startup.sh"
+PLUGINS_KEY = "plugins.zip"
 #: Rendered by the pipeline component into dags/, never uploaded from disk.
 PIPELINE_CONFIG_FILE = "pipeline_config.json"
 _SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
 
 
-def dag_files(dags_dir: Path, requirements_file: Path) -> list[Path]:
-    """Files to upload under dags/, in a stable order (requirements go to the root)."""
-    files = []
-    for path in sorted(dags_dir.rglob("*")):
-        if (
-            path.is_file()
-            and not _SKIPPED_PARTS.intersection(path.relative_to(dags_dir).parts)
-            and path.suffix != ".pyc"
-            and path.name != PIPELINE_CONFIG_FILE
-            and path.resolve() != requirements_file.resolve()
-        ):
-            files.append(path)
-    return files
+def dag_files(dags_dir: Path, *root_files: Path) -> list[Path]:
+    """Files to upload under dags/, in a stable order (requirements and the startup script go to the root)."""
+    kept_out = {f.resolve() for f in root_files}
+    return [
+        path
+        for path in sorted(dags_dir.rglob("*"))
+        if path.is_file()
+        and not _SKIPPED_PARTS.intersection(path.relative_to(dags_dir).parts)
+        and path.suffix != ".pyc"
+        and path.name != PIPELINE_CONFIG_FILE
+        and path.resolve() not in kept_out
+    ]
+
+
+def plugins_zip(folder: Path) -> bytes:
+    """The folder as a zip whose bytes depend only on the files' paths and contents."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not _SKIPPED_PARTS.intersection(p.parts) and p.suffix != ".pyc"):
+            entry = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o100644 << 16  # a regular file, rw-r--r--, whatever the checkout's modes
+            archive.writestr(entry, path.read_bytes())
+    return buffer.getvalue()
 
 
 def _upload(name: str, bucket: pulumi.Input[str], key: str, path: Path, opts: pulumi.ResourceOptions) -> aws.s3.BucketObjectv2:
@@ -58,29 +76,53 @@ class DagBucketArgs:
     requirements_file: Path
     noncurrent_version_expiration_days: int
     protect: bool
+    startup_script: Path | None = None
+    plugins_dir: Path | None = None
+    #: A customer-managed key for the bucket's default encryption; None: SSE-S3.
+    kms_key_arn: pulumi.Input[str] | None = None
 
 
 class DagBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
     requirements_object_version: pulumi.Output[str]
+    #: None when the stack has no startup script / plugins folder.
+    startup_script_object_version: pulumi.Output[str] | None
+    plugins_object_version: pulumi.Output[str] | None
     dag_keys: list[str]
 
     def __init__(self, name: str, args: DagBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mwaa:storage:DagBucket", name, None, opts)
         storage = SecureBucket(
             f"{name}-storage",
-            SecureBucketArgs(args.noncurrent_version_expiration_days, args.protect),
+            SecureBucketArgs(args.noncurrent_version_expiration_days, args.protect, args.kms_key_arn),
             pulumi.ResourceOptions(parent=self),
         )
         after_versioning = pulumi.ResourceOptions(parent=self, depends_on=[storage.versioning])
         self.dag_keys = []
-        for path in dag_files(args.dags_dir, args.requirements_file):
+        for path in dag_files(args.dags_dir, args.requirements_file, *filter(None, [args.startup_script])):
             relative = path.relative_to(args.dags_dir).as_posix()
             key = f"{DAG_PREFIX}/{relative}"
             _upload(f"{name}-{relative.replace('/', '-')}", storage.bucket_name, key, path, after_versioning)
             self.dag_keys.append(key)
         requirements = _upload(f"{name}-requirements", storage.bucket_name, REQUIREMENTS_KEY, args.requirements_file, after_versioning)
+        self.startup_script_object_version = None
+        if args.startup_script:
+            startup = _upload(f"{name}-startup-script", storage.bucket_name, STARTUP_SCRIPT_KEY, args.startup_script, after_versioning)
+            self.startup_script_object_version = startup.version_id
+        self.plugins_object_version = None
+        if args.plugins_dir:
+            archive = plugins_zip(args.plugins_dir)
+            plugins = aws.s3.BucketObjectv2(
+                f"{name}-plugins",
+                bucket=storage.bucket_name,
+                key=PLUGINS_KEY,
+                content_base64=base64.b64encode(archive).decode(),
+                source_hash=hashlib.sha256(archive).hexdigest(),
+                content_type="application/zip",
+                opts=after_versioning,
+            )
+            self.plugins_object_version = plugins.version_id
 
         self.bucket_name = storage.bucket_name
         self.bucket_arn = storage.bucket_arn
@@ -90,6 +132,8 @@ class DagBucket(pulumi.ComponentResource):
                 "bucket_name": self.bucket_name,
                 "bucket_arn": self.bucket_arn,
                 "requirements_object_version": self.requirements_object_version,
+                "startup_script_object_version": self.startup_script_object_version,
+                "plugins_object_version": self.plugins_object_version,
                 "dag_keys": self.dag_keys,
             }
         )

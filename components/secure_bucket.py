@@ -17,6 +17,8 @@ import pulumi_aws as aws
 class SecureBucketArgs:
     noncurrent_version_expiration_days: int
     protect: bool
+    #: A customer-managed key for default encryption (SSE-KMS); None: SSE-S3.
+    kms_key_arn: pulumi.Input[str] | None = None
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -51,7 +53,16 @@ class SecureBucket(pulumi.ComponentResource):
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}],
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": (
+                        {"sse_algorithm": "aws:kms", "kms_master_key_id": args.kms_key_arn}
+                        if args.kms_key_arn
+                        else {"sse_algorithm": "AES256"}
+                    ),
+                    "bucket_key_enabled": True,  # one data key per bucket, not per object: fewer KMS requests
+                }
+            ],
             opts=child,
         )
         aws.s3.BucketLifecycleConfiguration(

@@ -51,6 +51,7 @@ class Recorded:
     provider: str
     protect: bool
     retain_on_delete: bool
+    delete_before_replace: bool
     #: The inputs exactly as sent on the wire (a protobuf Struct), for the policy gate.
     wire: Any = None
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -102,6 +103,7 @@ _ARNS = {
     "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
     "aws:mwaa/environment:Environment": "arn:aws:airflow:{region}:{account}:environment/{name}",
     "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
+    "aws:kms/key:Key": "arn:aws:kms:{region}:{account}:key/{name}",
 }
 
 
@@ -127,9 +129,11 @@ class AwsMocks(mocks.Mocks):
             state["bucket"] = physical
         elif args.typ == "aws:s3/bucketObjectv2:BucketObjectv2":
             # Changes exactly when the object's content (hash) or key changes, like S3.
-            state["versionId"] = _digest([state.get("key"), state.get("sourceHash"), state.get("content")])
+            state["versionId"] = _digest([state.get(k) for k in ("key", "sourceHash", "content", "contentBase64")])
         elif args.typ == "aws:mwaa/environment:Environment":
             state["webserverUrl"] = f"{_digest(physical)[:8]}.c2.{self.region}.airflow.amazonaws.com"
+        elif args.typ == "aws:kms/key:Key":
+            state["keyId"] = physical
         elif args.typ == "aws:ec2/eip:Eip":
             state["allocationId"] = f"eipalloc-{_digest(args.name)[:8]}"
         if "name" in state or args.typ in ("aws:iam/role:Role", "aws:sns/topic:Topic"):
@@ -179,6 +183,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     provider=request.provider,
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                     outputs=self.resources[response.urn].state,
                 )
             )

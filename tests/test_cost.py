@@ -32,7 +32,9 @@ def test_dev_is_cheaper_by_exactly_one_nat_gateway(dev: StackRun, prod: StackRun
         + assumptions["nat_processed_gb_per_gateway"]["value"] * PRICES["nat_gateway_gb"]["usd"]
         + HOURS * PRICES["public_ipv4_hour"]["usd"]
     )
-    assert priced(prod).always_on_total - priced(dev).always_on_total == pytest.approx(one_nat, abs=0.01)
+    kms_requests = assumptions["kms_requests_per_key_month"]["value"] / 10_000
+    prods_key = PRICES["kms_key_month"]["usd"] + kms_requests * PRICES["kms_10k_requests"]["usd"]
+    assert priced(prod).always_on_total - priced(dev).always_on_total == pytest.approx(one_nat + prods_key, abs=0.01)
 
 
 @pytest.mark.parametrize(("key", "value", "extra_instances"), [("minWorkers", 3, 2), ("schedulers", 3, 1), ("minWebservers", 4, 2)])
@@ -78,7 +80,7 @@ def budget_violations(run: StackRun, budget: float | None = None) -> list[str]:
 def test_the_budget_policy_blocks_prod_over_budget(prod: StackRun):
     assert budget_violations(prod) == []  # $450 budget
     assert budget_violations(prod, 400) == [
-        "[mandatory] estimated $431.67/month in us-east-1 exceeds the budget of $400.00 by $31.67; "
+        "[mandatory] estimated $432.97/month in us-east-1 exceeds the budget of $400.00 by $32.97; "
         "top items: MWAA mw1.small environment $357.70, NAT gateway hours $65.70, Public IPv4 addresses $7.30"
     ]
 
@@ -89,7 +91,7 @@ def test_the_budget_policy_only_warns_in_dev(dev: StackRun):
 
 
 def test_the_budget_policy_decides_at_preview():
-    assert budget_violations(run_stack("prod", preview=True), 400)[0].startswith("[mandatory] estimated $431.67/month")
+    assert budget_violations(run_stack("prod", preview=True), 400)[0].startswith("[mandatory] estimated $432.97/month")
 
 
 def test_an_unpriceable_stack_fails_the_budget_closed(prod: StackRun):

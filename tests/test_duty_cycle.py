@@ -230,8 +230,8 @@ def test_dev_as_configured_is_at_most_60_dollars_and_always_on_is_the_old_bill(d
     assert estimate.always_on_total == 394.94
 
 
-def test_prod_is_unchanged(prod: StackRun):
-    assert priced(prod).total == priced(prod).always_on_total == 431.67
+def test_prod_is_always_on(prod: StackRun):
+    assert priced(prod).total == priced(prod).always_on_total == 432.97  # the reference $431.67 plus its KMS key (issue 10)
 
 
 def test_a_paused_plan_prices_only_what_is_kept(paused_dev: StackRun):

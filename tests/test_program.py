@@ -234,9 +234,12 @@ def test_mwaa_arns_derive_from_the_environment_name(each_stack: StackRun):
     assert statement(each_stack, "ReadSourceBucket")["Resource"] == [bucket, f"{bucket}/*"]
     assert statement(each_stack, "NoBucketListing")["Effect"] == "Deny"
     assert statement(each_stack, "CeleryQueueInAwsAccount")["Resource"] == ["arn:aws:sqs:us-east-1:*:airflow-celery-*"]
-    kms = statement(each_stack, "AwsOwnedKeyViaSqs")
-    assert kms["NotResource"] == "arn:aws:kms:*:123456789012:key/*"
-    assert kms["Condition"]["StringLike"]["kms:ViaService"] == ["sqs.us-east-1.amazonaws.com"]
+    if each_stack.stack == "dev":  # mwaa.kms: none, the queue's AWS-owned key
+        kms = statement(each_stack, "AwsOwnedKeyViaSqs")
+        assert kms["NotResource"] == "arn:aws:kms:*:123456789012:key/*"
+        assert kms["Condition"]["StringLike"]["kms:ViaService"] == ["sqs.us-east-1.amazonaws.com"]
+    else:  # mwaa.kms: create, scoped to that one key (tests/test_options.py)
+        assert statement(each_stack, "CustomerKeyViaSqsAndS3")["Resource"] == [each_stack.one("aws:kms/key:Key").outputs["arn"]]
     trust = json.loads(each_stack.by_name("airflow-execution-role").inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"]["Service"] == ["airflow.amazonaws.com", "airflow-env.amazonaws.com"]
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}, "ArnLike": {"aws:SourceArn": env_arn}}

@@ -195,6 +195,10 @@ class _Pricer:
             name = f"Lambda {_known(function, 'name', 'function')}"
             result.items.append(LineItem(name, runs, "invocation", round(cost / runs, 8) if runs else 0, round(cost, 2)))
 
+        if keys := len(self.of_type("aws:kms/key:Key", "aws-native:kms:Key")):
+            result.items.append(_item("KMS customer-managed keys", keys, "key-month", price("kms_key_month")))
+            requests = keys * assume["kms_requests_per_key_month"] / 10_000
+            result.items.append(_item("KMS requests", requests, "10k requests", price("kms_10k_requests")))
         if buckets := len(self.of_type("aws:s3/bucket:Bucket")):
             gigabytes = buckets * assume["s3_gb_per_bucket"]
             result.items.append(_item("S3 Standard storage", gigabytes, "GB-month", price("s3_standard_gb_month")))

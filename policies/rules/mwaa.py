@@ -29,6 +29,7 @@ from .graph import (
     only,
     peek,
     public_access_problem,
+    sources,
     versioning_problem,
 )
 
@@ -181,4 +182,43 @@ pause_allowed = StackValidationPolicy(
     validate=_pause_allowed,
 )
 
-POLICIES = [environment_class, capacity_limits, logging_enabled, airflow_version, source_bucket_guarded, pause_allowed]
+KMS_KEYS = ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey", "aws-native:kms:Key", "aws-native:kms:ReplicaKey")
+
+
+def _key_problem(env: Declared) -> str | None:
+    """Why `env` doesn't use a customer-managed key, or None when it does (a literal key ARN, or a key in this stack)."""
+    value = peek(env.props, "kmsKey")
+    if value is None:
+        return "uses MWAA's AWS-owned key; set mwaa.kms to create (or an existing key's ARN) for a customer-managed key"
+    if value is UNKNOWN:
+        if env.resource is not None and sources(env.resource, "kmsKey", KMS_KEYS):
+            return None  # a key this stack creates: its ARN is known only after it exists
+        return "kmsKey is not known at preview and doesn't come from a KMS key in this stack; pass the key's ARN from config"
+    if isinstance(value, str) and "alias/aws/" in value:
+        return f"kmsKey {value} is an AWS-managed key; use a customer-managed key"
+    return None
+
+
+@guarded
+def _customer_managed_key(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    for env in declared_environments(args.resources)[0]:
+        if problem := _key_problem(env):
+            report_violation(f"{env.label} {problem}", env.urn)
+
+
+customer_managed_key = StackValidationPolicy(
+    name="mwaa-customer-managed-key",
+    description="MWAA environments encrypt with a customer-managed KMS key (advisory by default; mandatory in prod's config).",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=_customer_managed_key,
+)
+
+POLICIES = [
+    environment_class,
+    capacity_limits,
+    logging_enabled,
+    airflow_version,
+    source_bucket_guarded,
+    pause_allowed,
+    customer_managed_key,
+]

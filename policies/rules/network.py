@@ -15,6 +15,8 @@ from pulumi_policy import (
 from .graph import MWAA_ENVIRONMENTS, UNKNOWN, Graph, guarded, label, peek, sources
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+#: Webserver access modes that serve the UI over the internet (PUBLIC_AND_PRIVATE: Airflow 3.2+).
+PUBLIC_MODES = ("PUBLIC_ONLY", "PUBLIC_AND_PRIVATE")
 # pulumi-aws and pulumi-aws-native types of each network piece (the inputs used here have the same names in both).
 SUBNETS = ("aws:ec2/subnet:Subnet", "aws-native:ec2:Subnet")
 VPCS = ("aws:ec2/vpc:Vpc", "aws-native:ec2:Vpc")
@@ -108,19 +110,21 @@ private_subnets_use_nat = StackValidationPolicy(
 def _public_ui_reachable(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     graph = Graph(args.resources)
     for env in graph.of_type(*MWAA_ENVIRONMENTS):
-        if peek(env.props, "webserverAccessMode") != "PUBLIC_ONLY":
+        if peek(env.props, "webserverAccessMode") not in PUBLIC_MODES:
             continue
         vpcs = {v.urn: v for s in sources(env, "networkConfiguration", SUBNETS) for v in sources(s, "vpcId", VPCS)}
         for vpc in vpcs.values():
             if not graph.linked((*IGW_ATTACHMENTS, *IGWS), "vpcId", vpc):
                 report_violation(
-                    f"{label(env)} has webserverAccessMode PUBLIC_ONLY but {label(vpc)} has no internet gateway attached", env.urn
+                    f"{label(env)} has webserverAccessMode {peek(env.props, 'webserverAccessMode')} but {label(vpc)} has no internet"
+                    " gateway attached",
+                    env.urn,
                 )
 
 
 public_webserver_has_igw = StackValidationPolicy(
     name="mwaa-public-webserver-has-igw",
-    description="An MWAA environment with a PUBLIC_ONLY webserver sits in a VPC with an internet gateway attached.",
+    description="An MWAA environment with a public webserver (PUBLIC_ONLY, PUBLIC_AND_PRIVATE) sits in a VPC with an IGW attached.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_public_ui_reachable,
 )
