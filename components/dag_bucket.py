@@ -33,25 +33,26 @@ PIPELINE_CONFIG_FILE = "pipeline_config.json"
 _SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
 
 
-def dag_files(dags_dir: Path, *root_files: Path) -> list[Path]:
-    """Files to upload under dags/, in a stable order (requirements and the startup script go to the root)."""
-    kept_out = {f.resolve() for f in root_files}
+def _source_files(folder: Path) -> list[Path]:
+    """The folder's files in a stable order, without caches (judged by the parts inside the folder, not above it)."""
     return [
         path
-        for path in sorted(dags_dir.rglob("*"))
-        if path.is_file()
-        and not _SKIPPED_PARTS.intersection(path.relative_to(dags_dir).parts)
-        and path.suffix != ".pyc"
-        and path.name != PIPELINE_CONFIG_FILE
-        and path.resolve() not in kept_out
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not _SKIPPED_PARTS.intersection(path.relative_to(folder).parts) and path.suffix != ".pyc"
     ]
+
+
+def dag_files(dags_dir: Path, *root_files: Path) -> list[Path]:
+    """Files to upload under dags/ (requirements and the startup script go to the root; the config is rendered)."""
+    kept_out = {f.resolve() for f in root_files}
+    return [path for path in _source_files(dags_dir) if path.name != PIPELINE_CONFIG_FILE and path.resolve() not in kept_out]
 
 
 def plugins_zip(folder: Path) -> bytes:
     """The folder as a zip whose bytes depend only on the files' paths and contents."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not _SKIPPED_PARTS.intersection(p.parts) and p.suffix != ".pyc"):
+        for path in _source_files(folder):
             entry = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
             entry.external_attr = 0o100644 << 16  # a regular file, rw-r--r--, whatever the checkout's modes
             archive.writestr(entry, path.read_bytes())

@@ -15,7 +15,7 @@ from typing import Any
 
 from components.dag_bucket import DAG_PREFIX
 from offline import airflow_env
-from offline.harness import StackRun
+from offline.harness import StackRun, object_body
 
 
 @dataclass
@@ -36,8 +36,7 @@ def render_dag_folder(run: StackRun, folder: Path) -> Path:
         if obj.inputs["bucket"] == bucket and key.startswith(f"{DAG_PREFIX}/"):
             target = folder / key.removeprefix(f"{DAG_PREFIX}/")
             target.parent.mkdir(parents=True, exist_ok=True)
-            body = obj.inputs["content"].encode() if "content" in obj.inputs else Path(obj.inputs["source"].path).read_bytes()
-            target.write_bytes(body)
+            target.write_bytes(object_body(obj))
     return folder
 
 

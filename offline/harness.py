@@ -9,6 +9,7 @@ all read this one recording.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import contextvars
 import hashlib
@@ -192,6 +193,15 @@ class RecordingMonitor(mocks.MockMonitor):
 
 class StackFileError(ValueError):
     """The stack's Pulumi.<stack>.yaml is missing or not a stack file."""
+
+
+def object_body(obj: Recorded) -> bytes:
+    """The bytes `pulumi up` would put in S3 for a recorded BucketObjectv2: its content, base64 content or file source."""
+    if "content" in obj.inputs:
+        return obj.inputs["content"].encode()
+    if "contentBase64" in obj.inputs:
+        return base64.b64decode(obj.inputs["contentBase64"])
+    return Path(obj.inputs["source"].path).read_bytes()
 
 
 def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:

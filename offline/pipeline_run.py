@@ -30,7 +30,7 @@ from typing import Any
 
 from offline import airflow_env
 from offline.exits import FAILED, PASSED, run_main
-from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_settings
+from offline.harness import PROJECT_DIR, StackRun, object_body, run_stack, stack_settings
 from offline.local_aws import LocalAws
 
 DAG_ID = "lambda_glue_pipeline"
@@ -65,8 +65,7 @@ def deploy(run: StackRun, aws: LocalAws) -> dict[str, str]:
         s3.create_bucket(Bucket=bucket.outputs["bucket"])
         s3.put_bucket_versioning(Bucket=bucket.outputs["bucket"], VersioningConfiguration={"Status": "Enabled"})
     for obj in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2"):
-        body = obj.inputs["content"].encode() if "content" in obj.inputs else Path(obj.inputs["source"].path).read_bytes()
-        s3.put_object(Bucket=obj.inputs["bucket"], Key=obj.inputs["key"], Body=body)
+        s3.put_object(Bucket=obj.inputs["bucket"], Key=obj.inputs["key"], Body=object_body(obj))
     for role in run.of_type("aws:iam/role:Role"):
         iam.create_role(RoleName=role.outputs["name"], AssumeRolePolicyDocument=role.inputs["assumeRolePolicy"])
 

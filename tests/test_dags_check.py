@@ -54,7 +54,10 @@ def test_a_cycle_and_a_dag_that_never_runs_are_problems(tmp_path: Path):
         "with DAG('ended', schedule='@daily', start_date=datetime(2020, 1, 1, tzinfo=timezone.utc),\n"
         "         end_date=datetime(2020, 1, 2, tzinfo=timezone.utc), catchup=False) as dag:\n    pass\n"
     )
+    # A problem elsewhere that merely mentions the DAG's id must not hide the DAG's own problem.
+    (project / "dags" / "ended_draft.py").write_text("from airflow.sdk import DAG\n\ndef draft(:\n")
     done = dags(project)
     assert done.returncode == 1, done.stdout
     assert "problem: cycle.py: AirflowDagCycleException: Cycle detected in Dag: cycle" in done.stdout
     assert "problem: ended.py: DAG ended has a schedule but no next run" in done.stdout
+    assert "problem: ended_draft.py:3: SyntaxError" in done.stdout

@@ -13,8 +13,11 @@ import pulumi
 import pytest
 import yaml
 
+from components.dag_bucket import plugins_zip
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import StackRun, run_stack, stack_config
+from offline.local_aws import LocalAws
+from offline.pipeline_run import deploy
 from settings import ConfigError
 from tests.policykit import check, environment, guarded_bucket, network, violations
 from tests.test_config import copy_project, with_setting
@@ -89,18 +92,35 @@ def test_a_missing_startup_script_names_the_setting(tmp_path: Path):
 # --- plugins --------------------------------------------------------------------------------
 
 
-def plugins_zip(run: StackRun) -> zipfile.ZipFile:
+def uploaded_zip(run: StackRun) -> zipfile.ZipFile:
     return zipfile.ZipFile(io.BytesIO(base64.b64decode(run.by_name("dags-plugins").inputs["contentBase64"])))
 
 
 def test_plugins_are_zipped_reproducibly_and_wired_to_the_environment(tmp_path: Path):
     run = run_stack("dev", project_dir=project_with(tmp_path, pluginsDir="plugins"))
-    archive = plugins_zip(run)
+    archive = uploaded_zip(run)
     assert archive.namelist() == ["README.txt", "hooks/custom.py"]  # sorted, relative, no __pycache__
     assert {(i.date_time, i.external_attr >> 16, i.compress_type) for i in archive.infolist()} == {((1980, 1, 1, 0, 0, 0), 0o100644, 0)}
     plugins = run.by_name("dags-plugins")
     assert plugins.inputs["key"] == "plugins.zip" and run.one(ENV).inputs["pluginsS3Path"] == "plugins.zip"
     assert run.one(ENV).inputs["pluginsS3ObjectVersion"] == plugins.outputs["versionId"]
+
+
+def test_the_local_pipeline_deploys_the_plugins_zip_as_uploaded(tmp_path: Path):
+    project = project_with(tmp_path, pluginsDir="plugins")
+    run = run_stack("dev", project_dir=project)
+    with LocalAws() as aws:
+        deploy(run, aws)  # every recorded object, whether its body is a file, text or base64
+        bucket = run.by_name("dags-storage-bucket").outputs["bucket"]
+        uploaded = aws.client("s3").get_object(Bucket=bucket, Key="plugins.zip")["Body"].read()
+    assert uploaded == plugins_zip(project / "plugins")
+
+
+def test_plugins_are_found_wherever_the_checkout_lives(tmp_path: Path):
+    folder = tmp_path / ".pytest_cache" / "plugins"  # a cache-like name above the folder must not hide its files
+    folder.mkdir(parents=True)
+    (folder / "hook.py").write_text("X = 1\n")
+    assert zipfile.ZipFile(io.BytesIO(plugins_zip(folder))).namelist() == ["hook.py"]
 
 
 def test_rebuilding_unchanged_plugins_changes_nothing(tmp_path: Path):

@@ -59,10 +59,10 @@ def check(folder: Path) -> dict[str, Any]:
             first = first_scheduled_run(dag)
         except Exception as exc:  # a DAG the scheduler can't read is as broken as one that doesn't import
             problems.append(f"{entry['file']}: DAG {dag_id} can't be serialized for the scheduler: {type(exc).__name__}: {exc}")
-            first = None
-        entry["first_run"] = first.isoformat() if first else None
-        if first is None and dag.timetable.can_be_scheduled and not any(dag_id in p for p in problems):
-            problems.append(f"{entry['file']}: DAG {dag_id} has a schedule but no next run (start_date/end_date or timetable?)")
+        else:
+            entry["first_run"] = first.isoformat() if first else None
+            if first is None and dag.timetable.can_be_scheduled:
+                problems.append(f"{entry['file']}: DAG {dag_id} has a schedule but no next run (start_date/end_date or timetable?)")
         dags.append(entry)
     return {
         "airflow": __version__,
