@@ -26,7 +26,7 @@ from pathlib import Path
 from duty_cycle import DutyCycle
 from offline.dags import check_dags
 from offline.dags import render as render_dags
-from offline.exits import BAD_INPUT, FAILED, PASSED, InputError, last_error, run_main
+from offline.exits import FAILED, PASSED, check_child, run_main
 from offline.gate import as_json, render, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, run_stack, stack_settings
 from offline.plan import render_plan
@@ -42,20 +42,18 @@ def pipeline(stack: str, project: Path, as_json: bool) -> tuple[bool, object]:
     """The DAG's success-path run, in its own process (it hosts moto and starts the stack's Airflow)."""
     command = [sys.executable, "-m", "offline.pipeline_run", stack, "--project", str(project), *(["--json"] if as_json else [])]
     done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True)
-    if done.returncode == BAD_INPUT and (message := last_error(done.stderr)):
-        raise InputError(f"pipeline run for {stack}: {message}")
-    if done.returncode not in (PASSED, FAILED):
-        raise RuntimeError(f"pipeline run for {stack} crashed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    check_child(done, f"pipeline run for {stack}", ok=(PASSED, FAILED), context=f"pipeline run for {stack}: ")
     return done.returncode == PASSED, json.loads(done.stdout) if as_json else done.stdout
 
 
 def states(cycle: DutyCycle, at: datetime | None) -> list[tuple[str, datetime]]:
     """(label, decision time) for each state to show: both for a duty-cycled stack, else the one at hand."""
     now = at or _now()
+    running = cycle.running(now)
     if at is not None or cycle.always_on:
-        return [("running" if cycle.running(now) else "paused", now)]
+        return [("running" if running else "paused", now)]
     resume, pause = cycle.next_edges(now)
-    return [("running", now if cycle.running(now) else resume), ("paused", pause if cycle.running(now) else now)]
+    return [("running", now if running else resume), ("paused", pause if running else now)]
 
 
 def _now() -> datetime:

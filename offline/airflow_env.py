@@ -24,10 +24,10 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from offline.exits import BAD_INPUT, InputError, last_error, run_main
+from offline.exits import InputError, check_child, run_main
+from settings import AIRFLOW_VERSIONS as MATRIX
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-MATRIX = json.loads((PROJECT_DIR / "policies" / "rules" / "mwaa_versions.json").read_text())
 IMAGES = PROJECT_DIR / "mwaa-images"
 VENVS = PROJECT_DIR / ".venv-airflow"
 REQUIREMENTS = PROJECT_DIR / "requirements-airflow.txt"
@@ -146,10 +146,7 @@ def run(version: str, module: str, args: list[str], home: Path, stdin: str | Non
         cwd=PROJECT_DIR,
         env=airflow_environ(home, environ),
     )
-    if done.returncode == BAD_INPUT and (message := last_error(done.stderr)):
-        raise InputError(message)
-    if done.returncode != 0:
-        raise RuntimeError(f"{module} on Airflow {version} crashed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    check_child(done, f"{module} on Airflow {version}")
     return json.loads(done.stdout)
 
 

@@ -7,6 +7,7 @@ traceback · 3 a bug in these tools: the traceback is kept, it is what a bug rep
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import traceback
 from collections.abc import Callable
@@ -36,6 +37,14 @@ def last_error(stderr: str) -> str | None:
     lines = stderr.rstrip().splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
     return "\n".join(lines[starts[-1] :]).removeprefix("error: ") if starts else None
+
+
+def check_child(done: subprocess.CompletedProcess, what: str, ok: tuple[int, ...] = (PASSED,), context: str = "") -> None:
+    """A child command's exit: bad input becomes InputError with its own message (after `context`); other codes are a crash."""
+    if done.returncode == BAD_INPUT and (message := last_error(done.stderr)):
+        raise InputError(f"{context}{message}")
+    if done.returncode not in ok:
+        raise RuntimeError(f"{what} crashed (exit {done.returncode}):\n{done.stderr[-4000:]}")
 
 
 def run_main(main: Callable[[], int], bad_input: tuple[type[BaseException], ...] | None = None) -> int:

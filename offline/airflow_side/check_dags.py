@@ -10,11 +10,14 @@ reaches `dagbag_import_timeout` (MWAA kills the import) are problems as well. Pa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from offline.exits import BAD_INPUT
 
 #: A frame of a traceback; the last one inside the DAG folder is where the DAG broke.
 _FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)')
@@ -77,13 +80,10 @@ def check(folder: Path) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m offline.airflow_side.check_dags <dag folder>", file=sys.stderr)
-        return 2
-    saved, sys.stdout = sys.stdout, sys.stderr  # Airflow logs to stdout; the JSON report owns it
-    try:
+        print("error: usage: python -m offline.airflow_side.check_dags <dag folder>", file=sys.stderr)
+        return BAD_INPUT
+    with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; the JSON report owns it
         report = check(Path(argv[0]))
-    finally:
-        sys.stdout = saved
     print(json.dumps(report))
     return 0
 

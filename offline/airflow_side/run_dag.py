@@ -10,6 +10,7 @@ database come from the environment the caller sets (offline/pipeline_run.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -65,14 +66,12 @@ class DagImportError(ValueError):
 
 def main() -> int:
     request = json.load(sys.stdin)
-    saved, sys.stdout = sys.stdout, sys.stderr  # Airflow logs to stdout; the JSON report owns it
     try:
-        reports = run(request)
+        with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; the JSON report owns it
+            reports = run(request)
     except DagImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT
-    finally:
-        sys.stdout = saved
     print(json.dumps(reports))
     return 0
 
