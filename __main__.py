@@ -57,6 +57,7 @@ pipeline_args = PipelineAssetsArgs(
     region=settings.region,
     settings=settings.pipeline,
     dag_bucket_name=dag_bucket.bucket_name,
+    dag_bucket_writable=dag_bucket.writable,
     lambda_source_dir=ROOT / "functions" / "validate_input",
     glue_script=ROOT / "glue" / "transform.py",
     log_retention_days=settings.mwaa.log_retention_days,

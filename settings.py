@@ -119,8 +119,9 @@ class MwaaSettings(_Model):
     min_webservers: int = 2
     max_webservers: int = 2
     webserver_access_mode: Literal["PUBLIC_ONLY", "PRIVATE_ONLY", "PUBLIC_AND_PRIVATE"] = "PUBLIC_ONLY"
-    #: GRACEFUL lets running tasks finish (up to 12 h) when an update replaces workers; FORCED stops them.
-    worker_replacement_strategy: Literal["GRACEFUL", "FORCED"] = "GRACEFUL"
+    #: `protect` the environment: deleting or replacing it (a pause, a removed component, a kms change) needs an
+    #: explicit `pulumi state unprotect` first. prod sets it; a duty-cycled stack can't (a pause deletes it).
+    protect: bool = False
     #: none (AWS-owned key), create (a customer-managed key this stack owns) or an existing key's ARN.
     kms: str = "none"
     weekly_maintenance_window_start: str = "SUN:03:00"
@@ -128,6 +129,18 @@ class MwaaSettings(_Model):
     airflow_configuration_options: dict[str, Any] = {}
     log_levels: LogLevels = LogLevels()
     log_retention_days: int = 14
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_worker_replacement_strategy(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "workerReplacementStrategy" in data:
+            raise ValueError(
+                "workerReplacementStrategy is not supported: the AWS provider sends it only on the update that changes it and "
+                "reads it back from the environment's last update, so after every create (each duty-cycle resume) state and "
+                "config disagree and the next `pulumi up` runs a 10-30 minute update for nothing (README, 'No perpetual diff'). "
+                "Remove the key; MWAA's default applies to updates"
+            )
+        return data
 
     @field_validator("airflow_version")
     @classmethod
@@ -383,6 +396,15 @@ class Settings(_Model):
         return self
 
     @model_validator(mode="after")
+    def _protected_not_paused(self) -> Settings:
+        if self.mwaa.protect and self.duty_cycle.enabled and not self.duty_cycle.force_running:
+            raise ValueError(
+                "mwaa.protect is true and dutyCycle.enabled is true: a pause deletes the environment, which protect forbids. "
+                "Protect an always-on stack only (set dutyCycle.enabled false, or mwaa.protect false)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _name_form(self) -> Settings:
         if not ENVIRONMENT_NAME.match(self.name):
             raise ValueError(f"environmentName {self.name!r} must start with a letter and hold up to 48 letters, digits, '-' or '_'")
@@ -405,7 +427,7 @@ OBJECT_KEYS = ("tags", "network", "mwaa", "dagBucket", "pipeline", "dutyCycle")
 
 def _describe(error: dict[str, Any]) -> str:
     loc = ".".join(str(part) for part in error["loc"])
-    key = "aws:region" if loc == "region" else f"{PROJECT}:{loc}"
+    key = "aws:region" if loc == "region" else f"{PROJECT}:{loc}" if loc else PROJECT
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown setting (a typo?); see the config table in README.md for the keys this section takes"

@@ -201,15 +201,16 @@ class AirflowEnvironment(pulumi.ComponentResource):
             plugins_s3_path=PLUGINS_KEY if args.plugins_object_version else None,
             plugins_s3_object_version=args.plugins_object_version,
             kms_key=args.kms_key_arn,
-            worker_replacement_strategy=cfg.worker_replacement_strategy,
             network_configuration={"security_group_ids": [args.security_group_id], "subnet_ids": args.subnet_ids},
             logging_configuration={key: {"enabled": True, "log_level": levels[log_type]} for log_type, key in _LOGGING_KEYS.items()},
             tags=args.usage_tags or None,
             # IAM is eventually consistent: creating before the policy lands fails with ValidationException. Without
             # its NAT route the environment hangs in "Creating"; on a resume nothing else would make it wait for one.
             # The name is fixed, so a replacement (kmsKey, subnets) must delete the old environment first.
+            # `protect` (prod): deleting or replacing it needs an explicit `pulumi state unprotect`.
             opts=pulumi.ResourceOptions(
                 parent=self,
+                protect=cfg.protect,
                 depends_on=prerequisites,
                 delete_before_replace=True,
                 custom_timeouts=pulumi.CustomTimeouts(create="2h", update="2h", delete="2h"),

@@ -71,6 +71,25 @@ def _upload(name: str, bucket: pulumi.Input[str], key: str, path: Path, opts: pu
     )
 
 
+class UnversionedObjectError(pulumi.RunError):
+    """An object MWAA references by version id was stored without one."""
+
+
+def version_for_mwaa(obj: aws.s3.BucketObjectv2) -> pulumi.Output[str]:
+    """The object's version id, which MWAA requires: S3's "null" (written unversioned) or none is an error, never passed on."""
+
+    def check(found: list) -> str:
+        version, bucket, key, urn = found
+        if version in (None, "", "null"):
+            raise UnversionedObjectError(
+                f"s3://{bucket}/{key} has no version id (S3 stored it before versioning took effect), and MWAA needs one. "
+                f"Upload it again: pulumi up --replace '{urn}'"
+            )
+        return version
+
+    return pulumi.Output.all(obj.version_id, obj.bucket, obj.key, obj.urn).apply(check)
+
+
 @dataclass(frozen=True)
 class DagBucketArgs:
     dags_dir: Path
@@ -91,6 +110,8 @@ class DagBucket(pulumi.ComponentResource):
     startup_script_object_version: pulumi.Output[str] | None
     plugins_object_version: pulumi.Output[str] | None
     dag_keys: list[str]
+    #: Versioning enabled and settled: every object written into this bucket waits for it.
+    writable: pulumi.Resource
 
     def __init__(self, name: str, args: DagBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mwaa:storage:DagBucket", name, None, opts)
@@ -99,7 +120,7 @@ class DagBucket(pulumi.ComponentResource):
             SecureBucketArgs(args.noncurrent_version_expiration_days, args.protect, args.kms_key_arn),
             pulumi.ResourceOptions(parent=self),
         )
-        after_versioning = pulumi.ResourceOptions(parent=self, depends_on=[storage.versioning])
+        after_versioning = pulumi.ResourceOptions(parent=self, depends_on=[storage.writable])
         self.dag_keys = []
         for path in dag_files(args.dags_dir, args.requirements_file, *filter(None, [args.startup_script])):
             relative = path.relative_to(args.dags_dir).as_posix()
@@ -110,7 +131,7 @@ class DagBucket(pulumi.ComponentResource):
         self.startup_script_object_version = None
         if args.startup_script:
             startup = _upload(f"{name}-startup-script", storage.bucket_name, STARTUP_SCRIPT_KEY, args.startup_script, after_versioning)
-            self.startup_script_object_version = startup.version_id
+            self.startup_script_object_version = version_for_mwaa(startup)
         self.plugins_object_version = None
         if args.plugins_dir:
             archive = plugins_zip(args.plugins_dir)
@@ -123,11 +144,12 @@ class DagBucket(pulumi.ComponentResource):
                 content_type="application/zip",
                 opts=after_versioning,
             )
-            self.plugins_object_version = plugins.version_id
+            self.plugins_object_version = version_for_mwaa(plugins)
 
+        self.writable = storage.writable
         self.bucket_name = storage.bucket_name
         self.bucket_arn = storage.bucket_arn
-        self.requirements_object_version = requirements.version_id
+        self.requirements_object_version = version_for_mwaa(requirements)
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,

@@ -18,6 +18,26 @@ import pulumi
 import pulumi_aws as aws
 
 ANYWHERE = "0.0.0.0/0"
+#: Zone IDs (the same physical zone in every account, unlike names such as us-east-1a) where services MWAA's
+#: managed network relies on are missing or constrained, so subnets never go there. Sources: the Amazon EKS user
+#: guide, "Subnet requirements" (no cluster subnets in use1-az3, usw1-az2, cac1-az3), and the Amazon RDS user guide,
+#: "RDS Proxy limitations" (no use1-az3). MWAA's Fargate and Aurora back ends run on the same capacity.
+CONSTRAINED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+
+
+class ZoneError(pulumi.RunError):
+    """The region has fewer than two zones MWAA can use."""
+
+
+def usable_zone_ids(region: str, zone_ids: list[str]) -> list[str]:
+    """The first two zone IDs outside CONSTRAINED_ZONE_IDS; fewer than two is an error naming the region."""
+    usable = [zone for zone in zone_ids if zone not in CONSTRAINED_ZONE_IDS]
+    if len(usable) < 2:
+        raise ZoneError(
+            f"aws:region {region} offers {len(usable)} availability zone(s) MWAA can use ({', '.join(usable) or 'none'}; "
+            f"left out: {', '.join(sorted(set(zone_ids) & CONSTRAINED_ZONE_IDS)) or 'none'}); MWAA needs two. Choose another region"
+        )
+    return usable[:2]
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,7 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: pulumi.Output[list[str]]
     private_subnet_ids: pulumi.Output[list[str]]
     security_group_id: pulumi.Output[str]
+    #: Zone IDs of the two AZs (e.g. use1-az1, use1-az2).
     availability_zones: pulumi.Output[list[str]]
     #: The NAT gateways and private default routes: what must exist before MWAA can reach AWS APIs.
     egress_resources: list[pulumi.Resource]
@@ -44,8 +65,14 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mwaa:network:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
-        azs = [zones.names[i] for i in range(2)]
+        # Standard zones only (no Local or Wavelength Zones), chosen by zone ID.
+        zones = aws.get_availability_zones_output(
+            state="available",
+            filters=[{"name": "zone-type", "values": ["availability-zone"]}],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        chosen = pulumi.Output.all(zones.id, zones.zone_ids).apply(lambda found: usable_zone_ids(*found))
+        azs = [chosen[i] for i in range(2)]
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -126,7 +153,7 @@ class Network(pulumi.ComponentResource):
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
         self.security_group_id = sg.id
-        self.availability_zones = pulumi.Output.all(*azs)
+        self.availability_zones = chosen
         self.egress_resources = [*nats, *routes]
         self.register_outputs(
             {
@@ -139,13 +166,13 @@ class Network(pulumi.ComponentResource):
         )
 
     def _subnet(
-        self, name: str, tier: str, index: int, cidr: str, az: pulumi.Output[str], vpc: aws.ec2.Vpc, rt: aws.ec2.RouteTable
+        self, name: str, tier: str, index: int, cidr: str, zone_id: pulumi.Output[str], vpc: aws.ec2.Vpc, rt: aws.ec2.RouteTable
     ) -> aws.ec2.Subnet:
         subnet = aws.ec2.Subnet(
             f"{name}-{tier}-{index + 1}",
             vpc_id=vpc.id,
             cidr_block=cidr,
-            availability_zone=az,
+            availability_zone_id=zone_id,
             map_public_ip_on_launch=False,
             tags={"Name": f"{name}-{tier}-{index + 1}", "tier": tier},
             opts=pulumi.ResourceOptions(parent=self),

@@ -28,6 +28,8 @@ class PipelineAssetsArgs:
     region: str
     settings: PipelineSettings
     dag_bucket_name: pulumi.Input[str]
+    #: The DAG bucket's one-time versioning wait (SecureBucket.writable): the rendered config is written after it.
+    dag_bucket_writable: pulumi.Resource
     lambda_source_dir: Path
     glue_script: Path
     log_retention_days: int
@@ -103,7 +105,7 @@ class PipelineAssets(pulumi.ComponentResource):
             key=GLUE_SCRIPT_KEY,
             source=pulumi.FileAsset(str(args.glue_script)),
             source_hash=hashlib.sha256(args.glue_script.read_bytes()).hexdigest(),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[data.versioning]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[data.writable]),
         )
         glue_role = aws.iam.Role(f"{name}-glue-role", assume_role_policy=trust_policy("glue.amazonaws.com"), opts=child)
         glue_policy = aws.iam.RolePolicy(
@@ -173,7 +175,7 @@ class PipelineAssets(pulumi.ComponentResource):
                     "run_timeout_minutes": cfg.run_timeout_minutes,
                 }
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.dag_bucket_writable]),
         )
 
         self.data_bucket_name = data.bucket_name

@@ -3,6 +3,10 @@
 Versioning (MWAA pins requirements by object version), all four public-access
 blocks, SSE-S3 encryption, a TLS-only policy, and expiry of old versions so that
 versioning does not grow storage forever.
+
+S3 may store objects written in the first minutes after versioning is first
+enabled without a version id, so nothing is written before `writable` (a
+one-time wait, repeated only if the bucket is replaced).
 """
 
 from __future__ import annotations
@@ -11,6 +15,11 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumiverse_time as time
+
+#: AWS: "We recommend that you wait for 15 minutes after enabling versioning before issuing write operations (PUT or
+#: DELETE) on objects in the bucket" (S3 user guide, "Enabling versioning on buckets"; pulumi-aws BucketVersioning docs).
+VERSIONING_SETTLE = "15m"
 
 
 @dataclass(frozen=True)
@@ -24,8 +33,9 @@ class SecureBucketArgs:
 class SecureBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
-    #: Objects must wait for this, or their first version id is "null".
     versioning: aws.s3.BucketVersioning
+    #: Objects wait for this: versioning enabled, then VERSIONING_SETTLE, once per bucket.
+    writable: pulumi.Resource
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mwaa:storage:SecureBucket", name, None, opts)
@@ -40,6 +50,12 @@ class SecureBucket(pulumi.ComponentResource):
             bucket=bucket.id,
             versioning_configuration={"status": "Enabled"},
             opts=child,
+        )
+        self.writable = time.Sleep(
+            f"{name}-versioning-settled",
+            create_duration=VERSIONING_SETTLE,
+            triggers={"bucket": bucket.id},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning]),
         )
         public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block",

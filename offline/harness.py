@@ -9,6 +9,7 @@ all read this one recording.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import contextvars
@@ -281,6 +282,7 @@ def _run_isolated(
         outputs = sync_await._sync_await(pulumi.Output.from_input(root.outputs).future()) if root else {}
     except Exception as exc:
         exc.recorded = monitor.recorded  # type: ignore[attr-defined]
+        _drop_pending_work()
         raise
     finally:
         sys.path.remove(str(project_dir))
@@ -289,6 +291,18 @@ def _run_isolated(
         sys.modules.update(own_modules)  # the same module objects: classes such as ConfigError keep their identity
         pulumi.runtime.set_all_config({})
     return StackRun(project, stack, config, monitor.recorded, outputs, monitor.invokes)
+
+
+def _drop_pending_work() -> None:
+    """A failed run leaves tasks and RPCs on the SDK's event loop; the next run in this process would await their error."""
+    loop = sync_await._ensure_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    settings._get_rpc_manager().clear()
+    with settings.SETTINGS.lock:
+        settings.SETTINGS.outputs.clear()  # failed Output tasks, which the next run's wait_for_rpcs would re-raise
 
 
 def _program_modules() -> dict[str, Any]:

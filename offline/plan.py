@@ -9,7 +9,7 @@ from offline.harness import Recorded, StackRun
 #: Inputs worth showing next to a resource in the plan.
 _HIGHLIGHTS = {
     "aws:mwaa/environment:Environment": ("name", "environmentClass", "airflowVersion", "schedulers", "minWorkers", "maxWorkers"),
-    "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZone"),
+    "aws:ec2/subnet:Subnet": ("cidrBlock", "availabilityZoneId"),
     "aws:ec2/vpc:Vpc": ("cidrBlock",),
     "aws:s3/bucketObjectv2:BucketObjectv2": ("key",),
     "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),

@@ -8,7 +8,6 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
-import yaml
 
 from duty_cycle import WEEK, DutyCycle, Window, decision_time
 from offline.gate import run_gate, stack_pack_config
@@ -18,6 +17,7 @@ from settings import ConfigError, load_settings
 from tests.conftest import PAUSED_AT, RUNNING_AT
 from tests.test_config import with_setting
 from tests.test_cost import priced
+from tests.workflowkit import workflow
 
 ENV = "aws:mwaa/environment:Environment"
 #: What bills by the hour, and so what a pause removes (dev has one NAT gateway).
@@ -211,12 +211,14 @@ def test_the_pack_passes_a_paused_dev_stack(paused_dev: StackRun):
 
 def test_the_pack_blocks_a_paused_prod(prod: StackRun):
     config = dict(stack_config("prod")) | {"mwaa-platform:dutyCycle": {"enabled": True}}
+    config["mwaa-platform:mwaa"] = config["mwaa-platform:mwaa"] | {"protect": False}  # both guards switched off by hand
     paused_prod = run_stack("prod", config=config, at=PAUSED_AT)
     result = run_gate(paused_prod, *stack_pack_config("prod"))
     assert [(v.policy, v.level) for v in result.violations] == [("mwaa-pause-allowed", "mandatory")]
     assert "its pack config forbids pausing (allowPause: false)" in result.violations[0].message
     running_prod = run_gate(run_stack("prod", config=config, at=RUNNING_AT), *stack_pack_config("prod"))
-    assert running_prod.passed and running_prod.violations == []
+    assert [(v.policy, v.level) for v in running_prod.violations] == [("mwaa-pause-allowed", "mandatory")]
+    assert "is not protected" in running_prod.violations[0].message
 
 
 # --- cost -------------------------------------------------------------------------------
@@ -243,12 +245,6 @@ def test_a_paused_plan_prices_only_what_is_kept(paused_dev: StackRun):
 # --- the scheduler -----------------------------------------------------------------------
 
 
-def workflow(name: str) -> dict:
-    document = yaml.safe_load((PROJECT_DIR / ".github" / "workflows" / name).read_text())
-    document["on"] = document.pop(True, document.get("on"))  # YAML 1.1 reads the key `on` as true
-    return document
-
-
 def duty_cycled_stacks() -> list[str]:
     stacks = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
     return [s for s in stacks if not DutyCycle.from_settings(stack_settings(s)).always_on]
@@ -264,7 +260,7 @@ def test_the_scheduler_fires_at_every_window_edge_of_every_duty_cycled_stack():
 
 def test_the_scheduler_gates_with_the_pack_and_never_overlaps_a_deploy():
     (job,) = workflow("duty-cycle.yml")["jobs"].values()
-    up = next(step for step in job["steps"] if step.get("uses", "").startswith("pulumi/actions@"))
+    up = next(step for step in job["steps"] if step.get("uses", "").startswith("pulumi/actions@") and step["with"]["command"] == "up")
     assert up["with"]["command"] == "up" and up["with"]["policyPacks"] == "policies"
     assert up["with"]["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
     assert job["concurrency"] == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}

@@ -48,17 +48,6 @@ def env_diff(a: StackRun, b: StackRun) -> set[str]:
     return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
 
 
-# --- graceful updates -------------------------------------------------------------------
-
-
-def test_updates_replace_workers_gracefully_by_default(each_stack: StackRun):
-    assert each_stack.one(ENV).inputs["workerReplacementStrategy"] == "GRACEFUL"
-    forced = run_stack("dev", config=with_setting("mwaa", "workerReplacementStrategy", "FORCED"))
-    assert forced.one(ENV).inputs["workerReplacementStrategy"] == "FORCED"
-    with pytest.raises(ConfigError, match=r"mwaa-platform:mwaa.workerReplacementStrategy: Input should be 'GRACEFUL' or 'FORCED'"):
-        run_stack("dev", config=with_setting("mwaa", "workerReplacementStrategy", "SOFT"))
-
-
 # --- startup script ------------------------------------------------------------------------
 
 
@@ -190,6 +179,7 @@ def test_an_existing_key_arn_is_used_as_is():
 
 def test_the_key_survives_a_pause():
     config = dict(stack_config("prod")) | {"mwaa-platform:dutyCycle": {"enabled": True}}
+    config["mwaa-platform:mwaa"] = config["mwaa-platform:mwaa"] | {"protect": False}
     assert len(run_stack("prod", config=config, at=PAUSED_AT).of_type("aws:kms/key:Key")) == 1
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from offline.gate import PackConfigError, PolicyPackProcess
+from offline.gate import PackConfigError, PolicyPackProcess, pack_version
 from tests.policykit import (
     UNKNOWN,
     Res,
@@ -33,7 +33,7 @@ def pack():
 
 def test_pack_describes_itself(pack):
     result = check(pack)
-    assert result.pack == "mwaa-guardrails" and result.version == "0.1.0"
+    assert result.pack == "mwaa-guardrails" and result.version == pack_version()
     assert result.policies >= 12
 
 

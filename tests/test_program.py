@@ -40,7 +40,7 @@ def test_two_public_and_two_private_subnets_in_two_azs(each_stack: StackRun):
     for tier in ("public", "private"):
         tier_subnets = subnets(each_stack, tier)
         assert len(tier_subnets) == 2
-        assert len({s.inputs["availabilityZone"] for s in tier_subnets}) == 2
+        assert len({s.inputs["availabilityZoneId"] for s in tier_subnets}) == 2
     vpc = ipaddress.ip_network(each_stack.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"])
     assert all(ipaddress.ip_network(s.inputs["cidrBlock"]).subnet_of(vpc) for s in each_stack.of_type(SUBNET))
 
@@ -136,10 +136,15 @@ def test_every_dag_file_is_uploaded_under_dags_and_requirements_to_the_root(each
     assert "dags/requirements.txt" not in keys
 
 
-def test_uploads_wait_for_versioning(each_stack: StackRun):
-    versioning = each_stack.by_name("dags-storage-versioning")
-    requirements = each_stack.by_name("dags-requirements")
-    assert versioning.urn in requirements.dependencies
+def test_uploads_wait_for_versioning_to_settle(each_stack: StackRun):
+    # AWS: wait 15 minutes after first enabling versioning before writing objects (S3 user guide).
+    for bucket, objects in (("dags-storage", ("dags-requirements", "pipeline-dag-config")), ("pipeline-data", ("pipeline-glue-script",))):
+        settled = each_stack.by_name(f"{bucket}-versioning-settled")
+        assert settled.type == "time:index/sleep:Sleep" and settled.inputs["createDuration"] == "15m"
+        assert each_stack.by_name(f"{bucket}-versioning").urn in settled.dependencies
+        assert settled.inputs["triggers"] == {"bucket": f"{bucket}-bucket-id"}  # the bucket id: waits again only if replaced
+        for name in objects:
+            assert settled.urn in each_stack.by_name(name).dependencies, name
 
 
 def test_pipeline_config_is_rendered_into_the_dag_prefix(each_stack: StackRun):
@@ -271,8 +276,9 @@ def test_every_aws_resource_uses_the_tagged_provider_and_sits_in_a_component(eac
     provider = each_stack.one("pulumi:providers:aws")
     components = {r.urn: r for r in each_stack.resources if not r.custom}
     for resource in each_stack.resources:
-        if resource.custom and resource.type != "pulumi:providers:aws":
+        if resource.custom and resource.type.startswith("aws:"):
             assert resource.provider.startswith(provider.urn), resource.name
+        if resource.custom and not resource.type.startswith("pulumi:providers:"):
             parent = components[resource.parent]
             assert parent.type.startswith("mwaa:") and resource.name.startswith(f"{parent.name}-"), resource.name
 

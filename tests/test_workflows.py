@@ -1,30 +1,136 @@
-"""Your fork's CI, checked as data so it can't silently rot: jobs, their stacks, pack configs, approval, drift, versions."""
+"""Your fork's CI, checked as data so it can't silently rot: jobs, their stacks, pack configs, approval, drift, and the
+safety rules of the real path (tests/workflowkit.py), each shown able to fail by a mutation."""
 
 from __future__ import annotations
 
+import copy
 import re
+import shutil
+import subprocess
 from datetime import UTC, datetime
+
+import pytest
 
 from duty_cycle import DutyCycle
 from offline.harness import PROJECT_DIR, stack_settings
-from tests.test_duty_cycle import workflow
+from tests.workflowkit import WORKFLOWS_DIR, cli_pin, problems, pulumi_steps, workflow, workflows
 
 STACKS = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
-#: The current major version of each action (checked 2026-11: checkout v7, setup-python v7, credentials v6, pulumi v7).
-CURRENT = {"actions/checkout": "v7", "actions/setup-python": "v7", "aws-actions/configure-aws-credentials": "v6", "pulumi/actions": "v7"}
 
 
-def pulumi_steps(job: dict) -> list[dict]:
-    return [step["with"] for step in job["steps"] if step.get("uses", "").startswith("pulumi/actions@")]
+def test_the_real_workflows_keep_every_safety_rule():
+    assert problems(workflows()) == []
 
 
-def test_every_action_is_on_its_current_major():
-    for name in ("pulumi.yml", "duty-cycle.yml"):
-        for job in workflow(name)["jobs"].values():
-            for step in job["steps"]:
-                if "uses" in step:
-                    action, version = step["uses"].split("@")
-                    assert CURRENT[action] == version, (name, step["uses"])
+def mutated(file: str, job: str, change) -> list[str]:
+    documents = copy.deepcopy(workflows())
+    change(documents[file]["jobs"][job])
+    return problems(documents)
+
+
+def step_of(job: dict, prefix: str, command: str | None = None) -> dict:
+    return next(s for s in job["steps"] if s.get("uses", "").startswith(prefix) and (command is None or s["with"]["command"] == command))
+
+
+def _drop(command: str):
+    return lambda job: job["steps"].remove(step_of(job, "pulumi/actions@", command))
+
+
+def _gate(**change):
+    return lambda job: step_of(job, "pulumi/actions@", "preview").update(change)
+
+
+def _gate_with(**change):
+    return lambda job: step_of(job, "pulumi/actions@", "preview")["with"].update(change)
+
+
+def _login(**change):
+    return lambda job: step_of(job, "aws-actions/")["with"].update(change)
+
+
+def _pulumi_with(**change):
+    return lambda job: step_of(job, "pulumi/actions@")["with"].update(change)
+
+
+DEPLOY_ROLE, PREVIEW_ROLE = "${{ vars.AWS_DEPLOY_ROLE_ARN }}", "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+
+
+def _unpin_time(job: dict) -> None:
+    job["steps"] = [step for step in job["steps"] if "DUTY_CYCLE_AT" not in step.get("run", "")]
+
+
+MUTATIONS = {
+    # An `up` without its gate: the Automation API's `up` skips the preview, so stack policies would run after the change.
+    "prod up without gate": ("pulumi.yml", "deploy-prod", _drop("preview"), "no gated `pulumi preview`"),
+    "duty-cycle up without gate": ("duty-cycle.yml", "up", _drop("preview"), "no gated `pulumi preview`"),
+    "gate that can't stop the job": ("pulumi.yml", "deploy-dev", _gate(**{"continue-on-error": True}), "no gated `pulumi preview`"),
+    "gate with another config": ("pulumi.yml", "deploy-dev", _gate_with(policyPackConfigs="x.json"), "no gated `pulumi preview`"),
+    # The decision time not pinned: the preview and the up could straddle a window edge.
+    "decision time unpinned": ("duty-cycle.yml", "up", _unpin_time, "DUTY_CYCLE_AT is not pinned"),
+    # A session shorter than the job: an MWAA delete that outlives it leaves NAT gateways billing.
+    "one-hour session": ("pulumi.yml", "deploy-dev", _login(**{"role-duration-seconds": 3600}), "ends before the job's timeout"),
+    "CLI pin drifts": (
+        "pulumi.yml",
+        "drift",
+        _pulumi_with(**{"pulumi-version": "3.1.0"}),
+        "CLI 3.1.0",
+    ),
+    "PR preview on the deploy role": (
+        "pulumi.yml",
+        "preview",
+        _login(**{"role-to-assume": DEPLOY_ROLE}),
+        "uses AWS_PREVIEW",
+    ),
+    "deploy on the read-only role": (
+        "pulumi.yml",
+        "deploy-dev",
+        _login(**{"role-to-assume": PREVIEW_ROLE}),
+        "uses AWS_DEPLOY",
+    ),
+    "movable tag": ("pulumi.yml", "offline", lambda j: j["steps"][0].update({"uses": "actions/checkout@v7"}), "not pinned to a commit SHA"),
+    "persisted token": ("pulumi.yml", "offline", lambda j: j["steps"][0]["with"].pop("persist-credentials"), "keeps the token"),
+    "preview without the pack": (
+        "pulumi.yml",
+        "preview",
+        lambda j: step_of(j, "pulumi/actions@")["with"].pop("policyPacks"),
+        "without the pack",
+    ),
+    "up outside the stack's lock": ("duty-cycle.yml", "up", lambda j: j.pop("concurrency"), "concurrency group"),
+}
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_each_safety_rule_fails_when_broken(mutation):
+    file, job, change, expected = MUTATIONS[mutation]
+    found = mutated(file, job, change)
+    assert any(expected in line and f"{file}: {job}:" in line for line in found), found
+
+
+def test_permissions_are_granted_per_job():
+    documents = copy.deepcopy(workflows())
+    documents["pulumi.yml"]["permissions"] = {"contents": "read", "id-token": "write"}
+    assert problems(documents) == ["pulumi.yml: workflow-level permissions must be {}; grant them per job"]
+
+
+def test_every_pinned_action_names_its_release():
+    for path in sorted(WORKFLOWS_DIR.glob("*.yml")):
+        for line in path.read_text().splitlines():
+            if "uses:" in line:
+                assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), (path.name, line)
+
+
+def test_the_cli_pin_is_the_sdk_pin():
+    assert cli_pin() == "3.272.0"  # requirements.txt; every pulumi/actions step must install this CLI
+    for document in workflows().values():
+        for job in document["jobs"].values():
+            assert {step["pulumi-version"] for _, step in pulumi_steps(job)} <= {cli_pin()}
+
+
+@pytest.mark.skipif(shutil.which("zizmor") is None and not (PROJECT_DIR / ".venv/bin/zizmor").exists(), reason="zizmor not installed")
+def test_zizmor_finds_nothing_at_medium_or_high():
+    zizmor = shutil.which("zizmor") or str(PROJECT_DIR / ".venv/bin/zizmor")
+    done = subprocess.run([zizmor, "--offline", "--min-severity", "medium", str(WORKFLOWS_DIR)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_whole_path_has_its_jobs():
@@ -43,7 +149,7 @@ def test_prod_deploys_the_commit_dev_ran_after_an_approval():
 def test_every_pulumi_command_runs_the_pack_with_its_stacks_config():
     jobs = {**workflow("pulumi.yml")["jobs"], **{f"duty-cycle-{k}": v for k, v in workflow("duty-cycle.yml")["jobs"].items()}}
     for name, job in jobs.items():
-        for step in pulumi_steps(job):
+        for _, step in pulumi_steps(job):
             stack = re.search(r"'(dev|prod)'\)?\s*}}$", step["stack-name"])
             expected = f"policies/config/{stack[1]}.json" if stack else "policies/config/${{ matrix.stack }}.json"
             assert (step["policyPacks"], step["policyPackConfigs"]) == ("policies", expected), name
@@ -56,7 +162,7 @@ def test_every_pulumi_command_runs_the_pack_with_its_stacks_config():
 def test_drift_is_checked_daily_against_aws_and_fails_loudly():
     document = workflow("pulumi.yml")
     drift = document["jobs"]["drift"]
-    (step,) = pulumi_steps(drift)
+    ((_, step),) = pulumi_steps(drift)
     assert (step["command"], step["refresh"], step["expect-no-changes"]) == ("preview", True, True)
     assert any("gh issue create" in s.get("run", "") and s.get("if") == "failure()" for s in drift["steps"])
     (schedule,) = document["on"]["schedule"]

@@ -165,18 +165,33 @@ source_bucket_guarded = StackValidationPolicy(
 
 @guarded
 def _pause_allowed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    if args.get_config()["allowPause"] or declared_environments(args.resources)[0]:
+    if args.get_config()["allowPause"]:
         return
-    report_violation(
-        "this stack declares no MWAA environment, and its pack config forbids pausing (allowPause: false): "
-        "a duty cycle, a removed component or a bad edit would delete the environment and its run history. "
-        "Set dutyCycle.enabled false (or forceRunning true) for this stack, or allowPause true if it may pause."
-    )
+    environments = declared_environments(args.resources)[0]
+    if not environments:
+        report_violation(
+            "this stack declares no MWAA environment, and its pack config forbids pausing (allowPause: false): "
+            "a duty cycle, a removed component or a bad edit would delete the environment and its run history. "
+            "Set dutyCycle.enabled false (or forceRunning true) for this stack, or allowPause true if it may pause."
+        )
+    by_urn = {resource.urn: resource for resource in args.resources}
+    for env in environments:
+        owner = env.resource or by_urn.get(env.urn)  # a template's environment is as protected as its Stack resource
+        if owner is None or not owner.opts.protect:
+            report_violation(
+                f"{env.label} is not protected, and this stack's pack config forbids pausing (allowPause: false): "
+                "set mwaa.protect: true (the `protect` option), so deleting or replacing it needs an explicit "
+                "`pulumi state unprotect`.",
+                env.urn,
+            )
 
 
 pause_allowed = StackValidationPolicy(
     name="mwaa-pause-allowed",
-    description="A stack whose pack config sets allowPause false keeps its MWAA environment (a duty cycle can't pause it).",
+    description=(
+        "A stack whose pack config sets allowPause false keeps its MWAA environment, and protects it "
+        "(a duty cycle or an edit can't delete it)."
+    ),
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(properties={"allowPause": {"type": "boolean", "default": True}}),
     validate=_pause_allowed,
