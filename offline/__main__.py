@@ -135,7 +135,8 @@ def main(argv: list[str]) -> int:
             for state, at in (states(cycle, args.at) if args.command in ("all", "plan", "gate", "cost", "dags") else [])
         ]
         if args.command in ("all", "dags"):
-            dag_check = check_dags(runs[0][2], settings.mwaa.airflow_version)  # both states upload the same DAG folder
+            # Both states upload the same DAG folder; a duty-cycled stack's runs must fit its windows.
+            dag_check = check_dags(runs[0][2], settings.mwaa.airflow_version, args.at or _now(), cycle, settings.duty_cycle)
             failed |= not dag_check.passed
             entry["dags"] = dag_check.report
             if not args.json:

@@ -4,18 +4,31 @@
 writes that same set of objects, from the mocked run, into a folder, and parses it with `DagBag` in the stack's
 Airflow version (MWAA's package set, offline/airflow_env.py): import errors with file and line, cycles, scheduled
 DAGs without a next run, and each file's parse time against MWAA's `dagbag_import_timeout`.
+
+On a duty-cycled stack every scheduled DAG's runs in the next 14 days must fall where the environment is up and
+settled: at least `leadMinutes` after a window opens (it is being created before that), and early enough that the
+run's `dagrun_timeout` (DEFAULT_RUN_MINUTES without one) ends before the window closes. A run that doesn't fit would
+silently never happen; the problem names the DAG, its first such run and the `dutyCycle.windows` entry that covers it.
+Windows are not derived from every DAG automatically: `pulumi up` would need Airflow to parse the DAGs, and a DAG edit
+would then change the infrastructure and its cost without anyone choosing to.
 """
 
 from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from components.dag_bucket import DAG_PREFIX
+from duty_cycle import WEEK, DutyCycle, minute_of_week
 from offline import airflow_env
 from offline.harness import StackRun, object_body
+from settings import WEEKDAYS, DutyCycleSettings
+
+#: How long a DAG run is assumed to take when the DAG sets no dagrun_timeout.
+DEFAULT_RUN_MINUTES = 60
 
 
 @dataclass
@@ -40,12 +53,50 @@ def render_dag_folder(run: StackRun, folder: Path) -> Path:
     return folder
 
 
-def check_dags(run: StackRun, version: str) -> DagCheck:
+def _clock(moment: datetime) -> str:
+    return f"{moment:%H:%M}"
+
+
+def window_problem(dag: dict[str, Any], cycle: DutyCycle, settings: DutyCycleSettings) -> str | None:
+    """Why the DAG's first run that the duty cycle can't serve would not happen, with the window that would cover it."""
+    minutes = dag["run_timeout_seconds"] / 60 if dag["run_timeout_seconds"] else DEFAULT_RUN_MINUTES
+    for text in dag["runs"]:
+        run = datetime.fromisoformat(text)
+        at = minute_of_week(run)
+        window = next((w for w in cycle.windows if w.contains(at)), None)
+        since_open = (at - window.start) % WEEK if window else None
+        if window is None:
+            why = "falls outside every duty-cycle window"
+        elif since_open < settings.lead_minutes:
+            why = f"is {since_open} min after its window opens, before the environment is up (leadMinutes {settings.lead_minutes})"
+        elif since_open + minutes > window.end - window.start:
+            why = f"would outlive its window ({minutes:g} min run timeout{'' if dag['run_timeout_seconds'] else ' assumed'})"
+        else:
+            continue
+        start, end = run - timedelta(minutes=settings.lead_minutes), run + timedelta(minutes=minutes + settings.tail_margin_minutes)
+        entry = f'{{days: [{WEEKDAYS[start.weekday()]}], start: "{_clock(start)}", end: "{_clock(end)}"}}'
+        return (
+            f"{dag['file']}: DAG {dag['dag_id']} would never run at {run:%a %Y-%m-%d %H:%M} UTC: it {why}. "
+            f"Add a window that covers it, e.g. dutyCycle.windows: [{entry}] (with the run's other days), or change its schedule"
+        )
+    return None
+
+
+def check_dags(
+    run: StackRun, version: str, at: datetime, cycle: DutyCycle | None = None, settings: DutyCycleSettings | None = None
+) -> DagCheck:
+    """Parse what `pulumi up` uploads; on a duty-cycled stack (`cycle` not always on) also fit each DAG's runs in its windows."""
     with tempfile.TemporaryDirectory(prefix="mwaa-dags-") as tmp:
         folder = render_dag_folder(run, Path(tmp) / "dags")
         report = airflow_env.run(
-            version, "offline.airflow_side.check_dags", [str(folder)], Path(tmp) / "airflow", AIRFLOW__CORE__DAGS_FOLDER=str(folder)
+            version,
+            "offline.airflow_side.check_dags",
+            [str(folder), at.isoformat()],
+            Path(tmp) / "airflow",
+            AIRFLOW__CORE__DAGS_FOLDER=str(folder),
         )
+    if cycle is not None and settings is not None and not cycle.always_on:
+        report["problems"] += [problem for dag in report["dags"] if (problem := window_problem(dag, cycle, settings))]
     return DagCheck(run.stack, report)
 
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from offline.dags import render_dag_folder
 from offline.harness import PROJECT_DIR, StackRun
 from tests.test_config import copy_project
@@ -61,3 +63,60 @@ def test_a_cycle_and_a_dag_that_never_runs_are_problems(tmp_path: Path):
     assert "problem: cycle.py: AirflowDagCycleException: Cycle detected in Dag: cycle" in done.stdout
     assert "problem: ended.py: DAG ended has a schedule but no next run" in done.stdout
     assert "problem: ended_draft.py:3: SyntaxError" in done.stdout
+
+
+# --- a duty-cycled stack runs a DAG only inside its windows -------------------------------------------------------
+
+AT = "2026-11-23T00:00Z"  # Monday; dev's windows are 03:30-07:45 UTC on weekdays
+
+
+def scheduled_dag(project: Path, dag_id: str, cron: str, **extra: str) -> None:
+    arguments = "".join(f", {key}={value}" for key, value in extra.items())
+    (project / "dags" / f"{dag_id}.py").write_text(
+        "from datetime import timedelta\n\nfrom airflow.sdk import DAG\nfrom airflow.timetables.trigger import CronTriggerTimetable\n\n"
+        f"with DAG('{dag_id}', schedule=CronTriggerTimetable('{cron}', timezone='UTC'){arguments}) as dag:\n    pass\n"
+    )
+
+
+def test_dags_the_windows_cannot_serve_fail_with_the_window_that_would(tmp_path: Path):
+    project = copy_project(tmp_path)
+    scheduled_dag(project, "afternoon", "0 15 * * *")  # daily at 15:00: outside every window
+    scheduled_dag(project, "early", "40 3 * * 1-5")  # 10 minutes after the window opens: the environment is still being created
+    scheduled_dag(project, "long", "0 7 * * 1-5", dagrun_timeout="timedelta(hours=1)")  # would end after the 07:45 pause
+    scheduled_dag(project, "later", "0 5 * * 1-5")  # 05:00 + the assumed hour ends before 07:45: fits
+    done = dags(project, "--at", AT)
+    assert done.returncode == 1, done.stdout + done.stderr
+    problems = [line for line in done.stdout.splitlines() if line.strip().startswith("problem:")]
+    assert len(problems) == 3, problems
+    assert (
+        "problem: afternoon.py: DAG afternoon would never run at Mon 2026-11-23 15:00 UTC: it falls outside every duty-cycle window. "
+        'Add a window that covers it, e.g. dutyCycle.windows: [{days: [MON], start: "14:00", end: "16:15"}]'
+    ) in done.stdout
+    assert (
+        "DAG early would never run at Mon 2026-11-23 03:40 UTC: it is 10 min after its window opens, before the environment is up"
+        in done.stdout
+    )
+    assert "DAG long would never run at Mon 2026-11-23 07:00 UTC: it would outlive its window (60 min run timeout)" in done.stdout
+    assert "DAG later" not in "\n".join(problems)
+
+
+def test_a_window_for_the_dag_or_an_always_on_stack_passes(tmp_path: Path):
+    project = copy_project(tmp_path)
+    scheduled_dag(project, "afternoon", "0 15 * * *")
+    stack_file = project / "Pulumi.dev.yaml"
+    document = yaml.safe_load(stack_file.read_text())
+    everyday = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+    document["config"]["mwaa-platform:dutyCycle"]["windows"] = [{"days": everyday, "start": "14:00", "end": "16:15"}]
+    stack_file.write_text(yaml.safe_dump(document))
+    done = subprocess.run(
+        [sys.executable, "-m", "offline", "dags", "dev", "prod", "--project", str(project), "--at", AT, "--json"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["dev"]["dags"]["problems"] == [] == report["prod"]["dags"]["problems"]
+    afternoon = next(d for d in report["prod"]["dags"]["dags"] if d["dag_id"] == "afternoon")
+    assert afternoon["runs"][:2] == ["2026-11-23T15:00:00+00:00", "2026-11-24T15:00:00+00:00"]

@@ -2,6 +2,8 @@
 
 python -m offline.airflow_side.check_dags <folder>   (inside .venv-airflow/<version>; prints one JSON document)
 
+python -m offline.airflow_side.check_dags <folder> <ISO time>   (also lists each DAG's runs in the 14 days after it)
+
 Each import error comes with its file and line; a cycle is an import error in Airflow too. A scheduled DAG with no
 next run, a DAG that doesn't serialize (MWAA's scheduler only reads serialized DAGs) and a file whose parse time
 reaches `dagbag_import_timeout` (MWAA kills the import) are problems as well. Parse times are Airflow's own
@@ -14,11 +16,14 @@ import contextlib
 import json
 import re
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from offline.exits import BAD_INPUT
 
+#: How far ahead each DAG's runs are listed (a duty-cycled stack checks each one against its windows).
+HORIZON = timedelta(days=14)
 #: A frame of a traceback; the last one inside the DAG folder is where the DAG broke.
 _FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)')
 
@@ -39,7 +44,17 @@ def describe(error: dict[str, Any]) -> str:
     return f"{where}: {error['message']}"
 
 
-def check(folder: Path) -> dict[str, Any]:
+def upcoming_runs(dag: Any, after: datetime) -> list[str]:
+    """The DAG's scheduled runs in HORIZON after `after`, as the scheduler would start them (through serialization)."""
+    from offline.airflow_side.compat import as_scheduled, next_run_after
+
+    scheduled, runs, moment = as_scheduled(dag), [], after
+    while (moment := next_run_after(scheduled, moment)) is not None and moment <= after + HORIZON and len(runs) < 500:
+        runs.append(moment.isoformat())
+    return runs
+
+
+def check(folder: Path, at: datetime | None = None) -> dict[str, Any]:
     from airflow import __version__
     from airflow.configuration import conf
 
@@ -57,13 +72,23 @@ def check(folder: Path) -> dict[str, Any]:
     ]
     dags = []
     for dag_id, dag in sorted(bag.dags.items()):
-        entry = {"dag_id": dag_id, "file": Path(dag.fileloc).name, "schedule": type(dag.timetable).__name__, "first_run": None}
+        entry = {
+            "dag_id": dag_id,
+            "file": Path(dag.fileloc).name,
+            "schedule": type(dag.timetable).__name__,
+            "first_run": None,
+            "start_date": dag.start_date.isoformat() if dag.start_date else None,
+            "runs": [],
+            "run_timeout_seconds": dag.dagrun_timeout.total_seconds() if dag.dagrun_timeout else None,
+        }
         try:
             first = first_scheduled_run(dag)
         except Exception as exc:  # a DAG the scheduler can't read is as broken as one that doesn't import
             problems.append(f"{entry['file']}: DAG {dag_id} can't be serialized for the scheduler: {type(exc).__name__}: {exc}")
         else:
             entry["first_run"] = first.isoformat() if first else None
+            if at is not None and dag.timetable.can_be_scheduled:
+                entry["runs"] = upcoming_runs(dag, at)
             if first is None and dag.timetable.can_be_scheduled:
                 problems.append(f"{entry['file']}: DAG {dag_id} has a schedule but no next run (start_date/end_date or timetable?)")
         dags.append(entry)
@@ -79,11 +104,11 @@ def check(folder: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("error: usage: python -m offline.airflow_side.check_dags <dag folder>", file=sys.stderr)
+    if len(argv) not in (1, 2):
+        print("error: usage: python -m offline.airflow_side.check_dags <dag folder> [<ISO time>]", file=sys.stderr)
         return BAD_INPUT
     with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; the JSON report owns it
-        report = check(Path(argv[0]))
+        report = check(Path(argv[0]), datetime.fromisoformat(argv[1]) if len(argv) == 2 else None)
     print(json.dumps(report))
     return 0
 
