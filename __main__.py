@@ -15,9 +15,10 @@ import pulumi_aws as aws
 from components.airflow_environment import AirflowEnvironment, AirflowEnvironmentArgs, DagPermissions
 from components.dag_bucket import DagBucket, DagBucketArgs
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
+from components.missed_run_alarm import MissedRunAlarm, MissedRunAlarmArgs
 from components.network import Network, NetworkArgs
 from components.pipeline import PipelineAssets, PipelineAssetsArgs
-from duty_cycle import DutyCycle, decision_time
+from duty_cycle import DutyCycle, decision_time, pipeline_run_minutes
 from settings import settings_from_pulumi_config
 
 ROOT = Path(__file__).parent
@@ -65,6 +66,26 @@ pipeline_args = PipelineAssetsArgs(
     protect=settings.dag_bucket.protect,
 )
 pipeline = PipelineAssets("pipeline", pipeline_args, opts)
+# Not paused with the environment: it is what reports a run that a failed resume never started.
+missed_run_alarm = MissedRunAlarm(
+    "missed-run",
+    MissedRunAlarmArgs(
+        environment_name=settings.name,
+        data_bucket_name=pipeline.data_bucket_name,
+        data_bucket_arn=pipeline.data_bucket_arn,
+        output_prefix=settings.pipeline.output_prefix,
+        topic_arn=pipeline.alert_topic_arn,
+        deadline_cron=settings.pipeline.deadline_cron,
+        timezone=settings.pipeline.timezone,
+        deadline_minutes=settings.pipeline.deadline_minutes,
+        run_minutes_of_week=sorted(pipeline_run_minutes(settings.pipeline)),
+        runs_per_month=settings.pipeline.runs_per_month,
+        runtime=settings.pipeline.lambda_.runtime,
+        log_retention_days=settings.mwaa.log_retention_days,
+        source_dir=ROOT / "functions" / "missed_run_check",
+    ),
+    opts,
+)
 airflow = AirflowEnvironment(
     "airflow",
     AirflowEnvironmentArgs(
@@ -99,3 +120,4 @@ pulumi.export("private_subnet_ids", network.private_subnet_ids)
 pulumi.export("lambda_function_name", pipeline.function_name)
 pulumi.export("glue_job_name", pipeline.job_name)
 pulumi.export("alert_topic_arn", pipeline.alert_topic_arn)
+pulumi.export("missed_run_schedule", missed_run_alarm.schedule_name)

@@ -22,6 +22,14 @@ from settings import HOURS_PER_MONTH, WEEKDAYS, ConfigError, PipelineSettings, S
 WEEK = 7 * 24 * 60
 #: `pulumi up` (and the offline tools) decide at this time instead of the clock when it is set.
 AT_VARIABLE = "DUTY_CYCLE_AT"
+#: The scheduler checks every window edge again this long after it (GitHub may drop or delay a scheduled run, and a
+#: failed `pulumi up` is retried), so a missed pause or resume heals within half an hour.
+RECHECK_MINUTES = 20
+#: GitHub Actions minutes a scheduler run takes, billed per started minute: a check that finds the stack as the
+#: windows want it; the gated `up` of a resume (MWAA create, 20-30 min) and of a pause (delete, about 20 min).
+CHECK_MINUTES, RESUME_MINUTES, PAUSE_MINUTES = 2, 40, 30
+#: GitHub's list price of a Linux 2-core runner minute (public repositories and included minutes pay nothing).
+GITHUB_MINUTE_USD = 0.008
 #: Literal tags the cost model reads (the policy pack prices a first preview from literals only).
 HOURS_TAG, CYCLES_TAG = "duty-cycle:hours-per-month", "duty-cycle:cycles-per-month"
 
@@ -137,12 +145,22 @@ class DutyCycle:
 
         return min(next_at(w.start) for w in self.windows), min(next_at(w.end) for w in self.windows)
 
+    def edges(self) -> list[int]:
+        """Every resume and pause, as minutes of the week."""
+        return [] if self.always_on else sorted(m % WEEK for w in self.windows for m in (w.start, w.end))
+
     def cron_lines(self) -> list[str]:
-        """GitHub Actions cron lines (UTC; day 0 is Sunday) firing at every window edge."""
+        """GitHub Actions cron lines (UTC; day 0 is Sunday) firing at every window edge and RECHECK_MINUTES after it."""
         days_by_time: dict[tuple[int, int], set[int]] = {}
-        for edge in (m % WEEK for w in ([] if self.always_on else self.windows) for m in (w.start, w.end)):
-            days_by_time.setdefault((edge % 1440 // 60, edge % 60), set()).add((edge // 1440 + 1) % 7)
+        for fire in sorted({(edge + delay) % WEEK for edge in self.edges() for delay in (0, RECHECK_MINUTES)}):
+            days_by_time.setdefault((fire % 1440 // 60, fire % 60), set()).add((fire // 1440 + 1) % 7)
         return sorted(f"{minute} {hour} * * {','.join(map(str, sorted(days)))}" for (hour, minute), days in days_by_time.items())
+
+    @property
+    def scheduler_minutes_per_month(self) -> float:
+        """CI minutes a month the scheduler uses: a check at every fire, plus each cycle's resume and pause."""
+        fires = 2 * len(self.edges()) * HOURS_PER_MONTH / 168
+        return round(fires * CHECK_MINUTES + self.cycles_per_month * (RESUME_MINUTES + PAUSE_MINUTES), 1)
 
 
 def decision_time(environ: dict[str, str] | None = None) -> datetime:

@@ -313,6 +313,19 @@ class PipelineSettings(_Model):
         return f"{int(minute)} {int(hour)} * * {','.join(self.run_days)}"
 
     @property
+    def deadline_minutes(self) -> int:
+        """How long after its scheduled time a run must have produced its result: late start plus run timeout."""
+        return self.late_start_minutes + self.run_timeout_minutes
+
+    @property
+    def deadline_cron(self) -> str:
+        """EventBridge Scheduler cron for each run's deadline, read in `timezone` (days shift when it passes midnight)."""
+        hour, minute = map(int, self.run_time.split(":"))
+        days, at = divmod(hour * 60 + minute + self.deadline_minutes, 1440)
+        shifted = [WEEKDAYS[(WEEKDAYS.index(day) + days) % 7] for day in self.run_days]
+        return f"cron({at % 60} {at // 60} ? * {','.join(sorted(shifted, key=WEEKDAYS.index))} *)"
+
+    @property
     def runs_per_month(self) -> float:
         """Scheduled runs in an average month of 730 hours (what AWS prices by)."""
         return round(len(self.run_days) * HOURS_PER_MONTH / 24 / 7, 2)

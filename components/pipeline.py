@@ -39,6 +39,7 @@ class PipelineAssetsArgs:
 
 class PipelineAssets(pulumi.ComponentResource):
     data_bucket_name: pulumi.Output[str]
+    data_bucket_arn: pulumi.Output[str]
     function_name: pulumi.Output[str]
     function_arn: pulumi.Output[str]
     job_name: pulumi.Output[str]
@@ -179,6 +180,7 @@ class PipelineAssets(pulumi.ComponentResource):
         )
 
         self.data_bucket_name = data.bucket_name
+        self.data_bucket_arn = data.bucket_arn
         self.function_name = function.name
         self.function_arn = function.arn
         self.job_name = job.name
@@ -187,6 +189,7 @@ class PipelineAssets(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "data_bucket_name": self.data_bucket_name,
+                "data_bucket_arn": self.data_bucket_arn,
                 "function_name": self.function_name,
                 "function_arn": self.function_arn,
                 "job_name": self.job_name,

@@ -23,24 +23,37 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from duty_cycle import DutyCycle
+from duty_cycle import GITHUB_MINUTE_USD, RECHECK_MINUTES, DutyCycle
+from offline.airflow_env import versions
 from offline.dags import check_dags
 from offline.dags import render as render_dags
 from offline.exits import FAILED, PASSED, check_child, run_main
 from offline.gate import as_json, render, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, run_stack, stack_settings
+from offline.pipeline_run import SCENARIOS
 from offline.plan import render_plan
 from offline.requirements_check import check_requirements
 from offline.requirements_check import render as render_requirements
 from policies.rules.cost_model import estimate
 from policies.rules.cost_model import render as render_cost
 
-COMMANDS = ("all", "plan", "gate", "cost", "pipeline", "duty-cycle", "dags", "requirements")
+#: Each command and what it does (`--help` lists them).
+COMMANDS = {
+    "all": "everything below, per stack (the default; `bin/offline` runs it)",
+    "plan": "the resource tree `pulumi up` would create, per duty-cycle state",
+    "gate": "the policy pack over the Analyzer protocol, as `pulumi preview --policy-pack` (exit 1 on a mandatory violation)",
+    "cost": "the monthly estimate from policies/rules/pricing.json (exit 1 when a price is missing)",
+    "pipeline": "the DAG end to end on an embedded AWS with the deployed Lambda and Glue code (--scenario, --airflow-version)",
+    "duty-cycle": "windows, next resume and pause, active hours, the scheduler's cron lines and CI minutes",
+    "dags": "the DAG folder MWAA would get, parsed by the stack's Airflow plus its requirements (and fitted to its windows)",
+    "requirements": "requirements.txt resolved as MWAA would, for MWAA's platform (needs PyPI)",
+}
 
 
-def pipeline(stack: str, project: Path, as_json: bool) -> tuple[bool, object]:
-    """The DAG's success-path run, in its own process (it hosts moto and starts the stack's Airflow)."""
-    command = [sys.executable, "-m", "offline.pipeline_run", stack, "--project", str(project), *(["--json"] if as_json else [])]
+def pipeline(stack: str, project: Path, as_json: bool, scenario: str = "success", version: str | None = None) -> tuple[bool, object]:
+    """The DAG's run for `scenario`, in its own process (it hosts moto and starts the stack's Airflow)."""
+    command = [sys.executable, "-m", "offline.pipeline_run", stack, "--project", str(project), "--scenario", scenario,
+               *(["--airflow-version", version] if version else []), *(["--json"] if as_json else [])]  # fmt: skip
     done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True)
     check_child(done, f"pipeline run for {stack}", ok=(PASSED, FAILED), context=f"pipeline run for {stack}: ")
     return done.returncode == PASSED, json.loads(done.stdout) if as_json else done.stdout
@@ -78,6 +91,7 @@ def describe_duty_cycle(stack: str, cycle: DutyCycle, at: datetime) -> dict[str,
         "hours_per_month": cycle.hours_per_month,
         "cycles_per_month": cycle.cycles_per_month,
         "cron": cycle.cron_lines(),
+        "scheduler_minutes_per_month": cycle.scheduler_minutes_per_month,
     }
 
 
@@ -93,6 +107,9 @@ def render_duty_cycle(info: dict[str, object]) -> str:
             f"    next pause      {info['next_pause']}",
             f"    active          {info['hours_per_month']:,.2f} of 730 h/month ({info['cycles_per_month']:g} resumes a month)",
             *(f"    scheduler cron  {line}" for line in info["cron"]),
+            f"    scheduler CI    {info['scheduler_minutes_per_month']:,.1f} min/month "
+            f"(about ${info['scheduler_minutes_per_month'] * GITHUB_MINUTE_USD:,.2f} at ${GITHUB_MINUTE_USD}/min; each edge is checked "
+            f"again {RECHECK_MINUTES} min later)",
         ]
     )
 
@@ -108,15 +125,34 @@ def iso_time(value: str) -> datetime:
     return at
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="all", choices=COMMANDS)
+def build_parser() -> argparse.ArgumentParser:
+    commands = "\n".join(f"  {name:<13} {what}" for name, what in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="python -m offline",
+        description=__doc__.splitlines()[0],
+        epilog=f"commands:\n{commands}\n\nexit codes: 0 passed, 1 a check failed, 2 bad input, 3 a bug in these tools",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", nargs="?", default="all", choices=COMMANDS, metavar="command", help="one of the commands below")
     parser.add_argument("stacks", nargs="*", help="stacks to run (default: every Pulumi.<stack>.yaml)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    parser.add_argument("--preview", action="store_true", help="simulate a first preview: IDs, ARNs and version ids unknown")
+    parser.add_argument("--preview", action="store_true", help="plan, gate and cost as a first preview: IDs, ARNs and version ids unknown")
     parser.add_argument("--at", type=iso_time, help="decide the duty cycle at this ISO time (e.g. 2026-11-23T04:30Z)")
     parser.add_argument("--project", type=Path, default=PROJECT_DIR, help="the Pulumi program's folder (default: this repository)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="success", help="pipeline: which day to run (default: success)")
+    parser.add_argument("--airflow-version", choices=versions(), help="pipeline: run on this Airflow (default: the stack's)")
+    return parser
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """`bin/offline dev` means `all dev`: a first word that is not a command starts the list of stacks."""
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        argv = ["all", *argv]
+    return build_parser().parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
     stacks = args.stacks or sorted(p.name.split(".")[1] for p in args.project.glob("Pulumi.*.yaml"))
     pack_dir = args.project / "policies"
 
@@ -135,8 +171,17 @@ def main(argv: list[str]) -> int:
             for state, at in (states(cycle, args.at) if args.command in ("all", "plan", "gate", "cost", "dags") else [])
         ]
         if args.command in ("all", "dags"):
-            # Both states upload the same DAG folder; a duty-cycled stack's runs must fit its windows.
-            dag_check = check_dags(runs[0][2], settings.mwaa.airflow_version, args.at or _now(), cycle, settings.duty_cycle)
+            # Both states upload the same DAG folder; a duty-cycled stack's runs must fit its windows. A preview doesn't
+            # know the rendered pipeline_config.json (it holds ARNs), so the DAGs are always checked as `up` writes them.
+            deployed = run_stack(stack, project_dir=args.project, at=runs[0][1]) if args.preview else runs[0][2]
+            dag_check = check_dags(
+                deployed,
+                settings.mwaa.airflow_version,
+                args.at or _now(),
+                cycle=cycle,
+                settings=settings.duty_cycle,
+                requirements=args.project / settings.dag_bucket.requirements_file,
+            )
             failed |= not dag_check.passed
             entry["dags"] = dag_check.report
             if not args.json:
@@ -162,7 +207,13 @@ def main(argv: list[str]) -> int:
                     print(render(result, title), end="\n\n")
             if args.command in ("all", "cost"):
                 priced = estimate((r.type, r.inputs) for r in run.resources)
-                shown["cost"] = {**asdict(priced), "total": priced.total, "always_on_total": priced.always_on_total}
+                failed |= not priced.complete  # every missing figure is named; the other checks still run
+                shown["cost"] = {
+                    **asdict(priced),
+                    "total": priced.total,
+                    "always_on_total": priced.always_on_total,
+                    "complete": priced.complete,
+                }
                 if not args.json:
                     print(render_cost(priced, title), end="\n\n")
         if args.command == "all" and entry["dags"]["problems"]:
@@ -170,7 +221,7 @@ def main(argv: list[str]) -> int:
             if not args.json:
                 print(f"Pipeline run for {stack} skipped: the DAG check failed (above), so no DAG would run")
         elif args.command in ("all", "pipeline"):
-            succeeded, output = pipeline(stack, args.project, args.json)
+            succeeded, output = pipeline(stack, args.project, args.json, args.scenario, args.airflow_version)
             failed |= not succeeded
             entry["pipeline"] = output
             if not args.json:

@@ -6,6 +6,11 @@ with both as constraints, on Python 3.12 (MWAA's) when the machine has it. The t
 policy pack, moto) pins several of the same packages differently (packaging, protobuf, pydantic), so the two never
 share an interpreter: the toolchain starts `offline.airflow_side.*` in the Airflow environment and exchanges JSON.
 
+A stack's DAGs are parsed with the stack's requirements.txt installed as well, as MWAA installs it before parsing:
+`with_requirements` layers those packages over the version's environment in `.venv-airflow/<version>+<hash>` (a
+venv that sees the base environment's packages through a .pth file), keyed by the file's content, so each change
+is installed once.
+
 python -m offline.airflow_env setup [version ...]     # create or refresh the environments (default: every version)
 python -m offline.airflow_env pytest <version> [args]  # run pytest in that version's environment
 """
@@ -121,6 +126,45 @@ def ensure(version: str) -> Path:
     return venv / "bin" / "python"
 
 
+def with_requirements(version: str, requirements_file: Path | None) -> Path:
+    """The Python of `version`'s environment plus the packages of a stack's requirements file (the base when none)."""
+    base = ensure(version)
+    lines = [line for _, line in requirement_file_lines(requirements_file) if not line.startswith("-")] if requirements_file else []
+    if not lines:
+        return base
+    files = constraint_files(version)
+    digest = hashlib.sha256("\n".join([(VENVS / version / ".stamp").read_text(), *lines]).encode()).hexdigest()[:12]
+    venv = VENVS / f"{version}+{digest}"
+    python = venv / "bin" / "python"
+    if (venv / ".stamp").exists():
+        return python
+    print(f"installing {requirements_file.name} over Airflow {version} ({venv.name}; once per change of the file)", file=sys.stderr)
+    shutil.rmtree(venv, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([find_python(version), "-m", "venv", str(venv)], check=True, capture_output=True)
+        base_site = next((VENVS / version / "lib").glob("python3*/site-packages"))
+        next((venv / "lib").glob("python3*/site-packages")).joinpath("mwaa_base.pth").write_text(f"{base_site}\n")
+        wanted = Path(tmp) / "requirements.txt"
+        wanted.write_text("\n".join(lines) + "\n")
+        command = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(wanted),
+                   *(arg for f in files for arg in ("-c", str(f)))]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        shutil.rmtree(venv, ignore_errors=True)
+        errors = "\n".join(line for line in done.stderr.splitlines() if not line.startswith("WARNING: Location"))
+        raise AirflowEnvError(
+            f"installing {requirements_file} over Airflow {version} failed (run `python -m offline requirements`):\n{errors[-3000:]}"
+        )
+    (venv / ".stamp").write_text(digest)
+    return python
+
+
+def requirement_file_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, line) of a requirements file without comments and blank lines (options such as --constraint kept)."""
+    numbered = [(n, line.split(" #", 1)[0].strip()) for n, line in enumerate(path.read_text().splitlines(), start=1)]
+    return [(n, line) for n, line in numbered if line and not line.startswith("#")]
+
+
 def airflow_environ(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for an Airflow-side process: its own home and SQLite DB, examples off, this project importable."""
     home.mkdir(parents=True, exist_ok=True)
@@ -135,9 +179,11 @@ def airflow_environ(home: Path, extra: dict[str, str] | None = None) -> dict[str
     }
 
 
-def run(version: str, module: str, args: list[str], home: Path, stdin: str | None = None, **environ: str) -> dict | list:
-    """Run `python -m <module> <args>` in `version`'s environment; returns the JSON it prints."""
-    python = ensure(version)
+def run(
+    version: str, module: str, args: list[str], home: Path, stdin: str | None = None, requirements: Path | None = None, **environ: str
+) -> dict | list:
+    """Run `python -m <module> <args>` in `version`'s environment (plus `requirements`); returns the JSON it prints."""
+    python = with_requirements(version, requirements)
     done = subprocess.run(
         [str(python), "-m", module, *args],
         input=stdin,

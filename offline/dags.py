@@ -43,10 +43,11 @@ class DagCheck:
 
 def render_dag_folder(run: StackRun, folder: Path) -> Path:
     """The DAG bucket's dags/ prefix as the recorded program would upload it, written to `folder`."""
-    bucket = run.by_name("dags-storage-bucket").outputs["bucket"]
+    bucket = run.by_name("dags-storage-bucket").urn
     for obj in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2"):
         key = obj.inputs["key"]
-        if obj.inputs["bucket"] == bucket and key.startswith(f"{DAG_PREFIX}/"):
+        # By graph edge, so it holds in a preview too, where the bucket's name is not known yet.
+        if bucket in obj.property_dependencies.get("bucket", []) and key.startswith(f"{DAG_PREFIX}/"):
             target = folder / key.removeprefix(f"{DAG_PREFIX}/")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(object_body(obj))
@@ -83,7 +84,13 @@ def window_problem(dag: dict[str, Any], cycle: DutyCycle, settings: DutyCycleSet
 
 
 def check_dags(
-    run: StackRun, version: str, at: datetime, cycle: DutyCycle | None = None, settings: DutyCycleSettings | None = None
+    run: StackRun,
+    version: str,
+    at: datetime,
+    *,
+    cycle: DutyCycle | None = None,
+    settings: DutyCycleSettings | None = None,
+    requirements: Path | None = None,
 ) -> DagCheck:
     """Parse what `pulumi up` uploads; on a duty-cycled stack (`cycle` not always on) also fit each DAG's runs in its windows."""
     with tempfile.TemporaryDirectory(prefix="mwaa-dags-") as tmp:
@@ -93,6 +100,7 @@ def check_dags(
             "offline.airflow_side.check_dags",
             [str(folder), at.isoformat()],
             Path(tmp) / "airflow",
+            requirements=requirements,  # MWAA installs requirements.txt before it parses a DAG
             AIRFLOW__CORE__DAGS_FOLDER=str(folder),
         )
     if cycle is not None and settings is not None and not cycle.always_on:

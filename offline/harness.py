@@ -279,7 +279,10 @@ def _run_isolated(
     try:
         sync_await._sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
         root = settings.get_root_resource()
-        outputs = sync_await._sync_await(pulumi.Output.from_input(root.outputs).future()) if root else {}
+        # Each output on its own: in a preview an unknown one is None without hiding the known ones.
+        outputs = {
+            key: sync_await._sync_await(pulumi.Output.from_input(value).future()) for key, value in (root.outputs if root else {}).items()
+        }
     except Exception as exc:
         exc.recorded = monitor.recorded  # type: ignore[attr-defined]
         _drop_pending_work()

@@ -24,14 +24,15 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from offline import airflow_env
 from offline.exits import FAILED, PASSED, run_main
 from offline.harness import PROJECT_DIR, StackRun, object_body, run_stack, stack_settings
-from offline.local_aws import LocalAws
+from settings import Settings
 
 DAG_ID = "lambda_glue_pipeline"
 SCENARIOS = {
@@ -41,6 +42,8 @@ SCENARIOS = {
 }
 #: Weekdays (the schedule's days), one per scenario, so their runs and objects never collide.
 DATES = {"success": date(2026, 11, 23), "missing-input": date(2026, 11, 24), "bad-input": date(2026, 11, 25)}
+#: A Saturday: the missed-run check fires for no run that day (the schedule's days are weekdays), so it must stay quiet.
+NO_RUN_DAY = date(2026, 11, 28)
 
 
 @dataclass
@@ -52,13 +55,19 @@ class PipelineReport:
     glue_runs: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    #: What the missed-run check (functions/missed_run_check) answered at the run's deadline, and what it published.
+    missed_run_check: dict[str, Any] = field(default_factory=dict)
+    missed_run_alerts: list[str] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
+        """The DAG run succeeded (a day with no run succeeds when the missed-run check stays quiet)."""
+        if self.dag_run_state == "not scheduled":
+            return self.missed_run_check.get("status") == "no run scheduled" and not self.missed_run_alerts
         return self.dag_run_state == "success"
 
 
-def deploy(run: StackRun, aws: LocalAws) -> dict[str, str]:
+def deploy(run: StackRun, aws: Any) -> dict[str, str]:
     """Create in moto what the recorded program would create in AWS; returns the rendered pipeline config."""
     s3, iam = aws.client("s3"), aws.client("iam")
     for bucket in run.of_type("aws:s3/bucket:Bucket"):
@@ -69,21 +78,21 @@ def deploy(run: StackRun, aws: LocalAws) -> dict[str, str]:
     for role in run.of_type("aws:iam/role:Role"):
         iam.create_role(RoleName=role.outputs["name"], AssumeRolePolicyDocument=role.inputs["assumeRolePolicy"])
 
-    function = run.one("aws:lambda/function:Function").inputs
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        for name, asset in function["code"].assets.items():
-            archive.write(Path(asset.path), name)
-    aws.client("lambda").create_function(
-        FunctionName=function["name"],
-        Runtime=function["runtime"],
-        Handler=function["handler"],
-        Role=function["role"],
-        Code={"ZipFile": package.getvalue()},
-        Timeout=int(function["timeout"]),
-        MemorySize=int(function["memorySize"]),
-        Environment={"Variables": function["environment"]["variables"]},
-    )
+    for function in (f.inputs for f in run.of_type("aws:lambda/function:Function")):
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w") as archive:
+            for name, asset in function["code"].assets.items():
+                archive.write(Path(asset.path), name)
+        aws.client("lambda").create_function(
+            FunctionName=function["name"],
+            Runtime=function["runtime"],
+            Handler=function["handler"],
+            Role=function["role"],
+            Code={"ZipFile": package.getvalue()},
+            Timeout=int(function["timeout"]),
+            MemorySize=int(function["memorySize"]),
+            Environment={"Variables": function["environment"]["variables"]},
+        )
     job = run.one("aws:glue/job:Job").inputs
     command = job["command"]
     aws.client("glue").create_job(
@@ -101,7 +110,7 @@ def deploy(run: StackRun, aws: LocalAws) -> dict[str, str]:
     return json.loads(run.by_name("pipeline-dag-config").inputs["content"])
 
 
-def subscribe_alert_queue(aws: LocalAws, topic_arn: str) -> str:
+def subscribe_alert_queue(aws: Any, topic_arn: str) -> str:
     """An SQS queue on the alert topic, standing in for the email subscribers."""
     sqs = aws.client("sqs")
     url = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
@@ -110,7 +119,7 @@ def subscribe_alert_queue(aws: LocalAws, topic_arn: str) -> str:
     return url
 
 
-def read_alerts(aws: LocalAws, queue_url: str) -> list[str]:
+def read_alerts(aws: Any, queue_url: str) -> list[str]:
     sqs, alerts = aws.client("sqs"), []
     while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
         for message in messages:
@@ -119,7 +128,7 @@ def read_alerts(aws: LocalAws, queue_url: str) -> list[str]:
     return alerts
 
 
-def sync_dags(aws: LocalAws, dag_bucket: str, folder: Path) -> Path:
+def sync_dags(aws: Any, dag_bucket: str, folder: Path) -> Path:
     """Copy s3://<dag bucket>/dags/ into `folder`, as MWAA's workers do."""
     s3 = aws.client("s3")
     for item in s3.list_objects_v2(Bucket=dag_bucket, Prefix="dags/").get("Contents", []):
@@ -129,7 +138,7 @@ def sync_dags(aws: LocalAws, dag_bucket: str, folder: Path) -> Path:
     return folder
 
 
-def aws_connection(aws: LocalAws) -> dict[str, str]:
+def aws_connection(aws: Any) -> dict[str, str]:
     """Airflow's aws_default pointed at moto (on MWAA it is the execution role)."""
     connection = {
         "conn_type": "aws",
@@ -142,6 +151,8 @@ def aws_connection(aws: LocalAws) -> dict[str, str]:
 
 def run_scenarios(stack: str, scenarios: list[str], version: str | None = None, project: Path = PROJECT_DIR) -> list[PipelineReport]:
     """Deploy the stack's pipeline into moto and run the DAG once per scenario in Airflow `version` (default: the stack's)."""
+    from offline.local_aws import LocalAws  # moto: imported only when a run starts, so the CLI starts fast
+
     run, settings = run_stack(stack, project_dir=project), stack_settings(stack, project)
     with tempfile.TemporaryDirectory() as tmp, LocalAws(settings.region) as aws:
         config = deploy(run, aws)
@@ -165,11 +176,38 @@ def run_scenarios(stack: str, scenarios: list[str], version: str | None = None, 
             AIRFLOW__CORE__DAGS_FOLDER=str(dags),  # Airflow 3.3's dag.test() syncs the DAG through this bundle
             **aws_connection(aws),
         )
+        checks = {day: check_missed_run(aws, run, settings, day) for day in [*(DATES[name] for name in scenarios), NO_RUN_DAY]}
         alerts = read_alerts(aws, alert_queue)
-        return [_collect(aws, config, outcome, alerts) for outcome in runs]
+        reports = [_collect(aws, config, outcome, alerts) for outcome in runs]
+        for report in reports:
+            report.missed_run_check = checks[date.fromisoformat(report.logical_date)]
+            report.missed_run_alerts = [alert for alert in alerts if f"run of {report.logical_date} " in alert]
+        reports.append(
+            PipelineReport(
+                scenario="no-run-day",
+                logical_date=NO_RUN_DAY.isoformat(),
+                dag_run_state="not scheduled",
+                task_states={},
+                missed_run_check=checks[NO_RUN_DAY],
+                missed_run_alerts=[alert for alert in alerts if f"run of {NO_RUN_DAY} " in alert],
+            )
+        )
+        return reports
 
 
-def _collect(aws: LocalAws, config: dict[str, str], outcome: dict[str, Any], alerts: list[str]) -> PipelineReport:
+def check_missed_run(aws: Any, run: StackRun, settings: Settings, day: date) -> dict[str, Any]:
+    """Invoke the deployed missed-run check as EventBridge Scheduler would at `day`'s deadline (its cron, its zone)."""
+    pipeline = settings.pipeline
+    hour, minute = map(int, pipeline.run_time.split(":"))
+    scheduled = datetime.combine(day, time(hour, minute), ZoneInfo(pipeline.timezone)) + timedelta(minutes=pipeline.deadline_minutes)
+    function = run.by_name("missed-run-function").inputs["name"]
+    payload = json.dumps({"scheduled_time": scheduled.astimezone(UTC).isoformat().replace("+00:00", "Z")})
+    answer = aws.client("lambda").invoke(FunctionName=function, Payload=payload)
+    result = json.loads(answer["Payload"].read())
+    return result if "FunctionError" not in answer else {"status": "error", **result}
+
+
+def _collect(aws: Any, config: dict[str, str], outcome: dict[str, Any], alerts: list[str]) -> PipelineReport:
     """What one scenario's run left in AWS: its Glue runs, its alerts, its output objects."""
     ds, s3 = outcome["logical_date"], aws.client("s3")
     glue_runs = aws.client("glue").get_job_runs(JobName=config["glue_job_name"])["JobRuns"]
@@ -200,6 +238,9 @@ def render(reports: list[PipelineReport]) -> str:
         lines += [f"    glue run        {r['state']}  args --RUN_DATE={r['arguments'].get('--RUN_DATE')}" for r in report.glue_runs]
         lines += [f"    alert           {alert.splitlines()[0]}" for alert in report.alerts]
         lines += [f"    output          {key} ({len(body.splitlines()) - 1} rows)" for key, body in report.outputs.items()]
+        check = report.missed_run_check
+        lines.append(f"    missed-run check at the deadline: {check.get('status')}" + (f" ({check['key']})" if "key" in check else ""))
+        lines += [f"    missed-run alert {alert.splitlines()[0][:110]}" for alert in report.missed_run_alerts]
     return "\n".join(lines)
 
 

@@ -41,6 +41,6 @@ def render_plan(run: StackRun, title: str | None = None) -> str:
             walk(resource.urn, depth + 1)
 
     walk(next(r.parent for r in run.resources if r.type == "pulumi:providers:aws"), 1)  # the stack is the provider's parent
-    lines.append("Outputs:")
-    lines += [f"    {key:<22} {value}" for key, value in run.outputs.items()]
+    lines.append("Outputs (from Pulumi's mocks: names are the program's, IDs, ARNs and URLs are placeholders):")
+    lines += [f"    {key:<22} {'(known after apply)' if value is None else value}" for key, value in run.outputs.items()]
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from offline.airflow_env import MATRIX, constraint_files, pins
+from offline.airflow_env import MATRIX, constraint_files, pins, requirement_file_lines
 from settings import Settings
 
 #: MWAA's images run Amazon Linux 2023 (glibc 2.34) on x86_64: every manylinux tag up to that, and pure wheels.
@@ -43,11 +43,6 @@ class RequirementsCheck:
         return not self.problems
 
 
-def _lines(path: Path) -> list[tuple[int, str]]:
-    numbered = [(n, line.split(" #", 1)[0].strip()) for n, line in enumerate(path.read_text().splitlines(), start=1)]
-    return [(n, line) for n, line in numbered if line and not line.startswith("#")]
-
-
 def check_requirements(settings: Settings, project_dir: Path) -> RequirementsCheck:
     version = settings.mwaa.airflow_version
     path = project_dir / settings.dag_bucket.requirements_file
@@ -55,7 +50,7 @@ def check_requirements(settings: Settings, project_dir: Path) -> RequirementsChe
     result = RequirementsCheck(settings.stack, settings.dag_bucket.requirements_file, version, python)
     airflow_pins, essential_pins = (pins(f) for f in constraint_files(version))
     requirements: list[tuple[int, Requirement]] = []
-    for number, line in _lines(path):
+    for number, line in requirement_file_lines(path):
         where = f"{result.file}:{number}"
         if line.startswith("-"):
             if not line.startswith("--constraint"):  # the constraint line itself is checked by the program's settings

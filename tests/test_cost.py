@@ -6,7 +6,7 @@ import pytest
 
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import StackRun, run_stack
-from policies.rules.cost_model import CostModelError, estimate, load_pricing
+from policies.rules.cost_model import estimate, load_pricing, render
 from tests.test_config import with_setting
 
 PRICES = load_pricing()["regions"]["us-east-1"]
@@ -53,21 +53,32 @@ def test_glue_cost_follows_the_schedule_and_the_minimum_bill(dev: StackRun):
     assert glue(weekly).quantity == pytest.approx(4.35 * 0.0625 * 2 / 60, abs=1e-4)
 
 
-def test_an_unknown_region_is_an_error_not_a_zero(dev: StackRun):
+def test_an_unknown_region_is_incomplete_and_names_every_missing_figure(dev: StackRun):
     config = dict(dev.config) | {"aws:region": "eu-west-9"}
-    with pytest.raises(CostModelError, match=r"no prices for region eu-west-9; add it to pricing\.json"):
-        priced(run_stack("dev", config=config))
+    estimate = priced(run_stack("dev", config=config))
+    assert not estimate.complete and estimate.total == 0
+    assert estimate.missing[:3] == [
+        'regions["eu-west-9"].mwaa_environment_hour["mw1.small"]',
+        'regions["eu-west-9"].mwaa_additional_instance_hour["mw1.small"]',
+        'regions["eu-west-9"].mwaa_metadata_gb_month',
+    ]
+    assert 'regions["eu-west-9"].nat_gateway_hour' in estimate.missing and len(estimate.missing) == len(set(estimate.missing))
+    assert "INCOMPLETE: no price for regions" in render(estimate, "t") and "in policies/rules/pricing.json" in render(estimate, "t")
 
 
-def test_an_unpriced_class_is_an_error_not_a_zero():
-    with pytest.raises(CostModelError, match=r"no price for mwaa_environment_hour\[mw1\.xlarge\] in us-east-1"):
-        priced(run_stack("dev", config=with_setting("mwaa", "environmentClass", "mw1.xlarge")))
+def test_an_unpriced_class_is_named_not_a_silent_zero():
+    estimate = priced(run_stack("dev", config=with_setting("mwaa", "environmentClass", "mw1.xlarge")))
+    assert estimate.missing == [
+        'regions["us-east-1"].mwaa_environment_hour["mw1.xlarge"]',
+        'regions["us-east-1"].mwaa_additional_instance_hour["mw1.xlarge"]',
+    ]
 
 
-def test_a_region_with_partial_prices_names_the_missing_figure(dev: StackRun):
+def test_a_region_with_partial_prices_names_only_the_missing_figures(dev: StackRun):
     config = dict(dev.config) | {"aws:region": "ap-south-1"}
-    with pytest.raises(CostModelError, match=r"no price for mwaa_environment_hour\[mw1\.small\] in ap-south-1"):
-        priced(run_stack("dev", config=config))
+    missing = priced(run_stack("dev", config=config)).missing
+    assert 'regions["ap-south-1"].mwaa_environment_hour["mw1.small"]' in missing
+    assert not [m for m in missing if "nat_gateway_hour" in m or "public_ipv4_hour" in m]  # those are priced
 
 
 def budget_violations(run: StackRun, budget: float | None = None) -> list[str]:
@@ -96,6 +107,5 @@ def test_the_budget_policy_decides_at_preview():
 
 def test_an_unpriceable_stack_fails_the_budget_closed(prod: StackRun):
     config = dict(prod.config) | {"aws:region": "eu-west-9"}
-    assert budget_violations(run_stack("prod", config=config)) == [
-        "[mandatory] can't estimate the monthly cost: no prices for region eu-west-9; add it to pricing.json (known: us-east-1, ap-south-1)"
-    ]
+    (message,) = budget_violations(run_stack("prod", config=config))
+    assert message.startswith('[mandatory] can\'t judge the budget of $450.00: no price for regions["eu-west-9"].mwaa_environment_hour')

@@ -120,3 +120,19 @@ def test_a_window_for_the_dag_or_an_always_on_stack_passes(tmp_path: Path):
     assert report["dev"]["dags"]["problems"] == [] == report["prod"]["dags"]["problems"]
     afternoon = next(d for d in report["prod"]["dags"]["dags"] if d["dag_id"] == "afternoon")
     assert afternoon["runs"][:2] == ["2026-11-23T15:00:00+00:00", "2026-11-24T15:00:00+00:00"]
+
+
+def test_dags_are_parsed_with_the_stacks_requirements_installed(tmp_path: Path):
+    # MWAA installs requirements.txt before it parses a DAG: a provider the team just added must import.
+    project = copy_project(tmp_path)
+    (project / "dags" / "notify.py").write_text(
+        "from airflow.providers.slack.operators.slack_webhook import SlackWebhookOperator\nfrom airflow.sdk import DAG\n\n"
+        "with DAG('notify', schedule=None) as dag:\n    SlackWebhookOperator(task_id='say', slack_webhook_conn_id='slack', message='hi')\n"
+    )
+    missing = dags(project)
+    assert missing.returncode == 1 and "notify.py:1: ModuleNotFoundError: No module named 'airflow.providers.slack'" in missing.stdout
+    requirements = project / "dags" / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "apache-airflow-providers-slack\n")
+    done = dags(project, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "notify" in [d["dag_id"] for d in json.loads(done.stdout)["dev"]["dags"]["dags"]]

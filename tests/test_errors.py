@@ -47,11 +47,15 @@ def test_a_missing_stack_file(tmp_path: Path):
     assert_bad_input(offline("plan", "staging"), "Pulumi.staging.yaml not found; stacks here: dev, prod")
 
 
-def test_an_unpriced_region(tmp_path: Path):
+def test_an_unpriced_region_is_reported_for_every_stack_and_the_rest_goes_on(tmp_path: Path):
     project = copy_project(tmp_path)
-    stack_file = project / "Pulumi.dev.yaml"
-    stack_file.write_text(stack_file.read_text().replace("aws:region: us-east-1", "aws:region: eu-west-1"))
-    assert_bad_input(offline("cost", "dev", "--project", str(project)), "no prices for region eu-west-1; add it to pricing.json")
+    for stack in ("dev", "prod"):
+        stack_file = project / f"Pulumi.{stack}.yaml"
+        stack_file.write_text(stack_file.read_text().replace("aws:region: us-east-1", "aws:region: eu-west-1"))
+    done = offline("cost", "--project", str(project), "--at", "2026-11-23T04:30Z")
+    assert done.returncode == 1, done.stderr  # a check failed (the cost is incomplete), not a crash or bad input
+    assert done.stdout.count('INCOMPLETE: no price for regions["eu-west-1"].mwaa_environment_hour["mw1.small"]') == 2  # dev and prod
+    assert "Stack prod (running" in done.stdout
 
 
 def test_a_bad_pack_config(tmp_path: Path):

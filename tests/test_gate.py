@@ -25,7 +25,9 @@ MANDATORY_BY_DESIGN = {
 
 
 #: The one note the real stacks get: dev uses MWAA's AWS-owned key, which its pack config makes advisory (prod: mandatory).
-EXPECTED_NOTES = {"dev": [("mwaa-customer-managed-key", "advisory")], "prod": []}
+EXPECTED_NOTES = {"dev": [("mwaa-customer-managed-key", "advisory"), ("sns-topic-has-subscriber", "advisory")], "prod": []}
+#: A paused dev has no environment to note, but still an alert topic nobody subscribed to.
+PAUSED_NOTES = [("sns-topic-has-subscriber", "advisory")]
 
 
 def test_the_real_stacks_pass_with_nothing_but_the_expected_notes(each_stack: StackRun):
@@ -73,7 +75,7 @@ def test_the_gate_fails_a_broken_program_with_the_right_messages(tmp_path: Path)
     )
     assert "Environment 'airflow-environment' reads DAGs from a bucket that is not guarded" in done.stdout
     assert "[advisory]  monthly-cost-budget" in done.stdout  # mw1.large also blows dev's $420 budget
-    assert "dev: FAILED: 4 mandatory, 2 advisory" in done.stdout  # class, 2 buckets, source bucket; budget, AWS-owned key
+    assert "dev: FAILED: 4 mandatory, 3 advisory" in done.stdout  # class, 2 buckets, source bucket; budget, AWS-owned key, topic
 
 
 def test_the_gate_speaks_json_and_passes_the_real_stacks_in_every_state():
@@ -84,7 +86,7 @@ def test_the_gate_speaks_json_and_passes_the_real_stacks_in_every_state():
     for stack, entry in report.items():
         for name, state in entry["states"].items():
             found = [(v["policy"], v["level"]) for v in state["policy"]["violations"]]
-            expected = EXPECTED_NOTES[stack] if name == "running" else []  # paused: no environment, nothing to note
+            expected = EXPECTED_NOTES[stack] if name == "running" else PAUSED_NOTES
             assert state["policy"]["passed"] and found == expected, (stack, name, found)
 
 

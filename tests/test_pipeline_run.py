@@ -55,6 +55,30 @@ def test_a_failed_glue_run_fails_its_task_and_alerts(reports):
     assert run["outputs"] == {}
 
 
+# --- the missed-run alarm, independent of Airflow: the deployed check at each run's deadline ---------------------------
+
+
+def test_a_run_that_produced_its_result_raises_no_missed_run_alert(reports):
+    run = reports["success"]
+    assert run["missed_run_check"] == {"status": "ran", "run_date": "2026-11-23", "key": "curated/2026-11-23/summary.csv"}
+    assert run["missed_run_alerts"] == []
+
+
+@pytest.mark.parametrize("scenario", ["missing-input", "bad-input"])
+def test_a_run_day_without_a_result_alerts_through_the_topic(reports, scenario: str):
+    run = reports[scenario]
+    assert run["missed_run_check"]["status"] == "alerted"
+    (alert,) = run["missed_run_alerts"]  # read back from the topic's SQS subscription
+    day = run["logical_date"]
+    assert alert.startswith(f"The mwaa-platform-dev run of {day} ({day} 04:30 UTC) has no result at its deadline: s3://")
+    assert f"/curated/{day}/summary.csv does not exist" in alert
+
+
+def test_a_day_without_a_scheduled_run_never_alerts(reports):
+    saturday = reports["no-run-day"]
+    assert saturday["missed_run_check"]["status"] == "no run scheduled" and saturday["missed_run_alerts"] == []
+
+
 def test_the_command_exits_zero_on_success_and_prints_task_states():
     done = pipeline("prod")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -66,6 +90,7 @@ def test_the_command_exits_zero_on_success_and_prints_task_states():
 def test_the_success_path_runs_on_every_other_supported_airflow(version: str):
     done = pipeline("dev", "--airflow-version", version, "--json")
     assert done.returncode == 0, done.stderr[-3000:]
-    (run,) = json.loads(done.stdout)
+    run, no_run_day = json.loads(done.stdout)
+    assert no_run_day["scenario"] == "no-run-day" and no_run_day["missed_run_alerts"] == []
     assert run["task_states"] == {"validate_input": "success", "transform": "success"}
     assert [g["state"] for g in run["glue_runs"]] == ["SUCCEEDED"] and run["alerts"] == []

@@ -160,7 +160,8 @@ def test_pipeline_config_is_rendered_into_the_dag_prefix(each_stack: StackRun):
 def test_pipeline_usage_tags_feed_the_cost_model(each_stack: StackRun):
     job = each_stack.one("aws:glue/job:Job").inputs
     assert job["tags"] == {"pipeline:runs-per-month": "21.73", "pipeline:expected-run-minutes": "2"}
-    assert each_stack.one("aws:lambda/function:Function").inputs["tags"] == {"pipeline:runs-per-month": "21.73"}
+    for function in each_stack.of_type("aws:lambda/function:Function"):  # the pipeline's and the missed-run check
+        assert function.inputs["tags"] == {"pipeline:runs-per-month": "21.73"}, function.name
 
 
 # --- environment ---------------------------------------------------------------
@@ -217,7 +218,7 @@ def test_no_policy_grants_wildcard_actions(each_stack: StackRun):
 
 
 def test_dag_permissions_are_scoped_to_this_pipeline(each_stack: StackRun):
-    function = each_stack.one("aws:lambda/function:Function").outputs["arn"]
+    function = each_stack.by_name("pipeline-validate-input").outputs["arn"]
     job = each_stack.one("aws:glue/job:Job").outputs["arn"]
     assert statement(each_stack, "DagInvokesLambda")["Resource"] == [function]
     assert statement(each_stack, "DagRunsGlueJob")["Resource"] == [job]

@@ -45,3 +45,30 @@ def test_the_cost_tables_are_the_tools_output(dev: StackRun, prod: StackRun):
         assert table in README, (
             f"README's {run.stack} cost table is stale; paste `python -m offline cost --at {RUNNING_AT:%Y-%m-%dT%H:%MZ}`"
         )
+
+
+#: An offline command as the README writes it: in a code block or inline, through bin/offline or python -m offline.
+OFFLINE_COMMAND = re.compile(r"(?:bin/offline|python -m offline(?=[ `\n]))([^`\n#]*)")
+
+
+def readme_offline_commands() -> list[list[str]]:
+    commands = []
+    for match in OFFLINE_COMMAND.finditer(README):
+        words = match[1].replace("<stack>", "dev").replace("[dev|prod]", "dev").split()
+        if "|" in " ".join(words) or "..." in words:  # a synopsis such as plan|gate|cost, not a command line
+            continue
+        commands.append(words)
+    return commands
+
+
+def test_every_offline_command_in_the_readme_is_accepted():
+    from offline.__main__ import parse
+
+    commands = readme_offline_commands()
+    assert ["pipeline", "dev", "--scenario", "missing-input"] in commands or any("--scenario" in c for c in commands)
+    assert ["dev"] in commands  # `bin/offline dev`
+    for words in commands:
+        try:
+            parse(words)
+        except SystemExit:
+            raise AssertionError(f"README command `python -m offline {' '.join(words)}` is rejected") from None

@@ -38,6 +38,7 @@ def cli_pin() -> str:
 
 
 def pulumi_steps(job: dict) -> list[tuple[int, dict]]:
+    """Every pulumi/actions step (one without a command only installs the CLI)."""
     return [(i, step["with"]) for i, step in enumerate(job["steps"]) if step.get("uses", "").startswith(PULUMI_ACTION)]
 
 
@@ -45,7 +46,9 @@ def _gate_problem(job: dict, index: int, up: dict) -> str | None:
     """An `up` must follow a preview of the same stack with the same pack and config, which can stop the job."""
     for i, preview in pulumi_steps(job):
         same_target = all(preview.get(k) == up.get(k) for k in ("stack-name", "policyPacks", "policyPackConfigs"))
-        if i < index and preview["command"] == "preview" and same_target and not job["steps"][i].get("continue-on-error"):
+        gate = job["steps"][i]
+        same_condition = gate.get("if") == job["steps"][index].get("if")  # a gate skipped while its `up` runs is no gate
+        if i < index and preview.get("command") == "preview" and same_target and same_condition and not gate.get("continue-on-error"):
             return None
     return f"`up` of {up.get('stack-name')} has no gated `pulumi preview` of that stack with the pack before it"
 
@@ -60,11 +63,12 @@ def job_problems(name: str, job: dict) -> list[str]:
     for index, step in steps:
         if step.get("pulumi-version") != cli_pin():
             found.append(f"{name}: Pulumi CLI {step.get('pulumi-version')} is not the pulumi=={cli_pin()} of requirements.txt")
-        if (step.get("policyPacks"), bool(step.get("policyPackConfigs"))) != ("policies", True):
-            found.append(f"{name}: a `pulumi {step['command']}` runs without the pack and its stack's config")
-        if step["command"] == "up" and (problem := _gate_problem(job, index, step)):
+        command = step.get("command")
+        if command and (step.get("policyPacks"), bool(step.get("policyPackConfigs"))) != ("policies", True):
+            found.append(f"{name}: a `pulumi {command}` runs without the pack and its stack's config")
+        if command == "up" and (problem := _gate_problem(job, index, step)):
             found.append(f"{name}: {problem}")
-    deploys = any(step["command"] == "up" for _, step in steps)
+    deploys = any(step.get("command") == "up" for _, step in steps)
     if deploys and not str(job.get("concurrency", {}).get("group", "")).startswith("pulumi-"):
         found.append(f"{name}: runs `pulumi up` outside the stack's concurrency group pulumi-<stack>")
     for step in job["steps"]:

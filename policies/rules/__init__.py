@@ -1,5 +1,5 @@
 """The pack's rules, one module per concern; `policies/__main__.py` only assembles them."""
 
-from . import cost, iam, mwaa, network, s3, tags
+from . import alerts, cost, iam, mwaa, network, s3, tags
 
-POLICIES = [*s3.POLICIES, *mwaa.POLICIES, *network.POLICIES, *iam.POLICIES, *tags.POLICIES, *cost.POLICIES]
+POLICIES = [*s3.POLICIES, *mwaa.POLICIES, *network.POLICIES, *iam.POLICIES, *tags.POLICIES, *alerts.POLICIES, *cost.POLICIES]

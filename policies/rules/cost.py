@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from .cost_model import CostModelError, estimate
+from .cost_model import CostModelError, estimate, missing_prices
 from .graph import guarded
 
 
@@ -16,6 +16,9 @@ def _within_budget(args: StackValidationArgs, report_violation: ReportViolation)
         result = estimate((r.resource_type, r.props) for r in args.resources)
     except CostModelError as exc:  # fail closed: an unpriced stack is not a stack within budget
         report_violation(f"can't estimate the monthly cost: {exc}")
+        return
+    if not result.complete:  # fail closed: a lower bound can't show the stack is within budget
+        report_violation(f"can't judge the budget of ${budget:,.2f}: {missing_prices(result)}")
         return
     if result.total > budget:
         items = ", ".join(f"{item.name} ${item.monthly_usd:,.2f}" for item in result.top(top))

@@ -9,6 +9,7 @@ is an error naming the entry to add, not a silent zero.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,9 @@ HOURS_TAG, CYCLES_TAG = "duty-cycle:hours-per-month", "duty-cycle:cycles-per-mon
 
 PRICING_FILE = Path(__file__).with_name("pricing.json")
 GLUE_WORKER_DPU = {"G.025X": 0.25, "G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
+SCHEDULES = ("aws:scheduler/schedule:Schedule",)
+_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+_CRON = re.compile(r"^cron\((\S+) (\S+) \S+ \S+ (\S+) \S+\)$")
 
 
 class CostModelError(ValueError):
@@ -48,6 +52,12 @@ class Estimate:
     #: Not in the total: what autoscaling to maxWorkers while the environment runs would add.
     worker_ceiling_usd: float = 0.0
     always_on_worker_ceiling_usd: float = 0.0
+    #: pricing.json entries this stack needs and the file lacks: priced at nothing, so the total is a lower bound.
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
 
     @property
     def total(self) -> float:
@@ -66,21 +76,24 @@ def load_pricing(path: Path = PRICING_FILE) -> dict[str, Any]:
 
 
 class _Prices:
+    """The region's figures; a figure the file lacks is recorded in `missing` and priced at 0, so every gap shows at once."""
+
     def __init__(self, pricing: Mapping[str, Any], region: str) -> None:
-        if region not in pricing["regions"]:
-            raise CostModelError(f"no prices for region {region}; add it to {PRICING_FILE.name} (known: {', '.join(pricing['regions'])})")
-        self.table, self.region = pricing["regions"][region], region
+        self.table, self.region = pricing["regions"].get(region, {}), region
         self.hours = pricing["hours_per_month"]
         self.assumptions = {k: v["value"] for k, v in pricing["assumptions"].items()}
         self.included = pricing["included_per_environment"]
+        self.missing: list[str] = []
 
     def __call__(self, key: str, variant: str | None = None) -> float:
         entry = self.table.get(key)
         if variant is not None:
             entry = (entry or {}).get(variant)
         if entry is None:
-            what = f"{key}[{variant}]" if variant else key
-            raise CostModelError(f"no price for {what} in {self.region}; add it to {PRICING_FILE.name} with its source")
+            what = f'regions["{self.region}"].{key}' + (f'["{variant}"]' if variant else "")
+            if what not in self.missing:
+                self.missing.append(what)
+            return 0.0
         return entry["usd"]
 
 
@@ -110,6 +123,23 @@ def _usage(props: Mapping[str, Any], hint: str) -> float:
     return _tag(props, f"pipeline:{hint}") or 0.0
 
 
+def _fires_per_month(expression: Any, hours_per_month: float) -> float:
+    """Invocations a month of an EventBridge Scheduler cron with one minute and hour and a day-of-week list or range."""
+    match = _CRON.match(expression) if isinstance(expression, str) else None
+    if not match or not match[1].isdigit() or not match[2].isdigit():
+        raise CostModelError(f"can't count the invocations of schedule {expression!r}; use cron(M H ? * DAYS *) with one time")
+    days: set[str] = set()
+    for part in match[3].split(","):
+        first, _, last = part.partition("-")
+        if part in ("*", "?"):
+            days |= set(_DAYS)
+        elif first in _DAYS and (not last or last in _DAYS):
+            days |= set(_DAYS[_DAYS.index(first) : _DAYS.index(last or first) + 1])
+        else:
+            raise CostModelError(f"can't count the days of schedule {expression!r}; name them (MON,TUE or MON-FRI)")
+    return round(len(days) * hours_per_month / 24 / 7, 2)
+
+
 def _item(name: str, quantity: float, unit: str, unit_usd: float) -> LineItem:
     return LineItem(name, round(quantity, 4), unit, unit_usd, round(quantity * unit_usd, 2))
 
@@ -126,6 +156,7 @@ def estimate(resources: Iterable[tuple[str, Mapping[str, Any]]], pricing: Mappin
     configured, always_on = _Pricer(price, resources, always_on=False).estimate(), _Pricer(price, resources, always_on=True).estimate()
     configured.items = [replace(item, always_on_usd=full.monthly_usd) for item, full in zip(configured.items, always_on.items, strict=True)]
     configured.always_on_worker_ceiling_usd = always_on.worker_ceiling_usd
+    configured.missing = price.missing
     return configured
 
 
@@ -136,7 +167,9 @@ class _Pricer:
         self.price, self.resources, self.always_on = price, resources, always_on
 
     def of_type(self, *types: str) -> list[Mapping[str, Any]]:
-        return [props for kind, props in self.resources if kind in types]
+        """Resources of `types` by name: registration order varies from run to run, the estimate's lines must not."""
+        found = [props for kind, props in self.resources if kind in types]
+        return sorted(found, key=lambda props: str(peek(props, "name")))
 
     def hours(self, props: Mapping[str, Any]) -> float:
         """Billed hours a month: the duty cycle's active hours plus each cycle's teardown, or all of them."""
@@ -195,6 +228,10 @@ class _Pricer:
             name = f"Lambda {_known(function, 'name', 'function')}"
             result.items.append(LineItem(name, runs, "invocation", round(cost / runs, 8) if runs else 0, round(cost, 2)))
 
+        if schedules := self.of_type(*SCHEDULES):
+            fires = sum(_fires_per_month(_known(schedule, "scheduleExpression"), price.hours) for schedule in schedules)
+            result.items.append(LineItem("EventBridge Scheduler invocations", fires, "invocation", price("scheduler_million") / 1e6,
+                                         round(fires / 1e6 * price("scheduler_million"), 2)))  # fmt: skip
         if keys := len(self.of_type("aws:kms/key:Key", "aws-native:kms:Key")):
             result.items.append(_item("KMS customer-managed keys", keys, "key-month", price("kms_key_month")))
             requests = keys * assume["kms_requests_per_key_month"] / 10_000
@@ -225,4 +262,14 @@ def render(estimate_: Estimate, title: str) -> str:
         f"    (not in the total) autoscaling to maxWorkers while it runs would add up to ${estimate_.worker_ceiling_usd:,.2f}"
         f" (always on: ${estimate_.always_on_worker_ceiling_usd:,.2f})"
     )
+    if estimate_.missing:
+        lines.append(f"    INCOMPLETE: {missing_prices(estimate_)}")
     return "\n".join(lines)
+
+
+def missing_prices(estimate_: Estimate) -> str:
+    """The one message for every figure a stack needs that pricing.json lacks."""
+    return (
+        f"no price for {', '.join(estimate_.missing)} in policies/rules/{PRICING_FILE.name}: priced at $0, so the total is a "
+        f"lower bound; add each with its source"
+    )

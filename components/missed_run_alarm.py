@@ -1,0 +1,130 @@
+"""The missed-run alarm: AWS's own scheduler checks each run's result at its deadline and alerts when there is none.
+
+It depends on nothing Airflow runs: EventBridge Scheduler invokes a small Lambda at every run's deadline (in the
+pipeline's time zone), which looks for the run's output and publishes to the alert topic when it is missing. It is not
+part of what a duty cycle pauses, so a resume that failed is reported too. Least privilege: the function may read the
+output prefix and publish to the one topic; the scheduler may invoke the one function.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import allow, policy_document, trust_policy
+
+
+@dataclass(frozen=True, kw_only=True)
+class MissedRunAlarmArgs:
+    environment_name: str
+    data_bucket_name: pulumi.Input[str]
+    data_bucket_arn: pulumi.Input[str]
+    output_prefix: str
+    topic_arn: pulumi.Input[str]
+    #: EventBridge Scheduler cron of the runs' deadlines, and the time zone it is read in.
+    deadline_cron: str
+    timezone: str
+    deadline_minutes: int
+    #: Every scheduled run as a minute of the UTC week (both UTC times of a zone with DST): the function alerts only for those.
+    run_minutes_of_week: list[int]
+    runs_per_month: float
+    runtime: str
+    log_retention_days: int
+    source_dir: Path
+
+
+class MissedRunAlarm(pulumi.ComponentResource):
+    function_name: pulumi.Output[str]
+    schedule_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MissedRunAlarmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mwaa:pipeline:MissedRunAlarm", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        partition = aws.get_partition_output(opts=invoke).partition
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        function_name = f"{args.environment_name}-missed-run-check"
+
+        role = aws.iam.Role(f"{name}-function-role", assume_role_policy=trust_policy("lambda.amazonaws.com"), opts=child)
+        aws.iam.RolePolicyAttachment(
+            f"{name}-basic-execution",
+            role=role.name,
+            policy_arn=pulumi.Output.concat("arn:", partition, ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-function-access",
+            role=role.id,
+            policy=policy_document(
+                allow(["s3:GetObject"], [pulumi.Output.concat(args.data_bucket_arn, "/", args.output_prefix, "*")], "ReadOutput"),
+                allow(
+                    ["s3:ListBucket"],
+                    [args.data_bucket_arn],
+                    "ListOutputSoMissingKeysAre404",
+                    Condition={"StringLike": {"s3:prefix": [f"{args.output_prefix}*"]}},
+                ),
+                allow(["sns:Publish"], [args.topic_arn], "PublishAlert"),
+            ),
+            opts=child,
+        )
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-function-logs", name=f"/aws/lambda/{function_name}", retention_in_days=args.log_retention_days, opts=child
+        )
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            name=function_name,
+            runtime=args.runtime,
+            handler="handler.handler",
+            code=pulumi.AssetArchive({p.name: pulumi.FileAsset(str(p)) for p in sorted(args.source_dir.glob("*.py"))}),
+            role=role.arn,
+            memory_size=128,
+            timeout=30,
+            environment={
+                "variables": {
+                    "DATA_BUCKET": args.data_bucket_name,
+                    "OUTPUT_PREFIX": args.output_prefix,
+                    "TOPIC_ARN": args.topic_arn,
+                    "DEADLINE_MINUTES": str(args.deadline_minutes),
+                    "RUN_MINUTES_OF_WEEK": ",".join(map(str, sorted(args.run_minutes_of_week))),
+                    "PIPELINE_NAME": args.environment_name,
+                }
+            },
+            tags={"pipeline:runs-per-month": f"{args.runs_per_month:g}"},  # the cost model prices one check per run
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, policy]),
+        )
+
+        scheduler_role = aws.iam.Role(
+            f"{name}-scheduler-role",
+            assume_role_policy=trust_policy("scheduler.amazonaws.com", condition={"StringEquals": {"aws:SourceAccount": account}}),
+            opts=child,
+        )
+        scheduler_policy = aws.iam.RolePolicy(
+            f"{name}-scheduler-invoke",
+            role=scheduler_role.id,
+            policy=policy_document(allow(["lambda:InvokeFunction"], [function.arn], "InvokeTheCheck")),
+            opts=child,
+        )
+        schedule = aws.scheduler.Schedule(
+            f"{name}-schedule",
+            name=f"{args.environment_name}-missed-run",
+            description=f"At each {args.environment_name} pipeline run's deadline: alert if it produced no result",
+            schedule_expression=args.deadline_cron,
+            schedule_expression_timezone=args.timezone,
+            flexible_time_window={"mode": "OFF"},
+            target={
+                "arn": function.arn,
+                "role_arn": scheduler_role.arn,
+                # EventBridge Scheduler fills in the context attribute at each invocation.
+                "input": json.dumps({"scheduled_time": "<aws.scheduler.scheduled-time>"}),
+                "retry_policy": {"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 5},
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[scheduler_policy]),
+        )
+
+        self.function_name = function.name
+        self.schedule_name = schedule.name
+        self.register_outputs({"function_name": self.function_name, "schedule_name": self.schedule_name})

@@ -1,0 +1,60 @@
+"""Missed-run check: at each scheduled run's deadline, is the day's output there? If not, alert.
+
+EventBridge Scheduler invokes this at the deadline of every pipeline run (the run's time plus its late start and run
+timeout, in the pipeline's time zone), whether or not the MWAA environment exists. So a resume that failed, a
+scheduler that never started the run, or a Glue job that never finished is reported, which the DAG's own failure
+callback can't do when Airflow isn't up. A day that is not a run day never alerts.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+WEEK_MINUTES = 7 * 24 * 60
+
+
+def minute_of_week(moment: datetime) -> int:
+    """Minutes since Monday 00:00 UTC (duty_cycle.py counts the same way)."""
+    utc = moment.astimezone(UTC)
+    return utc.weekday() * 1440 + utc.hour * 60 + utc.minute
+
+
+def output_key(prefix: str, run_date: str) -> str:
+    """Where the Glue job writes a run's result (glue/transform.py: output_key)."""
+    return f"{prefix}{run_date}/summary.csv"
+
+
+def the_run(scheduled_time: str, deadline_minutes: int, run_minutes: set[int]) -> datetime | None:
+    """The pipeline run whose deadline this is, or None when no run was scheduled then (never alert for those)."""
+    fired = datetime.fromisoformat(scheduled_time.replace("Z", "+00:00")).astimezone(UTC)
+    run = fired - timedelta(minutes=deadline_minutes)
+    return run if minute_of_week(run) in run_minutes else None
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    env = os.environ
+    run_minutes = {int(m) for m in env["RUN_MINUTES_OF_WEEK"].split(",")}
+    run = the_run(str(event["scheduled_time"]), int(env["DEADLINE_MINUTES"]), run_minutes)
+    if run is None:
+        return {"status": "no run scheduled", "scheduled_time": event["scheduled_time"]}
+    run_date = run.date().isoformat()  # the DAG's {{ ds }}: its logical date, in UTC
+    bucket, key = env["DATA_BUCKET"], output_key(env["OUTPUT_PREFIX"], run_date)
+    try:
+        boto3.client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    else:
+        return {"status": "ran", "run_date": run_date, "key": key}
+    message = (
+        f"The {env['PIPELINE_NAME']} run of {run_date} ({run:%Y-%m-%d %H:%M} UTC) has no result at its deadline: "
+        f"s3://{bucket}/{key} does not exist. The environment may not have resumed, the run may not have started, or "
+        f"the Glue job may not have finished. Check the MWAA environment and the DAG's runs."
+    )
+    boto3.client("sns").publish(TopicArn=env["TOPIC_ARN"], Subject=f"Missed run: {env['PIPELINE_NAME']} {run_date}"[:100], Message=message)
+    return {"status": "alerted", "run_date": run_date, "key": key}

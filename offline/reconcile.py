@@ -1,0 +1,78 @@
+"""Does a duty-cycled stack need a `pulumi up` now? The scheduler's cheap first step, before any AWS login.
+
+python -m offline.reconcile <stack> --export state.json --history history.json [--at <ISO time>] [--github-output FILE]
+
+`state.json` is `pulumi stack export`, `history.json` is `pulumi stack history --json --page-size 1`: both come from
+the state backend with the Pulumi token alone. An `up` is needed when the windows want the environment and the state
+has none (or the reverse: an environment or a NAT gateway while paused), when the last update did not succeed (a
+create that timed out, a job that was cancelled), or when an update was interrupted (pending operations). Otherwise
+the scheduler stops here, so a check costs a minute or two of CI instead of a gated preview against AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from duty_cycle import DutyCycle, decision_time
+from offline.exits import InputError, run_main
+from offline.harness import PROJECT_DIR, StackFileError, stack_settings
+
+ENVIRONMENTS = ("aws:mwaa/environment:Environment",)
+#: What bills by the hour besides the environment: a pause must have removed these too.
+EGRESS = ("aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip")
+
+
+def decide(cycle: DutyCycle, at: datetime, state: dict[str, Any], history: list[dict[str, Any]]) -> tuple[bool, str]:
+    """(apply, why) for a stack whose exported state and last update are these, at `at`."""
+    deployment = state.get("deployment") or {}
+    types = {resource.get("type") for resource in deployment.get("resources") or []}
+    want = cycle.running(at)
+    wanted = "running" if want else "paused"
+    if deployment.get("pending_operations"):
+        return True, "an update was interrupted (the state has pending operations)"
+    if history and history[0].get("result") != "succeeded":
+        return True, f"the last update {history[0].get('result', 'did not report a result')} ({history[0].get('startTime', '?')})"
+    has_environment, has_egress = bool(types & set(ENVIRONMENTS)), bool(types & set(EGRESS))
+    if want and not has_environment:
+        return True, "the windows want the environment running and the stack has none"
+    if not want and (has_environment or has_egress):
+        return True, "the windows want the stack paused and it still has " + ("the environment" if has_environment else "NAT egress")
+    return False, f"already {wanted}, as the windows want, and the last update succeeded"
+
+
+def _load(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text() or "null")
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: can't read {what} ({exc}); produce it with the command in this module's docstring") from None
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m offline.reconcile", description=__doc__.splitlines()[0])
+    parser.add_argument("stack")
+    parser.add_argument("--export", type=Path, required=True, help="`pulumi stack export` of the stack")
+    parser.add_argument("--history", type=Path, required=True, help="`pulumi stack history --json --page-size 1`")
+    parser.add_argument("--at", help="decide at this ISO time (default: DUTY_CYCLE_AT, else the clock)")
+    parser.add_argument("--github-output", type=Path, help="append apply=true|false here (the step's $GITHUB_OUTPUT)")
+    parser.add_argument("--project", type=Path, default=PROJECT_DIR)
+    args = parser.parse_args(argv)
+    at = decision_time({"DUTY_CYCLE_AT": args.at} if args.at else None)
+    cycle = DutyCycle.from_settings(stack_settings(args.stack, args.project))
+    apply, why = decide(cycle, at, _load(args.export, "the stack export") or {}, _load(args.history, "the stack history") or [])
+    print(f"{args.stack} at {at.astimezone(UTC):%a %Y-%m-%d %H:%M} UTC: {'apply' if apply else 'nothing to do'}: {why}")
+    if args.github_output:
+        with args.github_output.open("a") as output:
+            output.write(f"apply={'true' if apply else 'false'}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    # The scheduler installs only what this needs (pulumi, pydantic, PyYAML), so the bad-input errors are named here.
+    sys.exit(run_main(lambda: main(sys.argv[1:]), bad_input=(InputError, pulumi.RunError, StackFileError)))

@@ -1,0 +1,88 @@
+"""The missed-run alarm as deployed: one schedule at every run's deadline in the pipeline's zone, least privilege,
+present whether the environment runs or not, priced; and its handler's idea of "the run" and "the result"."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from duty_cycle import pipeline_run_minutes
+from offline.harness import PROJECT_DIR, StackRun, run_stack
+from settings import load_settings
+from tests.conftest import PAUSED_AT
+from tests.test_config import with_setting
+from tests.test_cost import priced
+
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+
+
+def load(path: str, name: str):
+    spec = importlib.util.spec_from_file_location(name, PROJECT_DIR / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+handler = load("functions/missed_run_check/handler.py", "missed_run_check")
+transform = load("glue/transform.py", "glue_transform")
+
+
+def test_the_schedule_fires_at_each_runs_deadline_in_the_pipelines_zone(each_stack: StackRun):
+    schedule = each_stack.one(SCHEDULE).inputs
+    # 10:00 IST + 60 min late start + 120 min run timeout = 13:00 IST (07:30 UTC, inside dev's window that ends 07:45).
+    assert schedule["scheduleExpression"] == "cron(0 13 ? * MON,TUE,WED,THU,FRI *)"
+    assert schedule["scheduleExpressionTimezone"] == "Asia/Kolkata" and schedule["flexibleTimeWindow"] == {"mode": "OFF"}
+    assert json.loads(schedule["target"]["input"]) == {"scheduled_time": "<aws.scheduler.scheduled-time>"}
+
+
+def test_a_deadline_past_midnight_moves_to_the_next_day():
+    config = with_setting("pipeline", "runTime", "23:00")
+    settings = load_settings("dev", config.get).pipeline
+    assert settings.deadline_cron == "cron(0 2 ? * TUE,WED,THU,FRI,SAT *)"
+
+
+def test_it_exists_while_dev_is_paused_too():
+    paused = run_stack("dev", at=PAUSED_AT)
+    assert paused.one(SCHEDULE) and paused.by_name("missed-run-function")
+    assert not paused.of_type("aws:mwaa/environment:Environment")
+
+
+def test_least_privilege(dev: StackRun):
+    policy = json.loads(dev.by_name("missed-run-function-access").inputs["policy"])
+    assert {tuple(s["Action"]) for s in policy["Statement"]} == {("s3:GetObject",), ("s3:ListBucket",), ("sns:Publish",)}
+    read = next(s for s in policy["Statement"] if s["Action"] == ["s3:GetObject"])
+    assert read["Resource"] == [f"arn:aws:s3:::{dev.by_name('pipeline-data-bucket').outputs['bucket']}/curated/*"]
+    publish = next(s for s in policy["Statement"] if s["Action"] == ["sns:Publish"])
+    assert publish["Resource"] == [dev.outputs["alert_topic_arn"]]
+    invoke = json.loads(dev.by_name("missed-run-scheduler-invoke").inputs["policy"])
+    (statement,) = invoke["Statement"]
+    assert statement["Action"] == ["lambda:InvokeFunction"] and statement["Resource"][0].endswith(
+        ":function:mwaa-platform-dev-missed-run-check"
+    )
+    trust = json.loads(dev.by_name("missed-run-scheduler-role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": ["scheduler.amazonaws.com"]}
+    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_it_costs_cents(dev: StackRun):
+    items = {item.name: item for item in priced(dev).items}
+    check = items["Lambda mwaa-platform-dev-missed-run-check"]
+    scheduler = items["EventBridge Scheduler invocations"]
+    assert check.quantity == scheduler.quantity == 21.73 and check.monthly_usd + scheduler.monthly_usd < 0.01
+
+
+def test_the_handler_finds_the_run_of_its_deadline_and_only_that():
+    runs = pipeline_run_minutes(load_settings("dev", with_setting("pipeline", "timezone", "Europe/Berlin").get).pipeline)
+    # 10:00 Berlin is 09:00 UTC in winter and 08:00 UTC in summer; the deadline fires at 13:00 local either way.
+    assert handler.the_run("2026-01-12T12:00:00Z", 180, runs) == datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
+    assert handler.the_run("2026-07-13T11:00:00Z", 180, runs) == datetime(2026, 7, 13, 8, 0, tzinfo=UTC)
+    assert handler.the_run("2026-01-17T12:00:00Z", 180, runs) is None  # a Saturday
+    assert handler.the_run("2026-01-12T12:05:00Z", 180, runs) is None  # no run at 09:05
+
+
+@pytest.mark.parametrize("day", ["2026-11-23", "2027-01-01"])
+def test_the_handler_looks_where_the_glue_job_writes(day: str):
+    assert handler.output_key("curated/", day) == transform.output_key("curated/", day)

@@ -1,0 +1,59 @@
+"""The scheduler's cheap check (offline/reconcile.py): apply only when the state or the last update says so."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from duty_cycle import DutyCycle
+from offline.harness import PROJECT_DIR, stack_settings
+from offline.reconcile import decide
+from tests.conftest import PAUSED_AT, RUNNING_AT
+
+ENV, NAT = "aws:mwaa/environment:Environment", "aws:ec2/natGateway:NatGateway"
+DEV = DutyCycle.from_settings(stack_settings("dev"))
+OK = [{"kind": "update", "result": "succeeded", "startTime": "2026-11-23T03:30:00Z"}]
+
+
+def state(*types: str, pending: bool = False) -> dict:
+    deployment = {"resources": [{"type": t} for t in types]}
+    if pending:
+        deployment["pending_operations"] = [{"type": "creating"}]
+    return {"version": 3, "deployment": deployment}
+
+
+@pytest.mark.parametrize(
+    ("at", "exported", "history", "apply", "why"),
+    [
+        (RUNNING_AT, state(ENV, NAT), OK, False, "already running"),
+        (PAUSED_AT, state("aws:s3/bucket:Bucket"), OK, False, "already paused"),
+        (RUNNING_AT, state("aws:s3/bucket:Bucket"), OK, True, "want the environment running and the stack has none"),  # a dropped resume
+        (PAUSED_AT, state(ENV, NAT), OK, True, "paused and it still has the environment"),  # a dropped pause
+        (PAUSED_AT, state(NAT), OK, True, "still has NAT egress"),  # a pause that stopped halfway
+        (RUNNING_AT, state(ENV, NAT), [{"result": "failed", "startTime": "t"}], True, "the last update failed"),  # e.g. a create timeout
+        (RUNNING_AT, state(ENV, NAT, pending=True), OK, True, "interrupted"),
+        (RUNNING_AT, {}, [], True, "has none"),  # a stack never deployed
+    ],
+)
+def test_it_applies_exactly_when_something_is_off(at, exported, history, apply, why):
+    decided, reason = decide(DEV, at, exported, history)
+    assert decided is apply and why in reason
+
+
+def test_the_command_writes_the_step_output(tmp_path: Path):
+    (tmp_path / "state.json").write_text(json.dumps(state(ENV, NAT)))
+    (tmp_path / "history.json").write_text(json.dumps(OK))
+    output = tmp_path / "github_output"
+    command = [sys.executable, "-m", "offline.reconcile", "dev", "--export", str(tmp_path / "state.json"), "--history",
+               str(tmp_path / "history.json"), "--at", "2026-11-23T12:00Z", "--github-output", str(output)]  # fmt: skip
+    done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "dev at Mon 2026-11-23 12:00 UTC: apply: the windows want the stack paused" in done.stdout
+    assert output.read_text() == "apply=true\n"
+    (tmp_path / "state.json").write_text("not json")
+    bad = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "state.json: can't read the stack export" in bad.stderr
