@@ -1,4 +1,4 @@
-"""Daily input check (Lambda) then transform (Glue), weekdays at 10:00 IST.
+"""Daily input check (Lambda) then transform (Glue), on the stack's schedule (shipped: weekdays 10:00 IST).
 
 Names and ARNs come from pipeline_config.json, which the Pulumi program renders
 next to this file; parsing reads only that local file (no AWS calls), so the
@@ -69,7 +69,8 @@ SCHEDULE = CronTriggerTimetable(
 
 with DAG(
     dag_id="lambda_glue_pipeline",
-    description=__doc__.splitlines()[0],
+    # Follows the configured schedule (a fork that runs at 09:00 Berlin must not read "10:00 IST").
+    description=f"Input check (Lambda), then transform (Glue); cron {CONFIG['schedule_cron']} in {CONFIG['schedule_timezone']}",
     schedule=SCHEDULE,
     # No start_date: with one, Airflow ignores run_immediately and a fresh scheduler re-runs the previous interval.
     catchup=False,

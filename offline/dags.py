@@ -83,6 +83,17 @@ def window_problem(dag: dict[str, Any], cycle: DutyCycle, settings: DutyCycleSet
     return None
 
 
+def start_date_problem(dag: dict[str, Any], at: datetime) -> str | None:
+    """A scheduled DAG whose start_date is past re-runs an old interval at every resume (each has a new metadata DB)."""
+    if not dag["runs"] or not dag["start_date"] or datetime.fromisoformat(dag["start_date"]) > at:
+        return None
+    return (
+        f"{dag['file']}: DAG {dag['dag_id']} has start_date {dag['start_date'][:10]}, in the past: every resume starts with a new "
+        "metadata DB, and a scheduler that finds a start_date runs the latest past interval at once (catchup=False too). "
+        "Drop start_date and use CronTriggerTimetable(..., run_immediately=...), as dags/lambda_glue_pipeline.py does"
+    )
+
+
 def check_dags(
     run: StackRun,
     version: str,
@@ -104,7 +115,8 @@ def check_dags(
             AIRFLOW__CORE__DAGS_FOLDER=str(folder),
         )
     if cycle is not None and settings is not None and not cycle.always_on:
-        report["problems"] += [problem for dag in report["dags"] if (problem := window_problem(dag, cycle, settings))]
+        for dag in report["dags"]:
+            report["problems"] += [p for p in (window_problem(dag, cycle, settings), start_date_problem(dag, at)) if p]
     return DagCheck(run.stack, report)
 
 

@@ -210,7 +210,10 @@ def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         known = sorted(p.name.split(".")[1] for p in project_dir.glob("Pulumi.*.yaml"))
-        raise StackFileError(f"{path.name} not found; stacks here: {', '.join(known)} (create one with `pulumi stack init {stack}`)")
+        raise StackFileError(
+            f"{path.name} not found; stacks here: {', '.join(known)}. For a new stack, copy one (cp Pulumi.dev.yaml {path.name}) "
+            f"and edit it; the real CLI then needs `pulumi stack init {stack}` once"
+        )
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

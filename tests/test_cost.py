@@ -93,6 +93,7 @@ def test_the_budget_policy_blocks_prod_over_budget(prod: StackRun):
     assert budget_violations(prod, 400) == [
         "[mandatory] estimated $432.97/month in us-east-1 exceeds the budget of $400.00 by $32.97; "
         "top items: MWAA mw1.small environment $357.70, NAT gateway hours $65.70, Public IPv4 addresses $7.30"
+        " (the budget is monthly-cost-budget.monthlyBudgetUsd in the stack's pack config, policies/config/<stack>.json)"
     ]
 
 

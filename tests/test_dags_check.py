@@ -136,3 +136,25 @@ def test_dags_are_parsed_with_the_stacks_requirements_installed(tmp_path: Path):
     done = dags(project, "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "notify" in [d["dag_id"] for d in json.loads(done.stdout)["dev"]["dags"]["dags"]]
+
+
+def test_a_past_start_date_is_flagged_on_a_duty_cycled_stack_only(tmp_path: Path):
+    project = copy_project(tmp_path)
+    past = "datetime(2025, 1, 1, tzinfo=timezone.utc)"
+    (project / "dags" / "dated.py").write_text(
+        "from datetime import datetime, timezone\n\nfrom airflow.sdk import DAG\n"
+        "from airflow.timetables.trigger import CronTriggerTimetable\n\n"
+        f"with DAG('dated', schedule=CronTriggerTimetable('0 5 * * 1-5', timezone='UTC'), start_date={past}, catchup=False) as dag:\n"
+        "    pass\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "offline", "dags", "dev", "prod", "--project", str(project), "--at", AT, "--json"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = json.loads(done.stdout)
+    (problem,) = report["dev"]["dags"]["problems"]  # 05:00 fits dev's window: only the start_date is wrong
+    assert problem.startswith("dated.py: DAG dated has start_date 2025-01-01, in the past: every resume starts with a new metadata DB")
+    assert report["prod"]["dags"]["problems"] == []  # always on: one metadata DB, no re-run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -21,6 +22,8 @@ from tests.policykit import (
 )
 
 CLASS = "mwaa-environment-class"
+#: Every limit's violation says where the limit is set.
+LIMIT = " (the limit is {} in the stack's pack config, policies/config/<stack>.json)"
 VERSIONED = "s3-bucket-versioning-enabled"
 SOURCE = "mwaa-source-bucket-versioned"
 
@@ -125,6 +128,7 @@ def test_small_class_passes(pack):
 def test_medium_class_is_blocked(pack):
     assert violations(check(pack, environment(environmentClass="mw1.medium")), CLASS) == [
         "[mandatory] environmentClass mw1.medium is not allowed; allowed: mw1.small"
+        " (the limit is mwaa-environment-class.allowedClasses in the stack's pack config, policies/config/<stack>.json)"
     ]
 
 
@@ -133,6 +137,7 @@ def test_omitted_class_is_the_provider_default_small(pack):
     result = check(pack, environment(environmentClass=None), config={CLASS: {"allowedClasses": ["mw1.medium"]}})
     assert violations(result, CLASS) == [
         "[mandatory] environmentClass omitted (the provider defaults to mw1.small) is not allowed; allowed: mw1.medium"
+        " (the limit is mwaa-environment-class.allowedClasses in the stack's pack config, policies/config/<stack>.json)"
     ]
 
 
@@ -187,8 +192,8 @@ def test_environment_on_a_bucket_from_elsewhere_is_blocked(pack):
 def test_capacity_ceilings(pack):
     result = check(pack, environment(maxWorkers=11, schedulers=3))
     assert sorted(violations(result, "mwaa-capacity-limits")) == [
-        "[mandatory] maxWorkers is 11, above this stack's ceiling of 10",
-        "[mandatory] schedulers is 3, above this stack's ceiling of 2",
+        "[mandatory] maxWorkers is 11, above this stack's ceiling of 10" + LIMIT.format("mwaa-capacity-limits.maxWorkers"),
+        "[mandatory] schedulers is 3, above this stack's ceiling of 2" + LIMIT.format("mwaa-capacity-limits.maxSchedulers"),
     ]
     assert (
         violations(check(pack, environment(maxWorkers=11), config={"mwaa-capacity-limits": {"maxWorkers": 12}}), "mwaa-capacity-limits")
@@ -208,7 +213,7 @@ def test_every_log_type_must_be_enabled(pack):
 def test_airflow_version_must_be_supported(pack):
     assert violations(check(pack, environment(airflowVersion="2.4.3")), "mwaa-airflow-version") == [
         "[mandatory] airflowVersion 2.4.3 is not in the supported list ['3.0.6', '3.2.1', '3.3.1']; "
-        "the DAGs and requirements are tested against those"
+        "the DAGs and requirements are tested against those" + LIMIT.format("mwaa-airflow-version.supportedVersions")
     ]
 
 
@@ -356,8 +361,10 @@ def test_levels_come_from_pack_config(pack):
         ({"mwaa-capacity-limits": {"maxWorkers": "ten"}}, "mwaa-capacity-limits: 'ten' is not of type 'integer'"),
         ({"mwaa-capacity-limits": {"maxWorkers": 30}}, "mwaa-capacity-limits: 30 is greater than the maximum of 25"),
         ({CLASS: {"allowedClass": ["mw1.small"]}}, "Additional properties are not allowed ('allowedClass' was unexpected)"),
+        ({CLASS: {"allowedClasses": ["mw1.smal"]}}, "mwaa-environment-class: 'mw1.smal' is not one of ['mw1.micro', 'mw1.small'"),
+        ({"mwaa-airflow-version": {"supportedVersions": ["3.3"]}}, "mwaa-airflow-version: '3.3' is not one of ['3.0.6', '3.2.1', '3.3.1']"),
     ],
 )
 def test_bad_pack_config_is_a_clear_error(pack, config: dict, message: str):
-    with pytest.raises(PackConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(PackConfigError, match=re.escape(message)):
         check(pack, config=config)

@@ -64,6 +64,7 @@ def test_aws_native_environments_get_the_class_allow_list(pack):
     source = native_bucket()
     assert violations(check(pack, source, native_environment(source, environmentClass="mw1.large")), CLASS) == [
         "[mandatory] environmentClass mw1.large is not allowed; allowed: mw1.small"
+        " (the limit is mwaa-environment-class.allowedClasses in the stack's pack config, policies/config/<stack>.json)"
     ]
     for env in (native_environment(source), native_environment(source, environmentClass=None)):  # None: MWAA's default
         result = check(pack, source, env)
@@ -179,6 +180,7 @@ def test_buckets_and_environments_in_cloudformation_templates_are_checked(pack, 
     assert violations(result, CLASS) == [
         "[mandatory] AWS::MWAA::Environment 'Airflow' in CloudFormation stack Stack 'cfn': environmentClass mw1.large is not allowed;"
         " allowed: mw1.small"
+        " (the limit is mwaa-environment-class.allowedClasses in the stack's pack config, policies/config/<stack>.json)"
     ]
     assert violations(result, VERSIONED) == [] and violations(result, SOURCE) == []  # !GetAtt Dags.Arn: a guarded bucket
 
@@ -205,7 +207,10 @@ def test_values_from_config_get_are_coerced_and_nothing_crashes_the_analysis(pac
     result = check(
         pack, provider, *source, env, glue, unversioned, public_access_block(unversioned), config={"monthly-cost-budget": "advisory"}
     )
-    assert violations(result, "mwaa-capacity-limits") == ["[mandatory] maxWorkers is 30, above this stack's ceiling of 10"]
+    assert violations(result, "mwaa-capacity-limits") == [
+        "[mandatory] maxWorkers is 30, above this stack's ceiling of 10"
+        " (the limit is mwaa-capacity-limits.maxWorkers in the stack's pack config, policies/config/<stack>.json)"
+    ]
     assert violations(result, "monthly-cost-budget") == [
         "[advisory] can't estimate the monthly cost: no DPU figure for Glue workerType Z.2X; add it to GLUE_WORKER_DPU in cost_model.py"
     ]

@@ -24,7 +24,8 @@ def _within_budget(args: StackValidationArgs, report_violation: ReportViolation)
         items = ", ".join(f"{item.name} ${item.monthly_usd:,.2f}" for item in result.top(top))
         report_violation(
             f"estimated ${result.total:,.2f}/month in {result.region} exceeds the budget of ${budget:,.2f} "
-            f"by ${result.total - budget:,.2f}; top items: {items}"
+            f"by ${result.total - budget:,.2f}; top items: {items} "
+            "(the budget is monthly-cost-budget.monthlyBudgetUsd in the stack's pack config, policies/config/<stack>.json)"
         )
 
 

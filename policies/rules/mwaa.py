@@ -36,6 +36,13 @@ from .graph import (
 LOG_KEYS = ("dagProcessingLogs", "schedulerLogs", "taskLogs", "webserverLogs", "workerLogs")
 #: The platform's version matrix (also read by the program and the offline tools; the pack imports neither).
 SUPPORTED_VERSIONS = list(json.loads(Path(__file__).with_name("mwaa_versions.json").read_text())["versions"])
+#: Every class MWAA offers: a pack config naming anything else (a typo such as mw1.smal) is rejected by its schema.
+MWAA_CLASSES = ["mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge"]
+
+
+def limit_lives_in(policy: str, key: str) -> str:
+    """Where a violated limit is set, so the message says what to edit (the CLI's --policy-pack-config file)."""
+    return f"(the limit is {policy}.{key} in the stack's pack config, policies/config/<stack>.json)"
 
 
 def _each_environment(check, report_unreadable: bool = False):
@@ -61,7 +68,8 @@ def _environment_class(env: Declared, config: dict) -> list[str]:
         return [f"environmentClass is not known at preview; set it from config so it can be checked against {allowed}"]
     if (value or PROVIDER_DEFAULT_CLASS) not in allowed:
         shown = value or f"omitted (the provider defaults to {PROVIDER_DEFAULT_CLASS})"
-        return [f"environmentClass {shown} is not allowed; allowed: {', '.join(allowed)}"]
+        where = limit_lives_in("mwaa-environment-class", "allowedClasses")
+        return [f"environmentClass {shown} is not allowed; allowed: {', '.join(allowed)} {where}"]
     return []
 
 
@@ -70,7 +78,7 @@ environment_class = ResourceValidationPolicy(
     description="MWAA environments use an allowed class (default: mw1.small only); an omitted class is the provider default, mw1.small.",
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(
-        properties={"allowedClasses": {"type": "array", "items": {"type": "string"}, "default": ["mw1.small"]}},
+        properties={"allowedClasses": {"type": "array", "items": {"enum": MWAA_CLASSES}, "default": ["mw1.small"], "minItems": 1}},
     ),
     validate=_each_environment(_environment_class, report_unreadable=True),
 )
@@ -78,16 +86,15 @@ environment_class = ResourceValidationPolicy(
 
 def _capacity(env: Declared, config: dict) -> list[str]:
     problems = []
-    for key, ceiling in (
-        ("maxWorkers", config["maxWorkers"]),
-        ("schedulers", config["maxSchedulers"]),
-        ("maxWebservers", config["maxWebservers"]),
-    ):
+    for key, limit in (("maxWorkers", "maxWorkers"), ("schedulers", "maxSchedulers"), ("maxWebservers", "maxWebservers")):
+        ceiling = config[limit]
         value = as_number(peek(env.props, key), key)  # "10" from a program's Config.get counts as 10
         if value is UNKNOWN:
             problems.append(f"{key} is not known at preview; set it from config so it can be checked against {ceiling:g}")
         elif value is not None and value > ceiling:
-            problems.append(f"{key} is {value:g}, above this stack's ceiling of {ceiling:g}")
+            problems.append(
+                f"{key} is {value:g}, above this stack's ceiling of {ceiling:g} {limit_lives_in('mwaa-capacity-limits', limit)}"
+            )
     return problems
 
 
@@ -125,7 +132,10 @@ def _airflow_version(env: Declared, config: dict) -> list[str]:
     supported = config["supportedVersions"]
     version = peek(env.props, "airflowVersion")
     if version is UNKNOWN or version not in supported:
-        return [f"airflowVersion {version} is not in the supported list {supported}; the DAGs and requirements are tested against those"]
+        return [
+            f"airflowVersion {version} is not in the supported list {supported}; the DAGs and requirements are tested against those "
+            + limit_lives_in("mwaa-airflow-version", "supportedVersions")
+        ]
     return []
 
 
@@ -134,7 +144,7 @@ airflow_version = ResourceValidationPolicy(
     description="MWAA runs an Airflow version this platform tests its DAGs against.",
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(
-        properties={"supportedVersions": {"type": "array", "items": {"type": "string"}, "default": SUPPORTED_VERSIONS}},
+        properties={"supportedVersions": {"type": "array", "items": {"enum": SUPPORTED_VERSIONS}, "default": SUPPORTED_VERSIONS}},
     ),
     validate=_each_environment(_airflow_version),
 )

@@ -168,3 +168,10 @@ def test_parsing_makes_no_network_calls(tmp_path: Path, rendered_config: str, mo
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     assert parse(dag_folder(tmp_path, rendered_config)).import_errors == {}
+
+
+def test_the_description_follows_the_configured_schedule(tmp_path: Path, rendered_config: str):
+    config = json.loads(rendered_config) | {"schedule_cron": "0 9 * * MON,WED,FRI", "schedule_timezone": "Europe/Berlin"}
+    dag = parse(dag_folder(tmp_path, json.dumps(config))).dags[DAG_ID]
+    assert dag.description == "Input check (Lambda), then transform (Glue); cron 0 9 * * MON,WED,FRI in Europe/Berlin"
+    assert "IST" not in dag.description
