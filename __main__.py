@@ -57,6 +57,7 @@ pipeline_args = PipelineAssetsArgs(
     environment_name=settings.name,
     region=settings.region,
     settings=settings.pipeline,
+    alert_emails=settings.alert_emails,
     dag_bucket_name=dag_bucket.bucket_name,
     dag_bucket_writable=dag_bucket.writable,
     lambda_source_dir=ROOT / "functions" / "validate_input",

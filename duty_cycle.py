@@ -17,7 +17,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from settings import HOURS_PER_MONTH, WEEKDAYS, ConfigError, PipelineSettings, Settings
+from settings import HOURS_PER_MONTH, WEEKDAYS, ConfigError, PipelineSettings, Settings, WindowSettings
 
 WEEK = 7 * 24 * 60
 #: `pulumi up` (and the offline tools) decide at this time instead of the clock when it is set.
@@ -88,6 +88,22 @@ def pipeline_run_minutes(pipeline: PipelineSettings) -> set[int]:
     }
 
 
+def _extra_windows(window: WindowSettings) -> set[Window]:
+    """A `dutyCycle.windows` entry in UTC, over a whole year: a zone with DST gives each day's window at both UTC times."""
+    zone = zoneinfo.ZoneInfo(window.timezone)
+    (start_h, start_m), (end_h, end_m) = (map(int, t.split(":")) for t in (window.start, window.end))
+    length_on_the_clock = ((end_h * 60 + end_m) - (start_h * 60 + start_m)) % 1440 or 1440  # 00:00-24:00 is the whole day
+    days = {WEEKDAYS.index(day) for day in window.days}
+    found = set()
+    for d in (date(2026, 1, 1) + timedelta(days=n) for n in range(371)):
+        if d.weekday() in days:
+            opens = datetime(d.year, d.month, d.day, start_h, start_m, tzinfo=zone)
+            closes = (opens.replace(tzinfo=None) + timedelta(minutes=length_on_the_clock)).replace(tzinfo=zone)
+            start = minute_of_week(opens)
+            found.add(Window(start, start + int((closes.astimezone(UTC) - opens.astimezone(UTC)).total_seconds() // 60)))
+    return found
+
+
 @dataclass(frozen=True)
 class DutyCycle:
     enabled: bool
@@ -102,9 +118,7 @@ class DutyCycle:
         windows = [Window((run - cycle.lead_minutes) % WEEK, (run - cycle.lead_minutes) % WEEK + cycle.lead_minutes + tail)
                    for run in pipeline_run_minutes(pipeline)]  # fmt: skip
         for extra in cycle.windows:
-            start, end = (int(t[:2]) * 60 + int(t[3:]) for t in (extra.start, extra.end))
-            length = (end - start) % 1440 or 1440  # 00:00-24:00 is the whole day
-            windows += [Window(WEEKDAYS.index(day) * 1440 + start, WEEKDAYS.index(day) * 1440 + start + length) for day in extra.days]
+            windows += sorted(_extra_windows(extra))
         return cls(cycle.enabled, cycle.force_running, tuple(_merge(windows)))
 
     @property

@@ -266,6 +266,25 @@ class GlueSettings(_Model):
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
+def _known_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"timezone {value!r} is not an IANA time zone such as Asia/Kolkata or UTC") from None
+    return value
+
+
+def _quoted_time(key: str, value: Any) -> Any:
+    """YAML 1.1 reads an unquoted 9:00 as the number 540 (base 60): say so, rather than "not a valid string"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        hours, minutes = divmod(value, 60)
+        raise ValueError(
+            f"{key} reads as the number {value}: YAML takes an unquoted {hours}:{minutes:02d} as base-60. "
+            f'Quote it: {key}: "{hours:02d}:{minutes:02d}"'
+        )
+    return value
+
+
 def _distinct_days(value: list[str]) -> list[str]:
     if not value or len(set(value)) != len(value):
         raise ValueError("must list one or more distinct days, e.g. [MON, TUE, WED, THU, FRI]")
@@ -281,7 +300,6 @@ class PipelineSettings(_Model):
     timezone: str = "Asia/Kolkata"
     input_prefix: str = "incoming/"
     output_prefix: str = "curated/"
-    alert_emails: list[str] = []
     #: How late after its scheduled time a run may still start (the DAG's `run_immediately`): covers a
     #: scheduler that comes up late, e.g. an environment resumed by the duty cycle that took long to create.
     late_start_minutes: int = Field(default=60, ge=0, le=720)
@@ -289,6 +307,18 @@ class PipelineSettings(_Model):
     run_timeout_minutes: int = Field(default=120, ge=10, le=1440)
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
     glue: GlueSettings = GlueSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alert_emails_moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "alertEmails" in data:
+            raise ValueError("alertEmails moved to the top level: set mwaa-platform:alertEmails (next to owner), not pipeline.alertEmails")
+        return data
+
+    @field_validator("run_time", mode="before")
+    @classmethod
+    def _quoted(cls, value: Any) -> Any:
+        return _quoted_time("runTime", value)
 
     @field_validator("run_time")
     @classmethod
@@ -300,11 +330,7 @@ class PipelineSettings(_Model):
     @field_validator("timezone")
     @classmethod
     def _zone_known(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone {value!r} is not an IANA time zone such as Asia/Kolkata or UTC") from None
-        return value
+        return _known_zone(value)
 
     @property
     def cron(self) -> str:
@@ -337,28 +363,32 @@ class PipelineSettings(_Model):
             raise ValueError(f"S3 prefix {value!r} must be relative and end with '/', e.g. incoming/")
         return value
 
-    @field_validator("alert_emails")
-    @classmethod
-    def _emails_form(cls, value: list[str]) -> list[str]:
-        for email in value:
-            if not EMAIL.match(email):
-                raise ValueError(f"alertEmails entry {email!r} is not an email address")
-        return value
-
 
 class WindowSettings(_Model):
-    """An extra UTC window, e.g. weekday working hours for a team that wants the UI while it works."""
+    """An extra window, e.g. weekday working hours for a team that wants the UI while it works."""
 
     days: Days
     start: str
     end: str
+    #: The zone `days`, `start` and `end` are read in; with daylight saving, the window covers both UTC times.
+    timezone: str = "UTC"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _quoted(cls, value: Any, info: ValidationInfo) -> Any:
+        return _quoted_time(info.field_name, value)
 
     @field_validator("start", "end")
     @classmethod
     def _time_form(cls, value: str, info: ValidationInfo) -> str:
         if not HHMM.match(value) and not (info.field_name == "end" and value == "24:00"):
-            raise ValueError(f"window time {value!r} must be HH:MM in UTC on a 24-hour clock, e.g. 08:00 (an end may be 24:00)")
+            raise ValueError(f"window time {value!r} must be HH:MM on a 24-hour clock, e.g. 08:00 (an end may be 24:00)")
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_known(cls, value: str) -> str:
+        return _known_zone(value)
 
     @model_validator(mode="after")
     def _not_empty(self) -> WindowSettings:
@@ -389,11 +419,21 @@ class Settings(_Model):
     cost_center: str = Field(min_length=1)
     environment_name: str | None = None
     tags: dict[str, str] = {}
+    #: Who hears of a failed task or a missed run: email subscriptions on the alert topic (SNS asks each to confirm).
+    alert_emails: list[str] = []
     network: NetworkSettings = NetworkSettings()
     mwaa: MwaaSettings = MwaaSettings()
     dag_bucket: BucketSettings = BucketSettings()
     pipeline: PipelineSettings = PipelineSettings()
     duty_cycle: DutyCycleSettings = DutyCycleSettings()
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _emails_form(cls, value: list[str]) -> list[str]:
+        for email in value:
+            if not EMAIL.match(email):
+                raise ValueError(f"alertEmails entry {email!r} is not an email address")
+        return value
 
     @field_validator("region")
     @classmethod
@@ -435,7 +475,7 @@ class Settings(_Model):
 
 #: Keys read from the project namespace; objects are YAML maps in the stack file.
 SCALAR_KEYS = ("owner", "costCenter", "environmentName")
-OBJECT_KEYS = ("tags", "network", "mwaa", "dagBucket", "pipeline", "dutyCycle")
+OBJECT_KEYS = ("tags", "alertEmails", "network", "mwaa", "dagBucket", "pipeline", "dutyCycle")
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -27,6 +27,8 @@ class PipelineAssetsArgs:
     environment_name: str
     region: str
     settings: PipelineSettings
+    #: Email subscriptions on the alert topic.
+    alert_emails: list[str]
     dag_bucket_name: pulumi.Input[str]
     #: The DAG bucket's one-time versioning wait (SecureBucket.writable): the rendered config is written after it.
     dag_bucket_writable: pulumi.Resource
@@ -56,7 +58,7 @@ class PipelineAssets(pulumi.ComponentResource):
 
         data = SecureBucket(f"{name}-data", SecureBucketArgs(args.noncurrent_version_expiration_days, args.protect), child)
         topic = aws.sns.Topic(f"{name}-alerts", name=f"{args.environment_name}-alerts", opts=child)
-        for i, email in enumerate(cfg.alert_emails):
+        for i, email in enumerate(args.alert_emails):
             aws.sns.TopicSubscription(f"{name}-alerts-email-{i + 1}", topic=topic.arn, protocol="email", endpoint=email, opts=child)
 
         # Lambda: basic execution plus read access to the input prefix only.

@@ -206,7 +206,8 @@ def object_body(obj: Recorded) -> bytes:
 
 
 def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """`config:` of Pulumi.<stack>.yaml (a missing or malformed file is a clear error)."""
+    """The stack's config: Pulumi.yaml's project-level values, then Pulumi.<stack>.yaml's (a missing or malformed file is a
+    clear error)."""
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         known = sorted(p.name.split(".")[1] for p in project_dir.glob("Pulumi.*.yaml"))
@@ -220,7 +221,23 @@ def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
         raise StackFileError(f"{path.name} is not valid YAML: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise StackFileError(f"{path.name} must be a map with a `config:` map of settings")
-    return document.get("config", {})
+    # A key in the stack file replaces the project-level value whole (no deep merge), as in the CLI.
+    return project_config(project_dir) | (document.get("config") or {})
+
+
+def project_config(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """Project-level `config:` of Pulumi.yaml, as the CLI reads it: a plain value, or `{value: ...}` for an object or list
+    (a `{default: ...}` declaration gives its default); an unqualified key is the project's own."""
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    found = {}
+    for key, entry in (project.get("config") or {}).items():
+        full_key = key if ":" in key else f"{project['name']}:{key}"
+        if isinstance(entry, dict):
+            if "value" not in entry and "default" not in entry:
+                raise StackFileError(f"Pulumi.yaml: config {key} is a map; give an object as `{key}: {{value: ...}}`")
+            entry = entry.get("value", entry.get("default"))
+        found[full_key] = entry
+    return found
 
 
 def stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from offline.harness import PROJECT_DIR, StackFileError, run_stack, stack_config
+from offline.harness import PROJECT_DIR, StackFileError, run_stack, stack_config, stack_settings
 from settings import ConfigError
 
 ENV = "aws:mwaa/environment:Environment"
@@ -48,7 +48,8 @@ BAD = [
     (("network", "publicSubnetCidrs", ["10.192.20.0/24", "10.192.11.0/24"]), ["subnets 10.192.20.0/24 and 10.192.20.0/24 overlap"]),
     (("network", "vpcCidr", "10.192.0.0/33"), ["mwaa-platform:network.vpcCidr", "not an IPv4 network"]),
     (("network", "natGateways", 3), ["mwaa-platform:network.natGateways", "1 or 2"]),
-    (("pipeline", "alertEmails", ["not-an-email"]), ["alertEmails entry 'not-an-email'"]),
+    (("pipeline", "alertEmails", ["oncall@example.com"]), ["alertEmails moved to the top level: set mwaa-platform:alertEmails"]),
+    (("pipeline", "runTime", 540), ['runTime reads as the number 540: YAML takes an unquoted 9:00 as base-60. Quote it: runTime: "09:00"']),
     (("pipeline", "glue", {"jobType": "glueetl"}), ["a glueetl job takes workerType"]),
     (("pipeline", "inputPrefix", "/abs"), ["S3 prefix '/abs' must be relative"]),
     (("pipeline", "runTime", "25:00"), ["runTime '25:00' must be HH:MM on a 24-hour clock"]),
@@ -142,3 +143,17 @@ def test_configuration_options_take_yaml_scalars_and_send_mwaa_strings():
         "scheduler.min_file_process_interval": "30.5",
         "webserver.x": "y",
     }
+
+
+def test_shared_settings_live_once_in_the_project_file(tmp_path: Path):
+    project = copy_project(tmp_path)
+    project_file = project / "Pulumi.yaml"
+    shared = project_file.read_text().replace('runTime: "10:00"', 'runTime: "09:00"')
+    project_file.write_text(shared.replace("Asia/Kolkata", "Europe/Berlin"))
+    for stack in ("dev", "prod"):  # one edit, both stacks
+        pipeline = stack_settings(stack, project).pipeline
+        assert (pipeline.run_time, pipeline.timezone) == ("09:00", "Europe/Berlin")
+    prod_file = project / "Pulumi.prod.yaml"
+    prod_file.write_text(prod_file.read_text() + '  mwaa-platform:pipeline:\n    runTime: "11:00"\n')
+    prod = stack_settings("prod", project).pipeline
+    assert (prod.run_time, prod.timezone) == ("11:00", "Asia/Kolkata")  # the stack's key replaces the project's value whole

@@ -270,6 +270,14 @@ def test_every_edge_is_checked_again_within_30_minutes(stack_config_edit: dict):
         assert any(0 < (fire - edge) % WEEK <= 30 for fire in fires), f"edge {edge} has no recheck within 30 minutes"
 
 
+def test_a_window_in_a_zone_with_daylight_saving_covers_both_utc_times():
+    cycle = cycle_for(windows=[{"days": ["SAT"], "start": "08:00", "end": "18:00", "timezone": "Europe/Berlin"}])
+    # 08:00-18:00 Berlin is 07:00-17:00 UTC in winter and 06:00-16:00 UTC in summer: one window covers both.
+    assert "SAT 06:00 - SAT 17:00 UTC" in [str(w) for w in cycle.windows]
+    utc = cycle_for(windows=[{"days": ["SAT"], "start": "08:00", "end": "18:00"}])
+    assert "SAT 08:00 - SAT 18:00 UTC" in [str(w) for w in utc.windows]
+
+
 def test_the_scheduler_costs_a_small_share_of_what_the_duty_cycle_saves(dev: StackRun):
     cycle = DutyCycle.from_settings(stack_settings("dev"))
     minutes = cycle.scheduler_minutes_per_month

@@ -30,7 +30,7 @@ def subscription(target: Res | None, **props) -> Res:
 def test_a_topic_without_subscription_is_reported_at_the_configured_level(pack):
     lonely = topic()
     assert violations(check(pack, lonely), POLICY) == [
-        "[advisory] Topic 'alerts' has no subscription, so its alerts reach no one: add one (pipeline.alertEmails, next to owner "
+        "[advisory] Topic 'alerts' has no subscription, so its alerts reach no one: add one (alertEmails, next to owner "
         "in Pulumi.<stack>.yaml, or an aws.sns.TopicSubscription to your paging tool)"
     ]
     assert not check(pack, lonely, config={POLICY: "mandatory"}).passed

@@ -72,3 +72,33 @@ def test_every_offline_command_in_the_readme_is_accepted():
             parse(words)
         except SystemExit:
             raise AssertionError(f"README command `python -m offline {' '.join(words)}` is rejected") from None
+
+
+def readme_yaml_examples() -> list[dict]:
+    """Every YAML example: fenced yaml blocks, and inline `windows: [...]` snippets, as mwaa-platform config."""
+    import yaml
+
+    examples = []
+    for block in re.findall(r"```yaml\n(.*?)```", README, re.S):
+        document = yaml.safe_load(block)
+        examples.append(document.get("config", document))
+    for snippet in re.findall(r"`(?:dutyCycle\.)?(windows: \[.*?\])`", README):
+        examples.append({"mwaa-platform:dutyCycle": {"enabled": True, **yaml.safe_load(snippet)}})
+    return examples
+
+
+def test_every_yaml_example_in_the_readme_is_valid_config():
+    import copy
+
+    from offline.harness import stack_config
+    from settings import load_settings
+
+    examples = readme_yaml_examples()
+    assert len(examples) >= 5, examples  # the project file, plugins, and the windows examples
+    for example in examples:
+        config = copy.deepcopy(stack_config("dev"))
+        for key, value in example.items():
+            key = key if ":" in key else f"mwaa-platform:{key}"
+            value = value.get("value", value) if isinstance(value, dict) and "value" in value else value
+            config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+        load_settings("dev", config.get)  # raises ConfigError naming the key when an example is wrong

@@ -23,7 +23,7 @@ def _topic_subscribed(args: StackValidationArgs, report_violation: ReportViolati
         if linked or (inline and inline is not UNKNOWN) or (isinstance(arn, str) and arn in subscribed_arns):
             continue
         report_violation(
-            f"{label(topic)} has no subscription, so its alerts reach no one: add one (pipeline.alertEmails, next to owner in "
+            f"{label(topic)} has no subscription, so its alerts reach no one: add one (alertEmails, next to owner in "
             "Pulumi.<stack>.yaml, or an aws.sns.TopicSubscription to your paging tool)",
             topic.urn,
         )
