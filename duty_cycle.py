@@ -168,7 +168,7 @@ class DutyCycle:
         days_by_time: dict[tuple[int, int], set[int]] = {}
         for fire in sorted({(edge + delay) % WEEK for edge in self.edges() for delay in (0, RECHECK_MINUTES)}):
             days_by_time.setdefault((fire % 1440 // 60, fire % 60), set()).add((fire // 1440 + 1) % 7)
-        return sorted(f"{minute} {hour} * * {','.join(map(str, sorted(days)))}" for (hour, minute), days in days_by_time.items())
+        return [f"{minute} {hour} * * {','.join(map(str, sorted(days)))}" for (hour, minute), days in sorted(days_by_time.items())]
 
     @property
     def scheduler_minutes_per_month(self) -> float:

@@ -34,6 +34,9 @@ from offline.pipeline_run import SCENARIOS
 from offline.plan import render_plan
 from offline.requirements_check import check_requirements
 from offline.requirements_check import render as render_requirements
+from offline.workflows import COMMAND as WORKFLOWS_COMMAND
+from offline.workflows import main as workflows_main
+from offline.workflows import stale as stale_workflows
 from policies.rules.cost_model import estimate
 from policies.rules.cost_model import render as render_cost
 
@@ -47,6 +50,7 @@ COMMANDS = {
     "duty-cycle": "windows, next resume and pause, active hours, the scheduler's cron lines and CI minutes",
     "dags": "the DAG folder MWAA would get, parsed by the stack's Airflow plus its requirements (and fitted to its windows)",
     "requirements": "requirements.txt resolved as MWAA would, for MWAA's platform (needs PyPI)",
+    "workflows": "rewrite the cron lines, stack matrices and regions in .github/workflows/ from the stacks (--check: report only)",
 }
 
 
@@ -152,6 +156,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["workflows"]:
+        return workflows_main(argv[1:])
     args = parse(argv)
     stacks = args.stacks or sorted(p.name.split(".")[1] for p in args.project.glob("Pulumi.*.yaml"))
     pack_dir = args.project / "policies"
@@ -226,6 +232,13 @@ def main(argv: list[str]) -> int:
             entry["pipeline"] = output
             if not args.json:
                 print(output)
+    if args.command == "all" and (outdated := stale_workflows(args.project / ".github" / "workflows", args.project)):
+        failed = True
+        report["workflows"] = {"stale": outdated, "fix": WORKFLOWS_COMMAND}
+        if not args.json:
+            print(
+                "\n".join(f"Workflows: .github/workflows/{name} does not follow the stacks; run `{WORKFLOWS_COMMAND}`" for name in outdated)
+            )
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     return FAILED if failed else PASSED

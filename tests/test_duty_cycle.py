@@ -94,7 +94,7 @@ def test_explicit_windows_add_to_the_pipeline_windows_and_merge():
     cycle = cycle_for(windows=[{"days": ["MON", "TUE", "WED", "THU", "FRI"], "start": "07:00", "end": "17:00"}])
     assert [str(w) for w in cycle.windows][:1] == ["MON 03:30 - MON 17:00 UTC"]
     assert len(cycle.windows) == 5
-    assert cycle.cron_lines() == ["0 17 * * 1,2,3,4,5", "20 17 * * 1,2,3,4,5", "30 3 * * 1,2,3,4,5", "50 3 * * 1,2,3,4,5"]
+    assert cycle.cron_lines() == ["30 3 * * 1,2,3,4,5", "50 3 * * 1,2,3,4,5", "0 17 * * 1,2,3,4,5", "20 17 * * 1,2,3,4,5"]
 
 
 def test_a_window_past_midnight_on_sunday_wraps_into_monday():
@@ -255,7 +255,7 @@ def test_the_scheduler_fires_at_every_window_edge_of_every_duty_cycled_stack():
     scheduler = workflow("duty-cycle.yml")
     assert {entry["cron"] for entry in scheduler["on"]["schedule"]} == expected
     (job,) = scheduler["jobs"].values()
-    assert job["strategy"]["matrix"]["stack"] == duty_cycled_stacks() == ["dev"]
+    assert [entry["stack"] for entry in job["strategy"]["matrix"]["include"]] == duty_cycled_stacks() == ["dev"]
 
 
 @pytest.mark.parametrize("stack_config_edit", [{}, {"windows": [{"days": ["SAT"], "start": "22:00", "end": "02:00"}]}])
@@ -309,5 +309,5 @@ def test_the_duty_cycle_command_prints_windows_edges_and_hours():
     dev, prod = report["dev"]["duty_cycle"], report["prod"]["duty_cycle"]
     assert (dev["state_at"], dev["next_resume"], dev["next_pause"]) == ("paused", "2026-11-30T03:30:00+00:00", "2026-11-30T07:45:00+00:00")
     assert dev["hours_per_month"] == 92.34
-    assert dev["cron"] == ["30 3 * * 1,2,3,4,5", "45 7 * * 1,2,3,4,5", "5 8 * * 1,2,3,4,5", "50 3 * * 1,2,3,4,5"]
+    assert dev["cron"] == ["30 3 * * 1,2,3,4,5", "50 3 * * 1,2,3,4,5", "45 7 * * 1,2,3,4,5", "5 8 * * 1,2,3,4,5"]
     assert prod["always_on"] and prod["hours_per_month"] == 730 and prod["next_resume"] is None

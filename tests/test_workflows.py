@@ -7,12 +7,15 @@ import copy
 import re
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from duty_cycle import DutyCycle
 from offline.harness import PROJECT_DIR, stack_settings
+from tests.test_config import copy_project
 from tests.workflowkit import WORKFLOWS_DIR, cli_pin, problems, pulumi_steps, workflow, workflows
 
 STACKS = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
@@ -139,7 +142,8 @@ def test_zizmor_finds_nothing_at_medium_or_high():
 def test_the_whole_path_has_its_jobs():
     jobs = workflow("pulumi.yml")["jobs"]
     assert set(jobs) == {"offline", "preview", "deploy-dev", "deploy-prod", "drift"}
-    assert jobs["preview"]["strategy"]["matrix"]["stack"] == STACKS == jobs["drift"]["strategy"]["matrix"]["stack"]
+    stacks = lambda job: [entry["stack"] for entry in jobs[job]["strategy"]["matrix"]["include"]]  # noqa: E731
+    assert stacks("preview") == STACKS == stacks("drift")
     assert [s["run"] for s in jobs["offline"]["steps"] if "run" in s] == ["bin/test", "bin/offline"]
 
 
@@ -178,3 +182,26 @@ def test_drift_is_checked_daily_against_aws_and_fails_loudly():
             at = datetime(2026, 11, day, hour, minute, tzinfo=UTC)
             assert not cycle.windows or not cycle.running(at) or cycle.always_on, (stack, at)
             assert f"{minute} {hour} " not in " ".join(cycle.cron_lines()), stack
+
+
+def test_the_workflows_follow_the_stacks_and_a_command_rewrites_them(tmp_path: Path):
+    project = copy_project(tmp_path)
+    stack_file = project / "Pulumi.dev.yaml"
+    stack_file.write_text(stack_file.read_text().replace("aws:region: us-east-1", "aws:region: ap-northeast-1"))
+    project_file = project / "Pulumi.yaml"
+    project_file.write_text(project_file.read_text().replace('runTime: "10:00"', 'runTime: "09:00"'))
+    command = [sys.executable, "-m", "offline.workflows", "--project", str(project)]
+    check = subprocess.run([*command, "--check"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 1
+    assert "stale: .github/workflows/duty-cycle.yml does not follow the stacks; run `python -m offline workflows`" in check.stdout
+    assert "stale: .github/workflows/pulumi.yml" in check.stdout  # dev's region
+    assert subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120).returncode == 0
+    assert subprocess.run([*command, "--check"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120).returncode == 0
+    rewritten = workflows(project / ".github" / "workflows")
+    settings = stack_settings("dev", project)
+    assert [s["cron"] for s in rewritten["duty-cycle.yml"]["on"]["schedule"]] == DutyCycle.from_settings(settings).cron_lines()
+    assert rewritten["duty-cycle.yml"]["on"]["schedule"][0]["cron"] == "30 2 * * 1,2,3,4,5"  # 09:00 IST is 03:30 UTC; an hour's lead
+    assert rewritten["pulumi.yml"]["jobs"]["preview"]["strategy"]["matrix"]["include"][0] == {"stack": "dev", "region": "ap-northeast-1"}
+    dev_login = step_of(rewritten["pulumi.yml"]["jobs"]["deploy-dev"], "aws-actions/")
+    assert dev_login["with"]["aws-region"] == "ap-northeast-1"
+    assert problems(rewritten) == []  # still safe

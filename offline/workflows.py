@@ -1,0 +1,106 @@
+"""The parts of `.github/workflows/` that follow the stacks: the duty-cycle cron lines, the stack matrices, the regions.
+
+python -m offline workflows           # rewrite them from the Pulumi.<stack>.yaml files
+python -m offline workflows --check   # exit 1, naming each stale file, when they differ (bin/offline runs this)
+
+Each generated line carries a `# generated:` marker, so a fork's own edits elsewhere in the files are kept. The
+deploy chain itself (dev, then prod after approval) is fixed; a stack beyond those two gets previews and drift checks
+(the matrices) and, when duty-cycled, the scheduler, and its own deploy job is yours to add.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from duty_cycle import RECHECK_MINUTES, DutyCycle
+from offline.exits import FAILED, PASSED, run_main
+from offline.harness import PROJECT_DIR, stack_settings
+
+COMMAND = "python -m offline workflows"
+_MATRIX = re.compile(r"^(?P<indent>\s+)include: .*# generated: (?P<which>all stacks|duty-cycled stacks)$", re.M)
+_REGION = re.compile(r"^(?P<indent>\s+)aws-region: \S+(?P<pad>\s+)# generated: region of (?P<stack>[\w-]+)$", re.M)
+_SCHEDULE = re.compile(r"(?P<head>  schedule:  # generated: duty-cycle edges\n)(?P<lines>(?:    - cron: .*\n)*)")
+
+
+@dataclass(frozen=True)
+class StackFacts:
+    name: str
+    region: str
+    cycle: DutyCycle
+
+
+def stack_facts(project: Path = PROJECT_DIR) -> list[StackFacts]:
+    stacks = sorted(p.name.split(".")[1] for p in project.glob("Pulumi.*.yaml"))
+    facts = []
+    for stack in stacks:
+        settings = stack_settings(stack, project)
+        facts.append(StackFacts(stack, settings.region, DutyCycle.from_settings(settings)))
+    return facts
+
+
+def _include(stacks: list[StackFacts]) -> str:
+    return "[" + ", ".join(f"{{stack: {s.name}, region: {s.region}}}" for s in stacks) + "]"
+
+
+def _cron_block(stacks: list[StackFacts]) -> str:
+    lines = []
+    for stack in stacks:
+        for line in stack.cycle.cron_lines():
+            minute, hour = map(int, line.split()[:2])
+            edges = {(e % 1440 // 60, e % 60): "resume" if any(e == w.start % 10080 for w in stack.cycle.windows) else "pause"
+                     for e in stack.cycle.edges()}  # fmt: skip
+            what = edges.get((hour, minute))
+            if what is None:
+                earlier = (hour * 60 + minute - RECHECK_MINUTES) % 1440
+                what = f"{edges.get((earlier // 60, earlier % 60), 'edge')}, recheck {RECHECK_MINUTES} min later"
+            lines.append(f'    - cron: "{line}"{" " * max(1, 22 - len(line))}# {stack.name}: {what}\n')
+    return "".join(lines)
+
+
+def render(name: str, text: str, stacks: list[StackFacts]) -> str:
+    """`text` with every generated part rewritten from `stacks`."""
+    cycled = [s for s in stacks if not s.cycle.always_on]
+    by_name = {s.name: s for s in stacks}
+    text = _MATRIX.sub(
+        lambda m: f"{m['indent']}include: {_include(stacks if m['which'] == 'all stacks' else cycled)}  # generated: {m['which']}", text
+    )
+    text = _REGION.sub(
+        lambda m: f"{m['indent']}aws-region: {by_name[m['stack']].region}{m['pad']}# generated: region of {m['stack']}", text
+    )
+    if name == "duty-cycle.yml":
+        text = _SCHEDULE.sub(lambda m: m["head"] + _cron_block(cycled), text)
+    return text
+
+
+def stale(folder: Path, project: Path = PROJECT_DIR) -> list[str]:
+    """Workflow files whose generated parts differ from what the stacks say."""
+    stacks = stack_facts(project)
+    return [path.name for path in sorted(folder.glob("*.yml")) if render(path.name, path.read_text(), stacks) != path.read_text()]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report stale files (exit 1)")
+    parser.add_argument("--project", type=Path, default=PROJECT_DIR)
+    args = parser.parse_args(argv)
+    folder = args.project / ".github" / "workflows"
+    if args.check:
+        found = stale(folder, args.project)
+        for name in found:
+            print(f"stale: .github/workflows/{name} does not follow the stacks; run `{COMMAND}`")
+        return FAILED if found else PASSED
+    stacks = stack_facts(args.project)
+    for path in sorted(folder.glob("*.yml")):
+        updated = render(path.name, path.read_text(), stacks)
+        if updated != path.read_text():
+            path.write_text(updated)
+            print(f"rewrote .github/workflows/{path.name}")
+    return PASSED
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(lambda: main(sys.argv[1:])))
