@@ -31,15 +31,17 @@ from offline.exits import FAILED, PASSED, check_child, run_main
 from offline.gate import as_json, render, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, run_stack, stack_settings
 from offline.pipeline_run import SCENARIOS
-from offline.plan import render_plan
+from offline.plan import render_plan, render_plan_diff
 from offline.requirements_check import check_requirements
 from offline.requirements_check import render as render_requirements
 from offline.workflows import COMMAND as WORKFLOWS_COMMAND
 from offline.workflows import main as workflows_main
 from offline.workflows import stale as stale_workflows
-from policies.rules.cost_model import estimate
+from policies.rules.cost_model import estimate, load_pricing
 from policies.rules.cost_model import render as render_cost
 
+#: MWAA bills a paused environment until its deletion ends (policies/rules/pricing.json's assumption).
+TEARDOWN_MINUTES = load_pricing()["assumptions"]["mwaa_teardown_minutes_per_cycle"]["value"]
 #: Each command and what it does (`--help` lists them).
 COMMANDS = {
     "all": "everything below, per stack (the default; `bin/offline` runs it)",
@@ -94,6 +96,7 @@ def describe_duty_cycle(stack: str, cycle: DutyCycle, at: datetime) -> dict[str,
         "next_pause": pause.isoformat() if pause else None,
         "hours_per_month": cycle.hours_per_month,
         "cycles_per_month": cycle.cycles_per_month,
+        "billed_hours_per_month": round(cycle.hours_per_month + cycle.cycles_per_month * TEARDOWN_MINUTES / 60, 2),
         "cron": cycle.cron_lines(),
         "scheduler_minutes_per_month": cycle.scheduler_minutes_per_month,
     }
@@ -109,7 +112,8 @@ def render_duty_cycle(info: dict[str, object]) -> str:
             *(f"    window          {w}" for w in info["windows"]),
             f"    next resume     {info['next_resume']}",
             f"    next pause      {info['next_pause']}",
-            f"    active          {info['hours_per_month']:,.2f} of 730 h/month ({info['cycles_per_month']:g} resumes a month)",
+            f"    active          {info['hours_per_month']:,.2f} of 730 h/month ({info['cycles_per_month']:g} resumes a month); "
+            f"billed {info['billed_hours_per_month']:,.2f} h with each pause's {TEARDOWN_MINUTES:g} min of teardown (see the cost)",
             *(f"    scheduler cron  {line}" for line in info["cron"]),
             f"    scheduler CI    {info['scheduler_minutes_per_month']:,.1f} min/month "
             f"(about ${info['scheduler_minutes_per_month'] * GITHUB_MINUTE_USD:,.2f} at ${GITHUB_MINUTE_USD}/min; each edge is checked "
@@ -164,6 +168,7 @@ def main(argv: list[str]) -> int:
 
     report: dict[str, dict] = {}
     failed = False
+    summary: list[tuple[str, str, str, str]] = []  # (stack, state, check, verdict), printed last
     for stack in stacks:
         settings = stack_settings(stack, args.project)
         cycle = DutyCycle.from_settings(settings)
@@ -189,31 +194,39 @@ def main(argv: list[str]) -> int:
                 requirements=args.project / settings.dag_bucket.requirements_file,
             )
             failed |= not dag_check.passed
+            summary.append((stack, "", "DAGs", "PASS" if dag_check.passed else f"FAIL ({len(dag_check.report['problems'])} problems)"))
             entry["dags"] = dag_check.report
             if not args.json:
                 print(render_dags(dag_check), end="\n\n")
         if args.command in ("all", "requirements"):
             requirements = check_requirements(settings, args.project)
             failed |= not requirements.passed
+            summary.append((stack, "", "requirements", "PASS" if requirements.passed else f"FAIL ({len(requirements.problems)} problems)"))
             entry["requirements"] = asdict(requirements) | {"passed": requirements.passed}
             if not args.json:
                 print(render_requirements(requirements), end="\n\n")
-        for state, at, run in runs if args.command in ("all", "plan", "gate", "cost") else []:
+        for index, (state, at, run) in enumerate(runs if args.command in ("all", "plan", "gate", "cost") else []):
             shown = entry.setdefault("states", {}).setdefault(state, {"at": at.isoformat()})
             title = state_title(stack, state, at)
             if args.command in ("all", "plan"):
                 shown["resources"] = len(run.resources)
-                if not args.json:
-                    print(render_plan(run, title), end="\n\n")
+                if not args.json:  # the tree once per stack; another state as its difference from it
+                    first_state, _, first_run = runs[0]
+                    plan = render_plan(run, title) if index == 0 else render_plan_diff(first_run, run, title, first_state)
+                    print(plan, end="\n\n")
             if args.command in ("all", "gate"):
                 result = run_gate(run, *stack_pack_config(stack, pack_dir), pack_dir=pack_dir)
                 failed |= not result.passed
+                advisories = f" ({len(result.advisory)} advisory)" if result.advisory else ""
+                verdict = f"PASS{advisories}" if result.passed else f"FAIL ({len(result.mandatory)} mandatory){advisories}"
+                summary.append((stack, state, "policy gate", verdict))
                 shown["policy"] = as_json(result)
                 if not args.json:
                     print(render(result, title), end="\n\n")
             if args.command in ("all", "cost"):
                 priced = estimate((r.type, r.inputs) for r in run.resources)
                 failed |= not priced.complete  # every missing figure is named; the other checks still run
+                summary.append((stack, state, "cost", f"${priced.total:,.2f}/month" if priced.complete else "INCOMPLETE (prices missing)"))
                 shown["cost"] = {
                     **asdict(priced),
                     "total": priced.total,
@@ -224,16 +237,19 @@ def main(argv: list[str]) -> int:
                     print(render_cost(priced, title), end="\n\n")
         if args.command == "all" and entry["dags"]["problems"]:
             entry["pipeline"] = "skipped: the DAG check failed (above), so no DAG would run"
+            summary.append((stack, "", "pipeline run", "skipped (DAG check failed)"))
             if not args.json:
                 print(f"Pipeline run for {stack} skipped: the DAG check failed (above), so no DAG would run")
         elif args.command in ("all", "pipeline"):
             succeeded, output = pipeline(stack, args.project, args.json, args.scenario, args.airflow_version)
             failed |= not succeeded
+            summary.append((stack, "", f"pipeline run ({args.scenario})", "PASS" if succeeded else "FAIL"))
             entry["pipeline"] = output
             if not args.json:
                 print(output)
     if args.command == "all" and (outdated := stale_workflows(args.project / ".github" / "workflows", args.project)):
         failed = True
+        summary.append(("all", "", "workflows", f"FAIL (stale: run `{WORKFLOWS_COMMAND}`)"))
         report["workflows"] = {"stale": outdated, "fix": WORKFLOWS_COMMAND}
         if not args.json:
             print(
@@ -241,7 +257,20 @@ def main(argv: list[str]) -> int:
             )
     if args.json:
         print(json.dumps(report, indent=2, default=str))
+    elif len(summary) > 1:
+        print(render_summary(summary, failed))
     return FAILED if failed else PASSED
+
+
+def render_summary(rows: list[tuple[str, str, str, str]], failed: bool) -> str:
+    """One table at the end: every stack, state and check with its verdict, then the run's."""
+    lines = ["", "Summary", f"    {'stack':<10} {'state':<9} {'check':<26} verdict"]
+    lines += [f"    {stack:<10} {state or '-':<9} {check:<26} {verdict}" for stack, state, check, verdict in rows]
+    failures = sum(1 for row in rows if row[3].startswith(("FAIL", "INCOMPLETE")))
+    lines.append(
+        f"{'FAILED' if failed else 'PASSED'}: {failures} of {len(rows)} checks failed" if failed else f"PASSED: all {len(rows)} checks"
+    )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

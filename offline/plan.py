@@ -44,3 +44,19 @@ def render_plan(run: StackRun, title: str | None = None) -> str:
     lines.append("Outputs (from Pulumi's mocks: names are the program's, IDs, ARNs and URLs are placeholders):")
     lines += [f"    {key:<22} {'(known after apply)' if value is None else value}" for key, value in run.outputs.items()]
     return "\n".join(lines)
+
+
+def render_plan_diff(shown: StackRun, other: StackRun, title: str, shown_title: str) -> str:
+    """`other` as the difference from the plan already shown: resources it removes (-) and adds (+), by type and name."""
+    key = lambda r: (r.type, r.name)  # noqa: E731
+    theirs, ours = {key(r): r for r in other.resources}, {key(r): r for r in shown.resources}
+    removed = sorted(k for k in ours if k not in theirs)
+    added = sorted(k for k in theirs if k not in ours)
+    changed = sorted(k for k in ours.keys() & theirs.keys() if ours[k].wire != theirs[k].wire)  # as sent to the engine
+    lines = [f"{title}: {len(other.resources)} resources, the plan of {shown_title} with these differences:"]
+    lines += [f"    - {kind:<58} {name}" for kind, name in removed]
+    lines += [f"    + {kind:<58} {name}" for kind, name in added]
+    lines += [f"    ~ {kind:<58} {name} (inputs differ)" for kind, name in changed]
+    if not (removed or added or changed):
+        lines.append("    (none)")
+    return "\n".join(lines)

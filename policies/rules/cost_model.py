@@ -49,6 +49,11 @@ class Estimate:
     items: list[LineItem] = field(default_factory=list)
     #: Hours a month the environment is billed (None: the stack declares no environment now).
     active_hours: float | None = None
+    #: How a duty cycle's billed hours come about: hours inside its windows, and pauses a month, each billed
+    #: `teardown_minutes` more while the deleted environment goes away (None: always on).
+    window_hours: float | None = None
+    pauses: float = 0.0
+    teardown_minutes: float = 0.0
     #: Not in the total: what autoscaling to maxWorkers while the environment runs would add.
     worker_ceiling_usd: float = 0.0
     always_on_worker_ceiling_usd: float = 0.0
@@ -184,6 +189,9 @@ class _Pricer:
         for env in self.of_type(*MWAA_ENVIRONMENTS):
             hours = self.hours(env)
             result.active_hours = hours
+            if hours < price.hours:
+                result.window_hours, result.pauses = _tag(env, HOURS_TAG), _tag(env, CYCLES_TAG) or 0.0
+                result.teardown_minutes = price.assumptions["mwaa_teardown_minutes_per_cycle"]
             cls = _known(env, "environmentClass", PROVIDER_DEFAULT_CLASS)
             environment_rate = price("mwaa_environment_hour", cls)
             extra_rate = price("mwaa_additional_instance_hour", cls)
@@ -247,7 +255,10 @@ def render(estimate_: Estimate, title: str) -> str:
     if hours is None:
         running = "no MWAA environment declared now"
     elif hours < estimate_.hours_per_month:
-        running = f"the environment runs {hours:,.2f} of {estimate_.hours_per_month:g} h/month"
+        running = (
+            f"the environment is billed {hours:,.2f} of {estimate_.hours_per_month:g} h/month: {estimate_.window_hours:,.2f} h in its "
+            f"windows + {estimate_.pauses:,.2f} pauses x {estimate_.teardown_minutes:g} min of teardown"
+        )
     else:
         running = f"the environment runs all {estimate_.hours_per_month:g} h/month"
     lines = [f"{title}: estimated monthly cost in {estimate_.region} ({running})"]

@@ -1,0 +1,53 @@
+"""What a person reads: the plan tree once per stack with the other state as a diff, a summary table with a verdict,
+`--help` describing every command, and placeholders labelled as such."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from offline.__main__ import COMMANDS
+from offline.harness import PROJECT_DIR
+
+AT_RUN = "2026-11-23T04:30Z"
+
+
+def offline(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "offline", *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+
+
+def test_the_plan_shows_the_tree_once_and_the_paused_state_as_its_difference():
+    done = offline("plan", "dev")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("Outputs (from Pulumi's mocks: names are the program's, IDs, ARNs and URLs are placeholders):") == 1
+    diff = done.stdout.split("the plan of running with these differences:", 1)[1].strip().splitlines()
+    assert sorted(line.split()[1] for line in diff if line.strip().startswith("-")) == [
+        "aws:ec2/eip:Eip", "aws:ec2/natGateway:NatGateway", "aws:ec2/route:Route", "aws:ec2/route:Route", "aws:mwaa/environment:Environment"
+    ]  # fmt: skip
+    assert not [line for line in diff if line.strip().startswith(("+", "~"))]  # nothing kept changes
+
+
+def test_a_run_of_several_checks_ends_with_one_summary_and_a_verdict():
+    done = offline("gate")
+    assert done.returncode == 0, done.stderr
+    summary = done.stdout.split("\nSummary\n", 1)[1].splitlines()
+    assert summary[-1] == "PASSED: all 3 checks"
+    assert [line.split()[:3] for line in summary[1:-1]] == [
+        ["dev", "running", "policy"],
+        ["dev", "paused", "policy"],
+        ["prod", "running", "policy"],
+    ]
+    assert "PASS (2 advisory)" in summary[1] and summary[3].endswith("PASS")
+
+
+def test_help_describes_every_command():
+    done = offline("--help")
+    assert done.returncode == 0
+    for command, what in COMMANDS.items():
+        assert f"  {command:<13} {what}" in done.stdout, command
+
+
+def test_the_cost_says_why_billed_hours_exceed_the_window_hours():
+    done = offline("cost", "dev", "--at", AT_RUN)
+    assert "billed 103.20 of 730 h/month: 92.34 h in its windows + 21.73 pauses x 30 min of teardown" in done.stdout
+    assert "billed 103.20 h with each pause's 30 min of teardown" in offline("duty-cycle", "dev").stdout
