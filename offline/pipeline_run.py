@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from offline import airflow_env
 from offline.exits import FAILED, PASSED, run_main
 from offline.harness import PROJECT_DIR, StackRun, object_body, run_stack, stack_settings
-from settings import Settings
+from settings import WEEKDAYS, PipelineSettings, Settings
 
 DAG_ID = "lambda_glue_pipeline"
 SCENARIOS = {
@@ -40,10 +40,17 @@ SCENARIOS = {
     "missing-input": None,
     "bad-input": "order_id,category,price\n1,books,12.50\n",
 }
-#: Weekdays (the schedule's days), one per scenario, so their runs and objects never collide.
-DATES = {"success": date(2026, 11, 23), "missing-input": date(2026, 11, 24), "bad-input": date(2026, 11, 25)}
-#: A Saturday: the missed-run check fires for no run that day (the schedule's days are weekdays), so it must stay quiet.
-NO_RUN_DAY = date(2026, 11, 28)
+#: The week the scenarios run in (the windows and schedules repeat weekly).
+WEEK_OF = date(2026, 11, 23)
+
+
+def scenario_days(pipeline: PipelineSettings) -> tuple[dict[str, date], date | None]:
+    """One run day of the schedule per scenario, so their runs and objects never collide, and a day without a run
+    (None when the pipeline runs every day), on which the missed-run check must stay quiet."""
+    days = [WEEK_OF + timedelta(days=n) for n in range(14)]
+    run_days = [day for day in days if WEEKDAYS[day.weekday()] in pipeline.run_days]
+    idle = next((day for day in days if WEEKDAYS[day.weekday()] not in pipeline.run_days), None)
+    return dict(zip(SCENARIOS, run_days, strict=False)), idle
 
 
 @dataclass
@@ -154,6 +161,7 @@ def run_scenarios(stack: str, scenarios: list[str], version: str | None = None, 
     from offline.local_aws import LocalAws  # moto: imported only when a run starts, so the CLI starts fast
 
     run, settings = run_stack(stack, project_dir=project), stack_settings(stack, project)
+    dates, idle = scenario_days(settings.pipeline)
     with tempfile.TemporaryDirectory() as tmp, LocalAws(settings.region) as aws:
         config = deploy(run, aws)
         alert_queue = subscribe_alert_queue(aws, config["alert_topic_arn"])
@@ -162,7 +170,7 @@ def run_scenarios(stack: str, scenarios: list[str], version: str | None = None, 
             "folder": str(dags),
             "dag_id": DAG_ID,
             "scenarios": [
-                {"name": name, "day": DATES[name].isoformat(), "body": SCENARIOS[name]}
+                {"name": name, "day": dates[name].isoformat(), "body": SCENARIOS[name]}
                 | {key: config[key] for key in ("input_prefix", "data_bucket")}
                 for name in scenarios
             ],
@@ -176,22 +184,23 @@ def run_scenarios(stack: str, scenarios: list[str], version: str | None = None, 
             AIRFLOW__CORE__DAGS_FOLDER=str(dags),  # Airflow 3.3's dag.test() syncs the DAG through this bundle
             **aws_connection(aws),
         )
-        checks = {day: check_missed_run(aws, run, settings, day) for day in [*(DATES[name] for name in scenarios), NO_RUN_DAY]}
+        checks = {day: check_missed_run(aws, run, settings, day) for day in [*(dates[name] for name in scenarios), idle] if day}
         alerts = read_alerts(aws, alert_queue)
         reports = [_collect(aws, config, outcome, alerts) for outcome in runs]
         for report in reports:
             report.missed_run_check = checks[date.fromisoformat(report.logical_date)]
             report.missed_run_alerts = [alert for alert in alerts if f"run of {report.logical_date} " in alert]
-        reports.append(
-            PipelineReport(
-                scenario="no-run-day",
-                logical_date=NO_RUN_DAY.isoformat(),
-                dag_run_state="not scheduled",
-                task_states={},
-                missed_run_check=checks[NO_RUN_DAY],
-                missed_run_alerts=[alert for alert in alerts if f"run of {NO_RUN_DAY} " in alert],
+        if idle:
+            reports.append(
+                PipelineReport(
+                    scenario="no-run-day",
+                    logical_date=idle.isoformat(),
+                    dag_run_state="not scheduled",
+                    task_states={},
+                    missed_run_check=checks[idle],
+                    missed_run_alerts=[alert for alert in alerts if f"run of {idle} " in alert],
+                )
             )
-        )
         return reports
 
 

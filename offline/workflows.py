@@ -1,4 +1,5 @@
-"""The parts of `.github/workflows/` that follow the stacks: the duty-cycle cron lines, the stack matrices, the regions.
+"""The parts of `.github/workflows/` that follow the stacks: the duty-cycle cron lines, the drift check's hour (outside
+every window), the stack matrices, the regions.
 
 python -m offline workflows           # rewrite them from the Pulumi.<stack>.yaml files
 python -m offline workflows --check   # exit 1, naming each stale file, when they differ (bin/offline runs this)
@@ -14,6 +15,7 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from duty_cycle import RECHECK_MINUTES, DutyCycle
@@ -21,8 +23,11 @@ from offline.exits import FAILED, PASSED, run_main
 from offline.harness import PROJECT_DIR, stack_settings
 
 COMMAND = "python -m offline workflows"
+#: A week to look at (any week: the windows repeat weekly).
+WEEK_OF = datetime(2026, 11, 23, tzinfo=UTC)
 _MATRIX = re.compile(r"^(?P<indent>\s+)include: .*# generated: (?P<which>all stacks|duty-cycled stacks)$", re.M)
 _REGION = re.compile(r"^(?P<indent>\s+)aws-region: \S+(?P<pad>\s+)# generated: region of (?P<stack>[\w-]+)$", re.M)
+_DRIFT = re.compile(r'^(?P<indent>\s+)- cron: "[^"]*"(?P<pad>\s+)# generated: drift check.*$', re.M)
 _SCHEDULE = re.compile(r"(?P<head>  schedule:  # generated: duty-cycle edges\n)(?P<lines>(?:    - cron: .*\n)*)")
 
 
@@ -61,6 +66,21 @@ def _cron_block(stacks: list[StackFacts]) -> str:
     return "".join(lines)
 
 
+def drift_hour(stacks: list[StackFacts]) -> int:
+    """The first whole hour from 12:00 UTC on when no stack is in a window, pausing or being rechecked on any day."""
+    for hour in [*range(12, 24), *range(12)]:
+        moments = [WEEK_OF + timedelta(days=day, hours=hour) for day in range(7)]
+        busy = any(
+            s.cycle.running(at) or s.cycle.running(at - timedelta(minutes=30)) or f"0 {hour} " in " ".join(s.cycle.cron_lines())
+            for s in stacks
+            if not s.cycle.always_on
+            for at in moments
+        )
+        if not busy:
+            return hour
+    raise ValueError("every hour of the week has a duty-cycle window; the drift check has no settled time left")
+
+
 def render(name: str, text: str, stacks: list[StackFacts]) -> str:
     """`text` with every generated part rewritten from `stacks`."""
     cycled = [s for s in stacks if not s.cycle.always_on]
@@ -73,6 +93,10 @@ def render(name: str, text: str, stacks: list[StackFacts]) -> str:
     )
     if name == "duty-cycle.yml":
         text = _SCHEDULE.sub(lambda m: m["head"] + _cron_block(cycled), text)
+    hour = drift_hour(stacks)
+    text = _DRIFT.sub(
+        lambda m: f'{m["indent"]}- cron: "0 {hour} * * *"{m["pad"]}# generated: drift check, outside every duty-cycle window', text
+    )
     return text
 
 

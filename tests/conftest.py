@@ -1,20 +1,18 @@
 """Shared fixtures: one mocked run per stack, reused by every test that only reads it.
 
-Every mocked run decides its duty cycle at RUNNING_AT (a weekday run time, inside
-dev's window) unless a test passes another `at`, so no result depends on the clock.
+Every mocked run decides its duty cycle at RUNNING_AT (tests/stackkit.py: dev's first pipeline run in the week of
+2026-11-23, so inside its window) unless a test passes another `at`, so no result depends on the clock, and a fork's
+own schedule keeps the suite green (`pytest -m "not reference"`).
 """
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 
 import pytest
 
 from offline.harness import AT_VARIABLE, StackRun, run_stack
-
-RUNNING_AT = datetime(2026, 11, 23, 4, 30, tzinfo=UTC)  # Monday 10:00 IST, a run of the pipeline
-PAUSED_AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # Monday afternoon, between dev's windows
+from tests.stackkit import RUNNING_AT
 
 
 @pytest.fixture(scope="session")

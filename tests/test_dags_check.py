@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zoneinfo
+from datetime import datetime
 from pathlib import Path
 
 import yaml
 
 from offline.dags import render_dag_folder
-from offline.harness import PROJECT_DIR, StackRun
+from offline.harness import PROJECT_DIR, StackRun, stack_settings
+from tests.stackkit import reset_to_reference
 from tests.test_config import copy_project
 
 
@@ -33,7 +36,9 @@ def test_the_real_dags_pass_with_parse_times_against_the_timeout():
     (parsed,) = report["files"]
     assert parsed["file"] == "lambda_glue_pipeline.py" and 0 < parsed["seconds"] < 30
     (dag,) = report["dags"]
-    assert dag["dag_id"] == "lambda_glue_pipeline" and dag["first_run"].endswith("04:30:00+00:00")
+    pipeline = stack_settings("dev").pipeline  # the DAG's timetable agrees with the settings' schedule (shipped: 10:00 IST)
+    local = datetime.fromisoformat(dag["first_run"]).astimezone(zoneinfo.ZoneInfo(pipeline.timezone))
+    assert dag["dag_id"] == "lambda_glue_pipeline" and f"{local:%H:%M}" == pipeline.run_time
 
 
 def test_a_syntax_error_fails_with_its_file_and_line(tmp_path: Path):
@@ -80,6 +85,7 @@ def scheduled_dag(project: Path, dag_id: str, cron: str, **extra: str) -> None:
 
 def test_dags_the_windows_cannot_serve_fail_with_the_window_that_would(tmp_path: Path):
     project = copy_project(tmp_path)
+    reset_to_reference(project)  # its own fixture stack: the shipped schedule and windows, whatever the fork's
     scheduled_dag(project, "afternoon", "0 15 * * *")  # daily at 15:00: outside every window
     scheduled_dag(project, "early", "40 3 * * 1-5")  # 10 minutes after the window opens: the environment is still being created
     scheduled_dag(project, "long", "0 7 * * 1-5", dagrun_timeout="timedelta(hours=1)")  # would end after the 07:45 pause
@@ -102,6 +108,7 @@ def test_dags_the_windows_cannot_serve_fail_with_the_window_that_would(tmp_path:
 
 def test_a_window_for_the_dag_or_an_always_on_stack_passes(tmp_path: Path):
     project = copy_project(tmp_path)
+    reset_to_reference(project)  # its own fixture stack: the shipped schedule and windows, whatever the fork's
     scheduled_dag(project, "afternoon", "0 15 * * *")
     stack_file = project / "Pulumi.dev.yaml"
     document = yaml.safe_load(stack_file.read_text())
@@ -125,6 +132,7 @@ def test_a_window_for_the_dag_or_an_always_on_stack_passes(tmp_path: Path):
 def test_dags_are_parsed_with_the_stacks_requirements_installed(tmp_path: Path):
     # MWAA installs requirements.txt before it parses a DAG: a provider the team just added must import.
     project = copy_project(tmp_path)
+    reset_to_reference(project)  # its own fixture stack: the shipped schedule and windows, whatever the fork's
     (project / "dags" / "notify.py").write_text(
         "from airflow.providers.slack.operators.slack_webhook import SlackWebhookOperator\nfrom airflow.sdk import DAG\n\n"
         "with DAG('notify', schedule=None) as dag:\n    SlackWebhookOperator(task_id='say', slack_webhook_conn_id='slack', message='hi')\n"
@@ -140,6 +148,7 @@ def test_dags_are_parsed_with_the_stacks_requirements_installed(tmp_path: Path):
 
 def test_a_past_start_date_is_flagged_on_a_duty_cycled_stack_only(tmp_path: Path):
     project = copy_project(tmp_path)
+    reset_to_reference(project)  # its own fixture stack: the shipped schedule and windows, whatever the fork's
     past = "datetime(2025, 1, 1, tzinfo=timezone.utc)"
     (project / "dags" / "dated.py").write_text(
         "from datetime import datetime, timezone\n\nfrom airflow.sdk import DAG\n"

@@ -13,8 +13,8 @@ from duty_cycle import GITHUB_MINUTE_USD, WEEK, DutyCycle, Window, decision_time
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_config, stack_settings
 from policies.rules.cost_model import load_pricing
-from settings import ConfigError, load_settings
-from tests.conftest import PAUSED_AT, RUNNING_AT
+from settings import ConfigError
+from tests.stackkit import PAUSED_AT, RUNNING_AT, fixture_settings
 from tests.test_config import with_setting
 from tests.test_cost import priced
 from tests.workflowkit import workflow
@@ -34,10 +34,9 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def cycle_for(**duty_cycle: object) -> DutyCycle:
-    config = with_setting("dutyCycle", "enabled", True)
-    config["mwaa-platform:dutyCycle"].update(duty_cycle)
-    return DutyCycle.from_settings(load_settings("dev", config.get))
+def cycle_for(pipeline: dict | None = None, **duty_cycle: object) -> DutyCycle:
+    """A duty cycle from the code's defaults (the reference schedule, weekdays 10:00 IST), not from a stack file."""
+    return DutyCycle.from_settings(fixture_settings(pipeline=pipeline or {}, dutyCycle={"enabled": True, **duty_cycle}))
 
 
 def keyed(run: StackRun) -> dict[str, object]:
@@ -53,8 +52,8 @@ def paused_dev() -> StackRun:
 # --- windows and the decision -------------------------------------------------------
 
 
-def test_dev_windows_come_from_the_pipeline_schedule():
-    cycle = DutyCycle.from_settings(stack_settings("dev"))
+def test_the_windows_come_from_the_pipeline_schedule():
+    cycle = cycle_for()
     # 04:30 UTC runs: lead 60 min before; late start 60 + run timeout 120 + margin 15 after.
     assert [str(w) for w in cycle.windows] == [f"{day} 03:30 - {day} 07:45 UTC" for day in ("MON", "TUE", "WED", "THU", "FRI")]
     assert cycle.hours_per_month == round(5 * 4.25 * 730 / 168, 2) == 92.34
@@ -72,19 +71,17 @@ def test_dev_windows_come_from_the_pipeline_schedule():
     ],
 )
 def test_window_edges(at: str, running: bool):
-    assert DutyCycle.from_settings(stack_settings("dev")).running(utc(at)) is running
+    assert cycle_for().running(utc(at)) is running
 
 
 def test_next_resume_and_pause():
-    cycle = DutyCycle.from_settings(stack_settings("dev"))
+    cycle = cycle_for()
     assert cycle.next_edges(utc("2026-11-27T08:00:00")) == (utc("2026-11-30T03:30:00"), utc("2026-11-30T07:45:00"))  # Fri -> Mon
     assert cycle.next_edges(utc("2026-11-23T05:00:00")) == (utc("2026-11-24T03:30:00"), utc("2026-11-23T07:45:00"))  # inside
 
 
 def test_a_zone_with_daylight_saving_gets_one_window_covering_both_offsets():
-    config = with_setting("pipeline", "timezone", "Europe/London")
-    config["mwaa-platform:dutyCycle"] = {"enabled": True}
-    cycle = DutyCycle.from_settings(load_settings("dev", config.get))
+    cycle = cycle_for(pipeline={"timezone": "Europe/London"})
     # 10:00 London is 09:00 UTC in summer and 10:00 UTC in winter.
     assert str(cycle.windows[0]) == "MON 08:00 - MON 13:15 UTC"
     assert cycle.running(utc("2026-07-13T09:00:00")) and cycle.running(utc("2026-01-12T10:00:00"))
@@ -195,7 +192,8 @@ def test_prod_ignores_the_clock(prod: StackRun):
 
 
 def test_usage_tags_carry_the_active_hours_only_on_what_a_pause_removes(dev: StackRun, prod: StackRun):
-    tags = {"duty-cycle:hours-per-month": "92.34", "duty-cycle:cycles-per-month": "21.73"}
+    tags = DutyCycle.from_settings(stack_settings("dev")).usage_tags
+    assert set(tags) == {"duty-cycle:hours-per-month", "duty-cycle:cycles-per-month"}
     tagged = {f"{r.type}::{r.name}" for r in dev.resources if tags.items() <= (r.inputs.get("tags") or {}).items()}
     assert tagged == REMOVED_IN_DEV - {"aws:ec2/route:Route::network-private-default-1", "aws:ec2/route:Route::network-private-default-2"}
     assert not any("duty-cycle:hours-per-month" in (r.inputs.get("tags") or {}) for r in prod.resources)
@@ -224,6 +222,7 @@ def test_the_pack_blocks_a_paused_prod(prod: StackRun):
 # --- cost -------------------------------------------------------------------------------
 
 
+@pytest.mark.reference
 def test_dev_as_configured_is_at_most_60_dollars_and_always_on_is_the_old_bill(dev: StackRun):
     estimate = priced(dev)
     teardown_hours = load_pricing()["assumptions"]["mwaa_teardown_minutes_per_cycle"]["value"] / 60
@@ -232,6 +231,7 @@ def test_dev_as_configured_is_at_most_60_dollars_and_always_on_is_the_old_bill(d
     assert estimate.always_on_total == 394.94
 
 
+@pytest.mark.reference
 def test_prod_is_always_on(prod: StackRun):
     assert priced(prod).total == priced(prod).always_on_total == 432.97  # the reference $431.67 plus its KMS key (issue 10)
 
@@ -296,6 +296,7 @@ def test_the_scheduler_gates_with_the_pack_and_never_overlaps_a_deploy():
     assert deploy["concurrency"] == {"group": "pulumi-dev", "cancel-in-progress": False}
 
 
+@pytest.mark.reference
 def test_the_duty_cycle_command_prints_windows_edges_and_hours():
     done = subprocess.run(
         [sys.executable, "-m", "offline", "duty-cycle", "--at", "2026-11-27T08:00Z", "--json"],

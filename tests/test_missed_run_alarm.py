@@ -10,10 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from duty_cycle import pipeline_run_minutes
-from offline.harness import PROJECT_DIR, StackRun, run_stack
-from settings import load_settings
-from tests.conftest import PAUSED_AT
-from tests.test_config import with_setting
+from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_settings
+from tests.stackkit import PAUSED_AT, fixture_settings
 from tests.test_cost import priced
 
 SCHEDULE = "aws:scheduler/schedule:Schedule"
@@ -32,15 +30,22 @@ transform = load("glue/transform.py", "glue_transform")
 
 def test_the_schedule_fires_at_each_runs_deadline_in_the_pipelines_zone(each_stack: StackRun):
     schedule = each_stack.one(SCHEDULE).inputs
-    # 10:00 IST + 60 min late start + 120 min run timeout = 13:00 IST (07:30 UTC, inside dev's window that ends 07:45).
-    assert schedule["scheduleExpression"] == "cron(0 13 ? * MON,TUE,WED,THU,FRI *)"
-    assert schedule["scheduleExpressionTimezone"] == "Asia/Kolkata" and schedule["flexibleTimeWindow"] == {"mode": "OFF"}
+    pipeline = stack_settings(each_stack.stack).pipeline
+    assert (schedule["scheduleExpression"], schedule["scheduleExpressionTimezone"]) == (pipeline.deadline_cron, pipeline.timezone)
+    assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
     assert json.loads(schedule["target"]["input"]) == {"scheduled_time": "<aws.scheduler.scheduled-time>"}
 
 
+@pytest.mark.reference
+def test_the_reference_deadline_is_13_00_ist(each_stack: StackRun):
+    schedule = each_stack.one(SCHEDULE).inputs
+    # 10:00 IST + 60 min late start + 120 min run timeout = 13:00 IST (07:30 UTC, inside dev's window that ends 07:45).
+    assert schedule["scheduleExpression"] == "cron(0 13 ? * MON,TUE,WED,THU,FRI *)"
+    assert schedule["scheduleExpressionTimezone"] == "Asia/Kolkata"
+
+
 def test_a_deadline_past_midnight_moves_to_the_next_day():
-    config = with_setting("pipeline", "runTime", "23:00")
-    settings = load_settings("dev", config.get).pipeline
+    settings = fixture_settings(pipeline={"runTime": "23:00"}).pipeline
     assert settings.deadline_cron == "cron(0 2 ? * TUE,WED,THU,FRI,SAT *)"
 
 
@@ -71,11 +76,12 @@ def test_it_costs_cents(dev: StackRun):
     items = {item.name: item for item in priced(dev).items}
     check = items["Lambda mwaa-platform-dev-missed-run-check"]
     scheduler = items["EventBridge Scheduler invocations"]
-    assert check.quantity == scheduler.quantity == 21.73 and check.monthly_usd + scheduler.monthly_usd < 0.01
+    runs = stack_settings("dev").pipeline.runs_per_month
+    assert check.quantity == scheduler.quantity == runs and check.monthly_usd + scheduler.monthly_usd < 0.01
 
 
 def test_the_handler_finds_the_run_of_its_deadline_and_only_that():
-    runs = pipeline_run_minutes(load_settings("dev", with_setting("pipeline", "timezone", "Europe/Berlin").get).pipeline)
+    runs = pipeline_run_minutes(fixture_settings(pipeline={"timezone": "Europe/Berlin"}).pipeline)
     # 10:00 Berlin is 09:00 UTC in winter and 08:00 UTC in summer; the deadline fires at 13:00 local either way.
     assert handler.the_run("2026-01-12T12:00:00Z", 180, runs) == datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
     assert handler.the_run("2026-07-13T11:00:00Z", 180, runs) == datetime(2026, 7, 13, 8, 0, tzinfo=UTC)

@@ -5,11 +5,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zoneinfo
+from datetime import UTC, date, datetime, time
 
 import pytest
 
 from offline.airflow_env import default_version, versions
-from offline.harness import PROJECT_DIR
+from offline.harness import PROJECT_DIR, stack_settings
+
+
+def run_instant(day: str) -> datetime:
+    """When dev's pipeline runs on `day`, in UTC (shipped: 04:30)."""
+    pipeline = stack_settings("dev").pipeline
+    hour, minute = map(int, pipeline.run_time.split(":"))
+    return datetime.combine(date.fromisoformat(day), time(hour, minute), zoneinfo.ZoneInfo(pipeline.timezone)).astimezone(UTC)
 
 
 def pipeline(*args: str) -> subprocess.CompletedProcess:
@@ -42,7 +51,10 @@ def test_a_lambda_function_error_stops_the_pipeline_and_alerts(reports):
     assert run["task_states"] == {"validate_input": "failed", "transform": "upstream_failed"}
     assert run["glue_runs"] == []
     (alert,) = run["alerts"]
-    assert alert.startswith("Task validate_input of DAG lambda_glue_pipeline failed on try 1 for logical date 2026-11-24 04:30:00+00:00.")
+    when = run_instant(run["logical_date"])
+    assert alert.startswith(
+        f"Task validate_input of DAG lambda_glue_pipeline failed on try 1 for logical date {when:%Y-%m-%d %H:%M}:00+00:00."
+    )
     assert "Error: ValueError('Lambda function execution resulted in error'" in alert  # Airflow 3.3 passes the exception
 
 
@@ -70,7 +82,9 @@ def test_a_run_day_without_a_result_alerts_through_the_topic(reports, scenario: 
     assert run["missed_run_check"]["status"] == "alerted"
     (alert,) = run["missed_run_alerts"]  # read back from the topic's SQS subscription
     day = run["logical_date"]
-    assert alert.startswith(f"The mwaa-platform-dev run of {day} ({day} 04:30 UTC) has no result at its deadline: s3://")
+    assert alert.startswith(
+        f"The mwaa-platform-dev run of {day} ({run_instant(day):%Y-%m-%d %H:%M} UTC) has no result at its deadline: s3://"
+    )
     assert f"/curated/{day}/summary.csv does not exist" in alert
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from components.airflow_environment import log_group_names
 from components.dag_bucket import dag_files
-from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_config
+from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_config, stack_settings
 from offline.plan import render_plan
 from settings import LOG_TYPES
 
@@ -154,25 +154,41 @@ def test_pipeline_config_is_rendered_into_the_dag_prefix(each_stack: StackRun):
     assert config["lambda_function_name"] == each_stack.outputs["lambda_function_name"]
     assert config["glue_job_name"] == each_stack.outputs["glue_job_name"]
     assert config["alert_topic_arn"] == each_stack.outputs["alert_topic_arn"]
-    assert (config["schedule_cron"], config["schedule_timezone"]) == ("0 10 * * MON,TUE,WED,THU,FRI", "Asia/Kolkata")
+    pipeline = stack_settings(each_stack.stack).pipeline  # shipped: 0 10 * * MON,...,FRI in Asia/Kolkata
+    assert (config["schedule_cron"], config["schedule_timezone"]) == (pipeline.cron, pipeline.timezone)
 
 
 def test_pipeline_usage_tags_feed_the_cost_model(each_stack: StackRun):
+    runs = f"{stack_settings(each_stack.stack).pipeline.runs_per_month:g}"  # shipped: 21.73 (weekdays)
     job = each_stack.one("aws:glue/job:Job").inputs
-    assert job["tags"] == {"pipeline:runs-per-month": "21.73", "pipeline:expected-run-minutes": "2"}
+    assert job["tags"] == {"pipeline:runs-per-month": runs, "pipeline:expected-run-minutes": "2"}
     for function in each_stack.of_type("aws:lambda/function:Function"):  # the pipeline's and the missed-run check
-        assert function.inputs["tags"] == {"pipeline:runs-per-month": "21.73"}, function.name
+        assert function.inputs["tags"] == {"pipeline:runs-per-month": runs}, function.name
 
 
 # --- environment ---------------------------------------------------------------
 
 
-def test_environment_is_the_reference_setup(each_stack: StackRun):
+@pytest.mark.reference
+def test_the_shipped_stacks_are_the_reference_setup(each_stack: StackRun):
     env = each_stack.one(ENV).inputs
-    assert env["environmentClass"] == "mw1.small"
+    assert (env["environmentClass"], env["airflowVersion"], env["webserverAccessMode"]) == ("mw1.small", "3.3.1", "PUBLIC_ONLY")
     assert (env["schedulers"], env["minWebservers"], env["maxWebservers"], env["maxWorkers"]) == (2, 2, 2, 10)
-    assert env["airflowVersion"] == "3.3.1"
-    assert env["webserverAccessMode"] == "PUBLIC_ONLY"
+
+
+def test_environment_follows_the_settings(each_stack: StackRun):
+    env, mwaa = each_stack.one(ENV).inputs, stack_settings(each_stack.stack).mwaa
+    assert (env["environmentClass"], env["airflowVersion"], env["webserverAccessMode"]) == (
+        mwaa.environment_class,
+        mwaa.airflow_version,
+        mwaa.webserver_access_mode,
+    )
+    assert (env["schedulers"], env["minWebservers"], env["maxWebservers"], env["maxWorkers"]) == (
+        mwaa.schedulers,
+        mwaa.min_webservers,
+        mwaa.max_webservers,
+        mwaa.max_workers,
+    )
     assert env["dagS3Path"] == "dags" and env["requirementsS3Path"] == "requirements.txt"
     assert env["name"] == f"mwaa-platform-{each_stack.stack}"
     assert env["networkConfiguration"]["subnetIds"] == [f"network-private-{i}-id" for i in (1, 2)]

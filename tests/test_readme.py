@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
 from pydantic import BaseModel
 
 from offline.__main__ import state_title
 from offline.harness import PROJECT_DIR, StackRun
 from policies.rules.cost_model import render
 from settings import Settings
-from tests.conftest import RUNNING_AT
+from tests.stackkit import RUNNING_AT
 from tests.test_cost import priced
 
 README = (PROJECT_DIR / "README.md").read_text()
@@ -39,6 +40,7 @@ def test_every_setting_is_documented():
     assert missing == []
 
 
+@pytest.mark.reference
 def test_the_cost_tables_are_the_tools_output(dev: StackRun, prod: StackRun):
     for run in (dev, prod):  # both decided at RUNNING_AT, as the README's command says
         table = render(priced(run), state_title(run.stack, "running", RUNNING_AT))

@@ -12,7 +12,7 @@ import pytest
 from duty_cycle import DutyCycle
 from offline.harness import PROJECT_DIR, stack_settings
 from offline.reconcile import decide
-from tests.conftest import PAUSED_AT, RUNNING_AT
+from tests.stackkit import PAUSED_AT, RUNNING_AT
 
 ENV, NAT = "aws:mwaa/environment:Environment", "aws:ec2/natGateway:NatGateway"
 DEV = DutyCycle.from_settings(stack_settings("dev"))
@@ -49,10 +49,10 @@ def test_the_command_writes_the_step_output(tmp_path: Path):
     (tmp_path / "history.json").write_text(json.dumps(OK))
     output = tmp_path / "github_output"
     command = [sys.executable, "-m", "offline.reconcile", "dev", "--export", str(tmp_path / "state.json"), "--history",
-               str(tmp_path / "history.json"), "--at", "2026-11-23T12:00Z", "--github-output", str(output)]  # fmt: skip
+               str(tmp_path / "history.json"), "--at", PAUSED_AT.isoformat(), "--github-output", str(output)]  # fmt: skip
     done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "dev at Mon 2026-11-23 12:00 UTC: apply: the windows want the stack paused" in done.stdout
+    assert f"dev at {PAUSED_AT:%a %Y-%m-%d %H:%M} UTC: apply: the windows want the stack paused" in done.stdout
     assert output.read_text() == "apply=true\n"
     (tmp_path / "state.json").write_text("not json")
     bad = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)

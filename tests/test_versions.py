@@ -42,6 +42,7 @@ def test_vendored_files_are_the_shared_copies_verbatim():
             assert path.read_bytes() == (shared / version / path.name).read_bytes(), path
 
 
+@pytest.mark.reference
 def test_both_stacks_run_the_default_version_and_the_requirements_match_it():
     assert MATRIX["default"] == "3.3.1"
     for stack in ("dev", "prod"):
@@ -81,6 +82,7 @@ def requirements(*args: str, project: Path = PROJECT_DIR) -> subprocess.Complete
     return subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.reference
 def test_todays_requirements_resolve_to_what_mwaa_installs():
     done = requirements("dev", "--json")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,71 @@
+"""Times and facts derived from a stack's own config, so tests hold for a fork's schedule as for the shipped one."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import UTC, datetime, timedelta
+
+from duty_cycle import DutyCycle
+from offline.harness import stack_settings
+from settings import WEEKDAYS
+
+#: The week the tests look at (a Monday, in November: no daylight saving in Europe or India).
+WEEK_OF = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def first_run(stack: str, project=None) -> datetime:
+    """The stack's first scheduled pipeline run at or after WEEK_OF, in UTC."""
+    pipeline = (stack_settings(stack, project) if project else stack_settings(stack)).pipeline
+    hour, minute = map(int, pipeline.run_time.split(":"))
+    zone = zoneinfo.ZoneInfo(pipeline.timezone)
+    for offset in range(8):
+        day = (WEEK_OF + timedelta(days=offset)).date()
+        run = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)
+        if WEEKDAYS[datetime(day.year, day.month, day.day, tzinfo=zone).weekday()] in pipeline.run_days and run >= WEEK_OF:
+            return run
+    raise AssertionError(f"{stack} has no run in the week of {WEEK_OF:%Y-%m-%d}")
+
+
+def first_pause(stack: str) -> datetime:
+    """When the window around the stack's first run closes (the run itself if the stack never pauses)."""
+    run = first_run(stack)
+    _, pause = DutyCycle.from_settings(stack_settings(stack)).next_edges(run)
+    return pause or run
+
+
+#: Every mocked run decides its duty cycle at RUNNING_AT unless a test passes another `at` (tests/conftest.py).
+RUNNING_AT = first_run("dev")  # shipped: Mon 2026-11-23 04:30 UTC (10:00 IST)
+PAUSED_AT = first_pause("dev")  # shipped: Mon 2026-11-23 07:45 UTC, the end of that run's window
+
+
+#: The minimal stack config the code's defaults complete: the shipped reference setup (weekdays 10:00 IST), whatever
+#: a fork's stack files say. Unit tests of the code build on it rather than on Pulumi.<stack>.yaml.
+FIXTURE_CONFIG = {"aws:region": "us-east-1", "mwaa-platform:owner": "team", "mwaa-platform:costCenter": "cc"}
+
+
+def fixture_settings(**sections: dict):
+    """Settings from FIXTURE_CONFIG plus `sections` (e.g. pipeline={...}, dutyCycle={...})."""
+    from settings import load_settings
+
+    config = FIXTURE_CONFIG | {f"mwaa-platform:{name}": value for name, value in sections.items()}
+    return load_settings("dev", config.get)
+
+
+def reset_to_reference(project) -> None:
+    """Make a copied project's dev stack the shipped reference (schedule, windows, requirements) for tests about it."""
+    import yaml
+
+    project_file = project / "Pulumi.yaml"
+    document = yaml.safe_load(project_file.read_text())
+    document["config"]["mwaa-platform:pipeline"] = {"value": {"runDays": ["MON", "TUE", "WED", "THU", "FRI"], "runTime": "10:00",
+                                                              "timezone": "Asia/Kolkata"}}  # fmt: skip
+    project_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    stack_file = project / "Pulumi.dev.yaml"
+    document = yaml.safe_load(stack_file.read_text())
+    document["config"]["mwaa-platform:dutyCycle"] = {"enabled": True}
+    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    version = stack_settings("dev", project).mwaa.airflow_version
+    (project / "dags" / "requirements.txt").write_text(
+        f'--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-{version}/constraints-3.12.txt"\n'
+        "apache-airflow-providers-amazon\n"
+    )
