@@ -115,4 +115,7 @@ def test_the_budget_policy_decides_at_preview():
 def test_an_unpriceable_stack_fails_the_budget_closed(prod: StackRun):
     config = dict(prod.config) | {"aws:region": "eu-west-9"}
     (message,) = budget_violations(run_stack("prod", config=config))
-    assert message.startswith('[mandatory] can\'t judge the budget of $450.00: no price for regions["eu-west-9"].mwaa_environment_hour')
+    budget = stack_pack_config("prod")[0]["monthly-cost-budget"]["monthlyBudgetUsd"]  # shipped: $450
+    assert message.startswith(
+        f'[mandatory] can\'t judge the budget of ${budget:,.2f}: no price for regions["eu-west-9"].mwaa_environment_hour'
+    )

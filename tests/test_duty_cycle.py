@@ -165,7 +165,8 @@ def test_everything_kept_is_unchanged_so_nothing_is_replaced(dev: StackRun, paus
 
 
 def test_the_resumed_environment_has_the_same_name(dev: StackRun, paused_dev: StackRun):
-    resumed = run_stack("dev", at=utc("2026-11-24T03:30:00"))
+    resume, _ = DutyCycle.from_settings(stack_settings("dev")).next_edges(PAUSED_AT)  # shipped: Tue 03:30 UTC
+    resumed = run_stack("dev", at=resume)
     assert resumed.one(ENV).inputs == dev.one(ENV).inputs
     assert resumed.one(ENV).inputs["name"] == "mwaa-platform-dev" == paused_dev.outputs["environment_name"]
 

@@ -55,7 +55,7 @@ def test_an_unpriced_region_is_reported_for_every_stack_and_the_rest_goes_on(tmp
         stack_file.write_text(stack_file.read_text().replace("aws:region: us-east-1", "aws:region: eu-west-1"))
     done = offline("cost", "--project", str(project), "--at", RUNNING_AT.isoformat())  # dev's first run: both stacks up
     assert done.returncode == 1, done.stderr  # a check failed (the cost is incomplete), not a crash or bad input
-    assert done.stdout.count('INCOMPLETE: no price for regions["eu-west-1"].mwaa_environment_hour["mw1.small"]') == 2  # dev and prod
+    assert done.stdout.count('INCOMPLETE: no price for regions["eu-west-1"].mwaa_environment_hour[') == 2  # dev and prod
     assert "Stack prod (running" in done.stdout
 
 
