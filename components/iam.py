@@ -22,3 +22,11 @@ def trust_policy(*services: str, condition: dict[str, Any] | None = None) -> pul
     if condition:
         statement["Condition"] = condition
     return policy_document(statement)
+
+
+def prefix_read(bucket_arn: pulumi.Input[str], prefix: str, sid: str) -> list[dict[str, Any]]:
+    """Read objects under `prefix`, and list only that prefix, so a missing key is a 404 rather than a 403."""
+    return [
+        allow(["s3:GetObject"], [pulumi.Output.concat(bucket_arn, "/", prefix, "*")], f"Read{sid}"),
+        allow(["s3:ListBucket"], [bucket_arn], f"List{sid}SoMissingKeysAre404", Condition={"StringLike": {"s3:prefix": [f"{prefix}*"]}}),
+    ]

@@ -15,7 +15,8 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import allow, policy_document, trust_policy
+from components.iam import allow, policy_document, prefix_read, trust_policy
+from components.python_function import python_function
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,57 +45,32 @@ class MissedRunAlarm(pulumi.ComponentResource):
     def __init__(self, name: str, args: MissedRunAlarmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mwaa:pipeline:MissedRunAlarm", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        partition = aws.get_partition_output(opts=invoke).partition
-        account = aws.get_caller_identity_output(opts=invoke).account_id
-        function_name = f"{args.environment_name}-missed-run-check"
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
-        role = aws.iam.Role(f"{name}-function-role", assume_role_policy=trust_policy("lambda.amazonaws.com"), opts=child)
-        aws.iam.RolePolicyAttachment(
-            f"{name}-basic-execution",
-            role=role.name,
-            policy_arn=pulumi.Output.concat("arn:", partition, ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-function-access",
-            role=role.id,
-            policy=policy_document(
-                allow(["s3:GetObject"], [pulumi.Output.concat(args.data_bucket_arn, "/", args.output_prefix, "*")], "ReadOutput"),
-                allow(
-                    ["s3:ListBucket"],
-                    [args.data_bucket_arn],
-                    "ListOutputSoMissingKeysAre404",
-                    Condition={"StringLike": {"s3:prefix": [f"{args.output_prefix}*"]}},
-                ),
-                allow(["sns:Publish"], [args.topic_arn], "PublishAlert"),
-            ),
-            opts=child,
-        )
-        logs = aws.cloudwatch.LogGroup(
-            f"{name}-function-logs", name=f"/aws/lambda/{function_name}", retention_in_days=args.log_retention_days, opts=child
-        )
-        function = aws.lambda_.Function(
+        function = python_function(
+            self,
             f"{name}-function",
-            name=function_name,
+            resource_name=f"{name}-function",
+            policy_name=f"{name}-function-access",
+            function_name=f"{args.environment_name}-missed-run-check",
+            source_dir=args.source_dir,
             runtime=args.runtime,
-            handler="handler.handler",
-            code=pulumi.AssetArchive({p.name: pulumi.FileAsset(str(p)) for p in sorted(args.source_dir.glob("*.py"))}),
-            role=role.arn,
-            memory_size=128,
-            timeout=30,
-            environment={
-                "variables": {
-                    "DATA_BUCKET": args.data_bucket_name,
-                    "OUTPUT_PREFIX": args.output_prefix,
-                    "TOPIC_ARN": args.topic_arn,
-                    "DEADLINE_MINUTES": str(args.deadline_minutes),
-                    "RUN_MINUTES_OF_WEEK": ",".join(map(str, sorted(args.run_minutes_of_week))),
-                    "PIPELINE_NAME": args.environment_name,
-                }
+            memory_mb=128,
+            timeout_seconds=30,
+            variables={
+                "DATA_BUCKET": args.data_bucket_name,
+                "OUTPUT_PREFIX": args.output_prefix,
+                "TOPIC_ARN": args.topic_arn,
+                "DEADLINE_MINUTES": str(args.deadline_minutes),
+                "RUN_MINUTES_OF_WEEK": ",".join(map(str, sorted(args.run_minutes_of_week))),
+                "PIPELINE_NAME": args.environment_name,
             },
+            statements=[
+                *prefix_read(args.data_bucket_arn, args.output_prefix, "Output"),
+                allow(["sns:Publish"], [args.topic_arn], "PublishAlert"),
+            ],
+            log_retention_days=args.log_retention_days,
             tags={"pipeline:runs-per-month": f"{args.runs_per_month:g}"},  # the cost model prices one check per run
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, policy]),
         )
 
         scheduler_role = aws.iam.Role(

@@ -15,7 +15,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.dag_bucket import DAG_PREFIX, PIPELINE_CONFIG_FILE
-from components.iam import allow, policy_document, trust_policy
+from components.iam import allow, policy_document, prefix_read, trust_policy
+from components.python_function import python_function
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 from settings import PipelineSettings
 
@@ -62,43 +63,20 @@ class PipelineAssets(pulumi.ComponentResource):
             aws.sns.TopicSubscription(f"{name}-alerts-email-{i + 1}", topic=topic.arn, protocol="email", endpoint=email, opts=child)
 
         # Lambda: basic execution plus read access to the input prefix only.
-        function_name = f"{args.environment_name}-validate-input"
-        lambda_role = aws.iam.Role(f"{name}-lambda-role", assume_role_policy=trust_policy("lambda.amazonaws.com"), opts=child)
-        aws.iam.RolePolicyAttachment(
-            f"{name}-lambda-basic-execution",
-            role=lambda_role.name,
-            policy_arn=pulumi.Output.concat("arn:", partition, ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
-            opts=child,
-        )
-        lambda_policy = aws.iam.RolePolicy(
-            f"{name}-lambda-read-input",
-            role=lambda_role.id,
-            policy=policy_document(
-                allow(["s3:GetObject"], [pulumi.Output.concat(data.bucket_arn, "/", cfg.input_prefix, "*")], "ReadInput"),
-                allow(
-                    ["s3:ListBucket"],
-                    [data.bucket_arn],
-                    "ListInputSoMissingKeysAre404",
-                    Condition={"StringLike": {"s3:prefix": [f"{cfg.input_prefix}*"]}},
-                ),
-            ),
-            opts=child,
-        )
-        lambda_logs = aws.cloudwatch.LogGroup(
-            f"{name}-lambda-logs", name=f"/aws/lambda/{function_name}", retention_in_days=args.log_retention_days, opts=child
-        )
-        function = aws.lambda_.Function(
-            f"{name}-validate-input",
-            name=function_name,
+        function = python_function(
+            self,
+            f"{name}-lambda",
+            resource_name=f"{name}-validate-input",
+            policy_name=f"{name}-lambda-read-input",
+            function_name=f"{args.environment_name}-validate-input",
+            source_dir=args.lambda_source_dir,
             runtime=cfg.lambda_.runtime,
-            handler="handler.handler",
-            code=pulumi.AssetArchive({p.name: pulumi.FileAsset(str(p)) for p in sorted(args.lambda_source_dir.glob("*.py"))}),
-            role=lambda_role.arn,
-            memory_size=cfg.lambda_.memory_mb,
-            timeout=cfg.lambda_.timeout_seconds,
-            environment={"variables": {"DATA_BUCKET": data.bucket_name, "INPUT_PREFIX": cfg.input_prefix}},
+            memory_mb=cfg.lambda_.memory_mb,
+            timeout_seconds=cfg.lambda_.timeout_seconds,
+            variables={"DATA_BUCKET": data.bucket_name, "INPUT_PREFIX": cfg.input_prefix},
+            statements=prefix_read(data.bucket_arn, cfg.input_prefix, "Input"),
+            log_retention_days=args.log_retention_days,
             tags=usage,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[lambda_logs, lambda_policy]),
         )
 
         # Glue: reads the script and input, writes the output prefix, writes its own logs.

@@ -17,8 +17,8 @@ from tests.stackkit import reset_to_reference
 from tests.test_config import copy_project
 
 
-def dags(project: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "offline", "dags", "dev", "--project", str(project), *args]
+def dags(project: Path, *args: str, stacks: tuple[str, ...] = ("dev",)) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "offline", "dags", *stacks, "--project", str(project), *args]
     return subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
 
 
@@ -115,13 +115,7 @@ def test_a_window_for_the_dag_or_an_always_on_stack_passes(tmp_path: Path):
     everyday = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
     document["config"]["mwaa-platform:dutyCycle"]["windows"] = [{"days": everyday, "start": "14:00", "end": "16:15"}]
     stack_file.write_text(yaml.safe_dump(document))
-    done = subprocess.run(
-        [sys.executable, "-m", "offline", "dags", "dev", "prod", "--project", str(project), "--at", AT, "--json"],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = dags(project, "--at", AT, "--json", stacks=("dev", "prod"))
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["dev"]["dags"]["problems"] == [] == report["prod"]["dags"]["problems"]
@@ -156,13 +150,7 @@ def test_a_past_start_date_is_flagged_on_a_duty_cycled_stack_only(tmp_path: Path
         f"with DAG('dated', schedule=CronTriggerTimetable('0 5 * * 1-5', timezone='UTC'), start_date={past}, catchup=False) as dag:\n"
         "    pass\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "offline", "dags", "dev", "prod", "--project", str(project), "--at", AT, "--json"],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = dags(project, "--at", AT, "--json", stacks=("dev", "prod"))
     report = json.loads(done.stdout)
     (problem,) = report["dev"]["dags"]["problems"]  # 05:00 fits dev's window: only the start_date is wrong
     assert problem.startswith("dated.py: DAG dated has start_date 2025-01-01, in the past: every resume starts with a new metadata DB")
