@@ -1,8 +1,8 @@
 """Exit codes of every offline command, and the one wrapper that maps errors to them.
 
-0 every check passed · 1 a check failed (policy gate, DAGs, requirements, pipeline run) · 2 bad input: config, stack
-file, pack config, unpriced region, a DAG that doesn't import, arguments; one message naming what and where, no
-traceback · 3 a bug in these tools: the traceback is kept, it is what a bug report needs.
+0 every check passed · 1 a check failed (policy gate, DAGs, requirements, pipeline run, missing prices, stale
+workflows) · 2 bad input: config, stack file, pack config, a DAG that doesn't import, arguments; one message naming
+what and where, no traceback · 3 a bug in these tools: the traceback is kept, it is what a bug report needs.
 """
 
 from __future__ import annotations
