@@ -54,3 +54,12 @@ def test_the_cost_says_why_billed_hours_exceed_the_window_hours():
     done = offline("cost", "dev", "--at", AT_RUN)
     assert "billed 103.20 of 730 h/month: 92.34 h in its windows + 21.73 pauses x 30 min of teardown" in done.stdout
     assert "billed 103.20 h with each pause's 30 min of teardown" in offline("duty-cycle", "dev").stdout
+
+
+def test_preview_works_for_every_command_that_takes_it():
+    # A first preview knows no IDs, ARNs or version ids: the plan shows them as unknown, the DAGs are checked as `up`
+    # would write them (their rendered config holds ARNs), the gate and the cost decide from literals.
+    for command in ("plan", "gate", "cost", "dags"):
+        done = offline(command, "dev", "--preview", "--at", AT_RUN)
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+    assert "alert_topic_arn        (known after apply)" in offline("plan", "dev", "--preview", "--at", AT_RUN).stdout
