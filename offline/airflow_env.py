@@ -38,7 +38,7 @@ VENVS = PROJECT_DIR / ".venv-airflow"
 REQUIREMENTS = PROJECT_DIR / "requirements-airflow.txt"
 
 
-class AirflowEnvError(RuntimeError):
+class AirflowEnvError(InputError):
     """The local Airflow for a version can't be set up; the message says why and what to do."""
 
 
@@ -202,8 +202,7 @@ def main(argv: list[str]) -> int:
             print(f"Airflow {version}: {ensure(version)}")
         return 0
     if argv[:1] == ["pytest"] and len(argv) >= 2:
-        from offline.dags import render_dag_folder
-        from offline.harness import run_stack
+        from offline.harness import render_dag_folder, run_stack
 
         python = ensure(argv[1])
         with tempfile.TemporaryDirectory(prefix="airflow-tests-") as tmp:

@@ -21,10 +21,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from components.dag_bucket import DAG_PREFIX
 from duty_cycle import WEEK, DutyCycle, minute_of_week
 from offline import airflow_env
-from offline.harness import StackRun, object_body
+from offline.harness import StackRun, render_dag_folder
 from settings import WEEKDAYS, DutyCycleSettings
 
 #: How long a DAG run is assumed to take when the DAG sets no dagrun_timeout.
@@ -39,19 +38,6 @@ class DagCheck:
     @property
     def passed(self) -> bool:
         return not self.report["problems"]
-
-
-def render_dag_folder(run: StackRun, folder: Path) -> Path:
-    """The DAG bucket's dags/ prefix as the recorded program would upload it, written to `folder`."""
-    bucket = run.by_name("dags-storage-bucket").urn
-    for obj in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2"):
-        key = obj.inputs["key"]
-        # By graph edge, so it holds in a preview too, where the bucket's name is not known yet.
-        if bucket in obj.property_dependencies.get("bucket", []) and key.startswith(f"{DAG_PREFIX}/"):
-            target = folder / key.removeprefix(f"{DAG_PREFIX}/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(object_body(obj))
-    return folder
 
 
 def _clock(moment: datetime) -> str:

@@ -23,6 +23,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2 as proto
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
+from offline.exits import InputError
 from offline.harness import PROJECT_DIR, Recorded, StackRun
 
 PACK_DIR = PROJECT_DIR / "policies"
@@ -30,7 +31,7 @@ LEVELS = {"advisory": proto.ADVISORY, "mandatory": proto.MANDATORY, "disabled": 
 LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
 
 
-class PackConfigError(ValueError):
+class PackConfigError(InputError):
     """The policy pack config file does not fit the pack (unknown policy, bad level, schema mismatch)."""
 
 

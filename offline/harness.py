@@ -30,6 +30,7 @@ from pulumi.runtime import mocks, rpc, settings, sync_await
 from pulumi.runtime.stack import run_pulumi_func
 
 from duty_cycle import AT_VARIABLE
+from offline.exits import InputError
 from settings import Settings, load_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -192,7 +193,7 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
 
-class StackFileError(ValueError):
+class StackFileError(InputError):
     """The stack's Pulumi.<stack>.yaml is missing or not a stack file."""
 
 
@@ -203,6 +204,21 @@ def object_body(obj: Recorded) -> bytes:
     if "contentBase64" in obj.inputs:
         return base64.b64decode(obj.inputs["contentBase64"])
     return Path(obj.inputs["source"].path).read_bytes()
+
+
+def render_dag_folder(run: StackRun, folder: Path) -> Path:
+    """The DAG bucket's dags/ prefix as the recorded program would upload it, written to `folder`."""
+    from components.dag_bucket import DAG_PREFIX  # here: the scheduler's check imports this module without pulumi-aws
+
+    bucket = run.by_name("dags-storage-bucket").urn
+    for obj in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2"):
+        key = obj.inputs["key"]
+        # By graph edge, so it holds in a preview too, where the bucket's name is not known yet.
+        if bucket in obj.property_dependencies.get("bucket", []) and key.startswith(f"{DAG_PREFIX}/"):
+            target = folder / key.removeprefix(f"{DAG_PREFIX}/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(object_body(obj))
+    return folder
 
 
 def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:

@@ -63,3 +63,22 @@ def test_preview_works_for_every_command_that_takes_it():
         done = offline(command, "dev", "--preview", "--at", AT_RUN)
         assert done.returncode == 0, (command, done.stderr[-2000:])
     assert "alert_topic_arn        (known after apply)" in offline("plan", "dev", "--preview", "--at", AT_RUN).stdout
+
+
+def test_the_offline_modules_import_in_one_direction():
+    import ast
+
+    imports: dict[str, set[str]] = {}
+    for path in (PROJECT_DIR / "offline").rglob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("offline."):
+                found.add(".".join(node.module.split(".")[1:3]))  # offline.airflow_side.compat -> airflow_side.compat
+            elif isinstance(node, ast.ImportFrom) and node.module == "offline":
+                found |= {alias.name for alias in node.names}
+        imports.setdefault(".".join(path.relative_to(PROJECT_DIR / "offline").with_suffix("").parts), set()).update(found)
+
+    def reaches(start: str, target: str, seen: frozenset = frozenset()) -> bool:
+        return any(d == target or (d not in seen and reaches(d, target, seen | {d})) for d in imports.get(start, ()))
+
+    assert [module for module in imports if reaches(module, module)] == []

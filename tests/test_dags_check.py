@@ -11,8 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from offline.dags import render_dag_folder
-from offline.harness import PROJECT_DIR, StackRun, stack_settings
+from offline.harness import PROJECT_DIR, StackRun, render_dag_folder, stack_settings
 from tests.stackkit import reset_to_reference
 from tests.test_config import copy_project
 

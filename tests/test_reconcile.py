@@ -57,3 +57,15 @@ def test_the_command_writes_the_step_output(tmp_path: Path):
     (tmp_path / "state.json").write_text("not json")
     bad = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "state.json: can't read the stack export" in bad.stderr
+
+
+def test_the_check_needs_only_what_the_scheduler_installs(tmp_path: Path):
+    # duty-cycle.yml installs pulumi, pydantic and PyYAML for this step, nothing else: no pulumi-aws, pack or moto.
+    (tmp_path / "state.json").write_text(json.dumps(state()))
+    (tmp_path / "history.json").write_text(json.dumps(OK))
+    blocked = "import sys, runpy; sys.modules.update(dict.fromkeys(['pulumi_aws', 'pulumiverse_time', 'pulumi_policy', 'moto', 'boto3']))"
+    code = f"{blocked}; runpy.run_module('offline.reconcile', run_name='__main__')"
+    args = ["dev", "--export", str(tmp_path / "state.json"), "--history", str(tmp_path / "history.json"), "--at", RUNNING_AT.isoformat()]
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "apply: the windows want the environment running and the stack has none" in done.stdout
