@@ -340,8 +340,15 @@ def _drop_pending_work() -> None:
         task.cancel()
     loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     settings._get_rpc_manager().clear()
+    # The failed run's Output futures hold its error; nobody awaits them now, so don't print them again when collected.
+    loop.set_exception_handler(_quiet_about_dropped_futures)
     with settings.SETTINGS.lock:
         settings.SETTINGS.outputs.clear()  # failed Output tasks, which the next run's wait_for_rpcs would re-raise
+
+
+def _quiet_about_dropped_futures(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    if context.get("message") != "Future exception was never retrieved":
+        loop.default_exception_handler(context)
 
 
 def _program_modules() -> dict[str, Any]:
