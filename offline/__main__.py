@@ -29,7 +29,7 @@ from offline.dags import check_dags
 from offline.dags import render as render_dags
 from offline.exits import FAILED, PASSED, check_child, run_main
 from offline.gate import as_json, render, run_gate, stack_pack_config
-from offline.harness import PROJECT_DIR, run_stack, stack_settings
+from offline.harness import PROJECT_DIR, run_stack, stack_names, stack_settings
 from offline.pipeline_run import SCENARIOS
 from offline.plan import render_plan, render_plan_diff
 from offline.requirements_check import check_requirements
@@ -37,7 +37,7 @@ from offline.requirements_check import render as render_requirements
 from offline.workflows import COMMAND as WORKFLOWS_COMMAND
 from offline.workflows import main as workflows_main
 from offline.workflows import stale as stale_workflows
-from policies.rules.cost_model import estimate, load_pricing
+from policies.rules.cost_model import billed_hours, estimate, load_pricing
 from policies.rules.cost_model import render as render_cost
 
 #: MWAA bills a paused environment until its deletion ends (policies/rules/pricing.json's assumption).
@@ -96,7 +96,7 @@ def describe_duty_cycle(stack: str, cycle: DutyCycle, at: datetime) -> dict[str,
         "next_pause": pause.isoformat() if pause else None,
         "hours_per_month": cycle.hours_per_month,
         "cycles_per_month": cycle.cycles_per_month,
-        "billed_hours_per_month": round(cycle.hours_per_month + cycle.cycles_per_month * TEARDOWN_MINUTES / 60, 2),
+        "billed_hours_per_month": round(billed_hours(cycle.hours_per_month, cycle.cycles_per_month), 2),
         "cron": cycle.cron_lines(),
         "scheduler_minutes_per_month": cycle.scheduler_minutes_per_month,
     }
@@ -163,7 +163,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["workflows"]:
         return workflows_main(argv[1:])
     args = parse(argv)
-    stacks = args.stacks or sorted(p.name.split(".")[1] for p in args.project.glob("Pulumi.*.yaml"))
+    stacks = args.stacks or stack_names(args.project)
     pack_dir = args.project / "policies"
 
     report: dict[str, dict] = {}
@@ -267,9 +267,7 @@ def render_summary(rows: list[tuple[str, str, str, str]], failed: bool) -> str:
     lines = ["", "Summary", f"    {'stack':<10} {'state':<9} {'check':<26} verdict"]
     lines += [f"    {stack:<10} {state or '-':<9} {check:<26} {verdict}" for stack, state, check, verdict in rows]
     failures = sum(1 for row in rows if row[3].startswith(("FAIL", "INCOMPLETE")))
-    lines.append(
-        f"{'FAILED' if failed else 'PASSED'}: {failures} of {len(rows)} checks failed" if failed else f"PASSED: all {len(rows)} checks"
-    )
+    lines.append(f"FAILED: {failures} of {len(rows)} checks failed" if failed else f"PASSED: all {len(rows)} checks")
     return "\n".join(lines)
 
 

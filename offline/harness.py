@@ -221,12 +221,17 @@ def render_dag_folder(run: StackRun, folder: Path) -> Path:
     return folder
 
 
+def stack_names(project_dir: Path = PROJECT_DIR) -> list[str]:
+    """The stacks that have a Pulumi.<stack>.yaml in the project."""
+    return sorted(p.name.split(".")[1] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
 def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     """The stack's config: Pulumi.yaml's project-level values, then Pulumi.<stack>.yaml's (a missing or malformed file is a
     clear error)."""
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        known = sorted(p.name.split(".")[1] for p in project_dir.glob("Pulumi.*.yaml"))
+        known = stack_names(project_dir)
         raise StackFileError(
             f"{path.name} not found; stacks here: {', '.join(known)}. For a new stack, copy one (cp Pulumi.dev.yaml {path.name}) "
             f"and edit it; the real CLI then needs `pulumi stack init {stack}` once"

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from duty_cycle import RECHECK_MINUTES, DutyCycle
+from duty_cycle import RECHECK_MINUTES, WEEK, DutyCycle
 from offline.exits import FAILED, PASSED, run_main
-from offline.harness import PROJECT_DIR, stack_settings
+from offline.harness import PROJECT_DIR, stack_names, stack_settings
 
 COMMAND = "python -m offline workflows"
 #: A week to look at (any week: the windows repeat weekly).
@@ -39,9 +39,8 @@ class StackFacts:
 
 
 def stack_facts(project: Path = PROJECT_DIR) -> list[StackFacts]:
-    stacks = sorted(p.name.split(".")[1] for p in project.glob("Pulumi.*.yaml"))
     facts = []
-    for stack in stacks:
+    for stack in stack_names(project):
         settings = stack_settings(stack, project)
         facts.append(StackFacts(stack, settings.region, DutyCycle.from_settings(settings)))
     return facts
@@ -54,10 +53,10 @@ def _include(stacks: list[StackFacts]) -> str:
 def _cron_block(stacks: list[StackFacts]) -> str:
     lines = []
     for stack in stacks:
+        starts = {w.start % WEEK for w in stack.cycle.windows}
+        edges = {(e % 1440 // 60, e % 60): "resume" if e in starts else "pause" for e in stack.cycle.edges()}
         for line in stack.cycle.cron_lines():
             minute, hour = map(int, line.split()[:2])
-            edges = {(e % 1440 // 60, e % 60): "resume" if any(e == w.start % 10080 for w in stack.cycle.windows) else "pause"
-                     for e in stack.cycle.edges()}  # fmt: skip
             what = edges.get((hour, minute))
             if what is None:
                 earlier = (hour * 60 + minute - RECHECK_MINUTES) % 1440
@@ -68,12 +67,12 @@ def _cron_block(stacks: list[StackFacts]) -> str:
 
 def drift_hour(stacks: list[StackFacts]) -> int:
     """The first whole hour from 12:00 UTC on when no stack is in a window, pausing or being rechecked on any day."""
+    cycled = [(s.cycle, " ".join(s.cycle.cron_lines())) for s in stacks if not s.cycle.always_on]
     for hour in [*range(12, 24), *range(12)]:
         moments = [WEEK_OF + timedelta(days=day, hours=hour) for day in range(7)]
         busy = any(
-            s.cycle.running(at) or s.cycle.running(at - timedelta(minutes=30)) or f"0 {hour} " in " ".join(s.cycle.cron_lines())
-            for s in stacks
-            if not s.cycle.always_on
+            f"0 {hour} " in cron or cycle.running(at) or cycle.running(at - timedelta(minutes=30))
+            for cycle, cron in cycled
             for at in moments
         )
         if not busy:
@@ -103,7 +102,8 @@ def render(name: str, text: str, stacks: list[StackFacts]) -> str:
 def stale(folder: Path, project: Path = PROJECT_DIR) -> list[str]:
     """Workflow files whose generated parts differ from what the stacks say."""
     stacks = stack_facts(project)
-    return [path.name for path in sorted(folder.glob("*.yml")) if render(path.name, path.read_text(), stacks) != path.read_text()]
+    texts = {path.name: path.read_text() for path in sorted(folder.glob("*.yml"))}
+    return [name for name, text in texts.items() if render(name, text, stacks) != text]
 
 
 def main(argv: list[str]) -> int:

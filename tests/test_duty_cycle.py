@@ -11,7 +11,7 @@ import pytest
 
 from duty_cycle import GITHUB_MINUTE_USD, WEEK, DutyCycle, Window, decision_time
 from offline.gate import run_gate, stack_pack_config
-from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_config, stack_settings
+from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_config, stack_names, stack_settings
 from policies.rules.cost_model import load_pricing
 from settings import ConfigError
 from tests.stackkit import PAUSED_AT, RUNNING_AT, fixture_settings
@@ -247,8 +247,7 @@ def test_a_paused_plan_prices_only_what_is_kept(paused_dev: StackRun):
 
 
 def duty_cycled_stacks() -> list[str]:
-    stacks = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
-    return [s for s in stacks if not DutyCycle.from_settings(stack_settings(s)).always_on]
+    return [s for s in stack_names() if not DutyCycle.from_settings(stack_settings(s)).always_on]
 
 
 def test_the_scheduler_fires_at_every_window_edge_of_every_duty_cycled_stack():

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from duty_cycle import DutyCycle
-from offline.harness import PROJECT_DIR, stack_settings
+from offline.harness import PROJECT_DIR, stack_names, stack_settings
 from tests.stackkit import reset_to_reference
 from tests.test_config import copy_project
 from tests.workflowkit import WORKFLOWS_DIR, cli_pin, problems, pulumi_steps, workflow, workflows
 
-STACKS = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+STACKS = stack_names()
 
 
 def test_the_real_workflows_keep_every_safety_rule():

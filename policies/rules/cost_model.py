@@ -84,7 +84,7 @@ class _Prices:
     """The region's figures; a figure the file lacks is recorded in `missing` and priced at 0, so every gap shows at once."""
 
     def __init__(self, pricing: Mapping[str, Any], region: str) -> None:
-        self.table, self.region = pricing["regions"].get(region, {}), region
+        self.pricing, self.table, self.region = pricing, pricing["regions"].get(region, {}), region
         self.hours = pricing["hours_per_month"]
         self.assumptions = {k: v["value"] for k, v in pricing["assumptions"].items()}
         self.included = pricing["included_per_environment"]
@@ -145,6 +145,13 @@ def _fires_per_month(expression: Any, hours_per_month: float) -> float:
     return round(len(days) * hours_per_month / 24 / 7, 2)
 
 
+def billed_hours(window_hours: float, pauses: float, pricing: Mapping[str, Any] | None = None) -> float:
+    """Hours a month a duty-cycled environment is billed: its windows, plus each pause's teardown (billed until gone)."""
+    pricing = pricing or load_pricing()
+    teardown = pricing["assumptions"]["mwaa_teardown_minutes_per_cycle"]["value"]
+    return min(pricing["hours_per_month"], window_hours + pauses * teardown / 60)
+
+
 def _item(name: str, quantity: float, unit: str, unit_usd: float) -> LineItem:
     return LineItem(name, round(quantity, 4), unit, unit_usd, round(quantity * unit_usd, 2))
 
@@ -181,7 +188,7 @@ class _Pricer:
         active, cycles = _tag(props, HOURS_TAG), _tag(props, CYCLES_TAG) or 0.0
         if self.always_on or active is None:
             return self.price.hours
-        return min(self.price.hours, active + cycles * self.price.assumptions["mwaa_teardown_minutes_per_cycle"] / 60)
+        return billed_hours(active, cycles, self.price.pricing)
 
     def estimate(self) -> Estimate:
         price, assume, included = self.price, self.price.assumptions, self.price.included
