@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 
 from duty_cycle import DutyCycle
@@ -69,3 +70,56 @@ def reset_to_reference(project) -> None:
         f'--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-{version}/constraints-3.12.txt"\n'
         "apache-airflow-providers-amazon\n"
     )
+
+
+def plan_fingerprint(run) -> dict[str, str]:
+    """A digest per URN of what `pulumi up` would send for it: type, inputs (file assets by content), parent, dependencies,
+    provider and options. Equal fingerprints mean the engine sees no difference (tests/golden/plans.json keeps dev's
+    and prod's, so a change meant for another stack can't touch them unnoticed)."""
+    import hashlib
+    import json
+
+    import pulumi
+
+    def plain(value):
+        if isinstance(value, pulumi.FileAsset):
+            return {"file-sha256": hashlib.sha256(Path(value.path).read_bytes()).hexdigest()}
+        if isinstance(value, pulumi.AssetArchive):
+            return {name: plain(asset) for name, asset in sorted(value.assets.items())}
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value
+
+    def digest(r) -> str:
+        sent = {
+            "type": r.type, "inputs": plain(r.inputs), "parent": r.parent, "dependencies": sorted(r.dependencies),
+            "property_dependencies": {k: sorted(v) for k, v in r.property_dependencies.items()}, "provider": r.provider,
+            "protect": r.protect, "retain_on_delete": r.retain_on_delete, "delete_before_replace": r.delete_before_replace,
+        }  # fmt: skip
+        return hashlib.sha256(json.dumps(sent, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    return {r.urn: digest(r) for r in run.resources}
+
+
+#: The states tests/golden/plans.json records: each stack at its first run, dev also at that run's pause.
+GOLDEN_STATES = {"dev/running": RUNNING_AT, "dev/paused": PAUSED_AT, "prod/running": RUNNING_AT}
+
+
+def write_golden(path: Path = Path(__file__).parent / "golden" / "plans.json") -> None:
+    """Record dev's and prod's plans as they are now (after an intended change to them)."""
+    import json
+
+    from offline.harness import run_stack
+
+    plans = {state: plan_fingerprint(run_stack(state.split("/")[0], at=at)) for state, at in GOLDEN_STATES.items()}
+    path.write_text(json.dumps(plans, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["golden"]:
+        sys.exit("usage: python -m tests.stackkit golden   (rewrite tests/golden/plans.json from dev and prod as they are)")
+    write_golden()
