@@ -13,6 +13,7 @@ import json
 import re
 import zoneinfo
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -111,6 +112,9 @@ class LogLevels(_Model):
 
 
 class MwaaSettings(_Model):
+    #: provisioned: an MWAA environment (VPC, NAT, hourly). serverless: an MWAA Serverless workflow (no environment,
+    #: billed per task-second); it takes only the keys in SERVERLESS_MWAA_KEYS.
+    mode: Literal["provisioned", "serverless"] = "provisioned"
     environment_class: Literal[tuple(CLASS_LIMITS)] = "mw1.small"
     airflow_version: str = AIRFLOW_VERSIONS["default"]
     schedulers: int = 2
@@ -264,6 +268,13 @@ class GlueSettings(_Model):
 
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+def fixed_utc_offset(zone: str) -> timedelta | None:
+    """The zone's UTC offset when it is the same all year (None with daylight saving), over the 366 days from 2026."""
+    tz, start = zoneinfo.ZoneInfo(zone), datetime(2026, 1, 1, 12, tzinfo=UTC)
+    offsets = {(start + timedelta(days=day)).astimezone(tz).utcoffset() for day in range(366)}
+    return offsets.pop() if len(offsets) == 1 else None
 
 
 def _known_zone(value: str) -> str:
@@ -463,6 +474,36 @@ class Settings(_Model):
             raise ValueError(f"environmentName {self.name!r} must start with a letter and hold up to 48 letters, digits, '-' or '_'")
         return self
 
+    @model_validator(mode="after")
+    def _fits_mode(self) -> Settings:
+        """A serverless stack has no environment, VPC or requirements: a key for those would be silently ignored."""
+        if self.mwaa.mode != "serverless":
+            return self
+
+        def keys(section: str, model: _Model, allowed: set[str]) -> list[str]:
+            return [f"{section}.{to_camel(key)}" for key in sorted(model.model_fields_set - allowed)]
+
+        inapplicable = keys("mwaa", self.mwaa, SERVERLESS_MWAA_KEYS) + keys("dagBucket", self.dag_bucket, SERVERLESS_BUCKET_KEYS)
+        inapplicable += [to_camel(key) for key in sorted(self.model_fields_set & {"network", "duty_cycle"})]
+        if inapplicable:
+            raise ValueError(
+                f"{', '.join(inapplicable)} apply to a provisioned environment only, and this stack sets mwaa.mode serverless "
+                f"(no environment, VPC, requirements or duty cycle). Remove them; in mwaa a serverless stack takes "
+                f"{', '.join(sorted(to_camel(k) for k in SERVERLESS_MWAA_KEYS))}"
+            )
+        if fixed_utc_offset(self.pipeline.timezone) is None:
+            raise ValueError(
+                f"pipeline.timezone {self.pipeline.timezone} changes its UTC offset during the year (daylight saving), and MWAA "
+                "Serverless schedules are cron in UTC: the runs would move by an hour twice a year. Use a zone without daylight "
+                "saving (e.g. Asia/Kolkata or UTC) for a serverless stack, or mwaa.mode provisioned (its DAG schedules in the zone)"
+            )
+        return self
+
+    @property
+    def airflow_version(self) -> str:
+        """The Airflow the stack's DAGs run on: the environment's, or the one MWAA Serverless runs."""
+        return AIRFLOW_VERSIONS["serverless"]["airflow"] if self.mwaa.mode == "serverless" else self.mwaa.airflow_version
+
     @property
     def name(self) -> str:
         """The MWAA environment name, from which every derived name and ARN comes."""
@@ -473,6 +514,9 @@ class Settings(_Model):
         return {"project": PROJECT, "stack": self.stack, "owner": self.owner, "cost-center": self.cost_center, **self.tags}
 
 
+#: What a serverless stack may set in mwaa and dagBucket (the rest configures an environment).
+SERVERLESS_MWAA_KEYS = {"mode", "log_retention_days", "protect"}
+SERVERLESS_BUCKET_KEYS = {"noncurrent_version_expiration_days", "protect"}
 #: Keys read from the project namespace; objects are YAML maps in the stack file.
 SCALAR_KEYS = ("owner", "costCenter", "environmentName")
 OBJECT_KEYS = ("tags", "alertEmails", "network", "mwaa", "dagBucket", "pipeline", "dutyCycle")
@@ -542,6 +586,7 @@ def settings_from_pulumi_config(project_dir: Path) -> Settings:
         return (aws if namespace == "aws" else project).get(key)
 
     settings = load_settings(pulumi.get_stack(), read)
-    check_requirements_file(project_dir, settings)
-    check_bucket_files(project_dir, settings)
+    if settings.mwaa.mode == "provisioned":  # a serverless stack uploads neither
+        check_requirements_file(project_dir, settings)
+        check_bucket_files(project_dir, settings)
     return settings

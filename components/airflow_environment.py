@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.dag_bucket import PLUGINS_KEY, STARTUP_SCRIPT_KEY
-from components.iam import allow, policy_document, trust_policy
+from components.iam import allow, pipeline_task_statements, policy_document, trust_policy
 from settings import LOG_TYPES, MwaaSettings
 
 #: Logging configuration keys of aws.mwaa.Environment, in LOG_TYPES order.
@@ -138,12 +138,7 @@ class AirflowEnvironment(pulumi.ComponentResource):
                     "CeleryQueueInAwsAccount",
                 ),
                 self._key_statement(args, arn("kms", "key/*", region="*")),
-                allow(["lambda:InvokeFunction"], [args.dag_permissions.function_arn], "DagInvokesLambda"),
-                allow(
-                    ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:GetJob"],
-                    [args.dag_permissions.job_arn],
-                    "DagRunsGlueJob",
-                ),
+                *pipeline_task_statements(args.dag_permissions.function_arn, args.dag_permissions.job_arn),
                 allow(["sns:Publish"], [args.dag_permissions.topic_arn], "DagPublishesAlerts"),
             ),
             opts=child,

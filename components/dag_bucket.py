@@ -92,8 +92,9 @@ def version_for_mwaa(obj: aws.s3.BucketObjectv2) -> pulumi.Output[str]:
 
 @dataclass(frozen=True)
 class DagBucketArgs:
-    dags_dir: Path
-    requirements_file: Path
+    #: The DAG folder and requirements.txt of a provisioned environment (None: a serverless stack uploads neither).
+    dags_dir: Path | None
+    requirements_file: Path | None
     noncurrent_version_expiration_days: int
     protect: bool
     startup_script: Path | None = None
@@ -105,7 +106,8 @@ class DagBucketArgs:
 class DagBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
-    requirements_object_version: pulumi.Output[str]
+    #: None when the stack has no requirements file (serverless), startup script or plugins folder.
+    requirements_object_version: pulumi.Output[str] | None
     #: None when the stack has no startup script / plugins folder.
     startup_script_object_version: pulumi.Output[str] | None
     plugins_object_version: pulumi.Output[str] | None
@@ -122,12 +124,15 @@ class DagBucket(pulumi.ComponentResource):
         )
         after_versioning = pulumi.ResourceOptions(parent=self, depends_on=[storage.writable])
         self.dag_keys = []
-        for path in dag_files(args.dags_dir, args.requirements_file, *filter(None, [args.startup_script])):
+        for path in dag_files(args.dags_dir, *filter(None, [args.requirements_file, args.startup_script])) if args.dags_dir else []:
             relative = path.relative_to(args.dags_dir).as_posix()
             key = f"{DAG_PREFIX}/{relative}"
             _upload(f"{name}-{relative.replace('/', '-')}", storage.bucket_name, key, path, after_versioning)
             self.dag_keys.append(key)
-        requirements = _upload(f"{name}-requirements", storage.bucket_name, REQUIREMENTS_KEY, args.requirements_file, after_versioning)
+        self.requirements_object_version = None
+        if args.requirements_file:
+            requirements = _upload(f"{name}-requirements", storage.bucket_name, REQUIREMENTS_KEY, args.requirements_file, after_versioning)
+            self.requirements_object_version = version_for_mwaa(requirements)
         self.startup_script_object_version = None
         if args.startup_script:
             startup = _upload(f"{name}-startup-script", storage.bucket_name, STARTUP_SCRIPT_KEY, args.startup_script, after_versioning)
@@ -149,7 +154,6 @@ class DagBucket(pulumi.ComponentResource):
         self.writable = storage.writable
         self.bucket_name = storage.bucket_name
         self.bucket_arn = storage.bucket_arn
-        self.requirements_object_version = version_for_mwaa(requirements)
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,

@@ -30,3 +30,11 @@ def prefix_read(bucket_arn: pulumi.Input[str], prefix: str, sid: str) -> list[di
         allow(["s3:GetObject"], [pulumi.Output.concat(bucket_arn, "/", prefix, "*")], f"Read{sid}"),
         allow(["s3:ListBucket"], [bucket_arn], f"List{sid}SoMissingKeysAre404", Condition={"StringLike": {"s3:prefix": [f"{prefix}*"]}}),
     ]
+
+
+def pipeline_task_statements(function_arn: pulumi.Input[str], job_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """What the pipeline's two tasks call, in either mode: invoke the one function, start and watch the one Glue job."""
+    return [
+        allow(["lambda:InvokeFunction"], [function_arn], "DagInvokesLambda"),
+        allow(["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:GetJob"], [job_arn], "DagRunsGlueJob"),
+    ]

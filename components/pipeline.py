@@ -1,8 +1,9 @@
 """What the DAG drives: a Lambda that checks the day's input, a Glue job that
 transforms it, an SNS topic for failure alerts, and the data bucket they share.
 
-The component also renders `dags/pipeline_config.json` into the DAG bucket, so
-the DAG learns every name and ARN from IaC instead of hard-coding them.
+For a provisioned environment the component also renders `dags/pipeline_config.json`
+into the DAG bucket, so the DAG learns every name and ARN from IaC instead of
+hard-coding them (a serverless workflow's definition carries them itself).
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ from settings import PipelineSettings
 GLUE_SCRIPT_KEY = "scripts/transform.py"
 
 
+def lambda_name(environment_name: str) -> str:
+    """The input check's name: known before anything exists, so a serverless definition can name it."""
+    return f"{environment_name}-validate-input"
+
+
+def glue_job_name(environment_name: str) -> str:
+    return f"{environment_name}-transform"
+
+
 @dataclass(frozen=True)
 class PipelineAssetsArgs:
     environment_name: str
@@ -30,7 +40,8 @@ class PipelineAssetsArgs:
     settings: PipelineSettings
     #: Email subscriptions on the alert topic.
     alert_emails: list[str]
-    dag_bucket_name: pulumi.Input[str]
+    #: Where the provisioned DAG's pipeline_config.json goes (None: a serverless stack, whose definition holds the names).
+    dag_bucket_name: pulumi.Input[str] | None
     #: The DAG bucket's one-time versioning wait (SecureBucket.writable): the rendered config is written after it.
     dag_bucket_writable: pulumi.Resource
     lambda_source_dir: Path
@@ -68,7 +79,7 @@ class PipelineAssets(pulumi.ComponentResource):
             f"{name}-lambda",
             resource_name=f"{name}-validate-input",
             policy_name=f"{name}-lambda-read-input",
-            function_name=f"{args.environment_name}-validate-input",
+            function_name=lambda_name(args.environment_name),
             source_dir=args.lambda_source_dir,
             runtime=cfg.lambda_.runtime,
             memory_mb=cfg.lambda_.memory_mb,
@@ -113,7 +124,7 @@ class PipelineAssets(pulumi.ComponentResource):
         glue = cfg.glue
         job = aws.glue.Job(
             f"{name}-transform",
-            name=f"{args.environment_name}-transform",
+            name=glue_job_name(args.environment_name),
             role_arn=glue_role.arn,
             glue_version=glue.glue_version,
             command={
@@ -136,28 +147,29 @@ class PipelineAssets(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[script, glue_policy]),
         )
 
-        aws.s3.BucketObjectv2(
-            f"{name}-dag-config",
-            bucket=args.dag_bucket_name,
-            key=f"{DAG_PREFIX}/{PIPELINE_CONFIG_FILE}",
-            content_type="application/json",
-            content=pulumi.Output.json_dumps(
-                {
-                    "lambda_function_name": function.name,
-                    "glue_job_name": job.name,
-                    "alert_topic_arn": topic.arn,
-                    "data_bucket": data.bucket_name,
-                    "input_prefix": cfg.input_prefix,
-                    "output_prefix": cfg.output_prefix,
-                    "region": args.region,
-                    "schedule_cron": cfg.cron,
-                    "schedule_timezone": cfg.timezone,
-                    "late_start_minutes": cfg.late_start_minutes,
-                    "run_timeout_minutes": cfg.run_timeout_minutes,
-                }
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.dag_bucket_writable]),
-        )
+        if args.dag_bucket_name is not None:
+            aws.s3.BucketObjectv2(
+                f"{name}-dag-config",
+                bucket=args.dag_bucket_name,
+                key=f"{DAG_PREFIX}/{PIPELINE_CONFIG_FILE}",
+                content_type="application/json",
+                content=pulumi.Output.json_dumps(
+                    {
+                        "lambda_function_name": function.name,
+                        "glue_job_name": job.name,
+                        "alert_topic_arn": topic.arn,
+                        "data_bucket": data.bucket_name,
+                        "input_prefix": cfg.input_prefix,
+                        "output_prefix": cfg.output_prefix,
+                        "region": args.region,
+                        "schedule_cron": cfg.cron,
+                        "schedule_timezone": cfg.timezone,
+                        "late_start_minutes": cfg.late_start_minutes,
+                        "run_timeout_minutes": cfg.run_timeout_minutes,
+                    }
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[args.dag_bucket_writable]),
+            )
 
         self.data_bucket_name = data.bucket_name
         self.data_bucket_arn = data.bucket_arn

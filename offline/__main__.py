@@ -25,7 +25,7 @@ from pathlib import Path
 
 from duty_cycle import GITHUB_MINUTE_USD, RECHECK_MINUTES, DutyCycle
 from offline.airflow_env import versions
-from offline.dags import check_dags
+from offline.dags import check_dags, check_workflow
 from offline.dags import render as render_dags
 from offline.exits import FAILED, PASSED, check_child, run_main
 from offline.gate import as_json, render, run_gate, stack_pack_config
@@ -65,9 +65,11 @@ def pipeline(stack: str, project: Path, as_json: bool, scenario: str = "success"
     return done.returncode == PASSED, json.loads(done.stdout) if as_json else done.stdout
 
 
-def states(cycle: DutyCycle, at: datetime | None) -> list[tuple[str, datetime]]:
+def states(cycle: DutyCycle, at: datetime | None, serverless: bool = False) -> list[tuple[str, datetime]]:
     """(label, decision time) for each state to show: both for a duty-cycled stack, else the one at hand."""
     now = at or _now()
+    if serverless:  # nothing to run or pause
+        return [("serverless", now)]
     running = cycle.running(now)
     if at is not None or cycle.always_on:
         return [("running" if running else "paused", now)]
@@ -83,10 +85,11 @@ def state_title(stack: str, state: str, at: datetime) -> str:
     return f"Stack {stack} ({state} at {at:%a %Y-%m-%d %H:%M} UTC)"
 
 
-def describe_duty_cycle(stack: str, cycle: DutyCycle, at: datetime) -> dict[str, object]:
+def describe_duty_cycle(stack: str, cycle: DutyCycle, at: datetime, serverless: bool = False) -> dict[str, object]:
     resume, pause = cycle.next_edges(at)
     return {
         "stack": stack,
+        "serverless": serverless,
         "enabled": cycle.enabled,
         "always_on": cycle.always_on,
         "windows": [str(w) for w in cycle.windows] if not cycle.always_on else [],
@@ -103,6 +106,8 @@ def describe_duty_cycle(stack: str, cycle: DutyCycle, at: datetime) -> dict[str,
 
 
 def render_duty_cycle(info: dict[str, object]) -> str:
+    if info["serverless"]:
+        return f"Stack {info['stack']}: MWAA Serverless: no environment to run or pause; billed per task-second of each run"
     if info["always_on"]:
         why = "dutyCycle.forceRunning is true" if info["enabled"] else "dutyCycle.enabled is false"
         return f"Stack {info['stack']}: always on ({why}): 730 h/month"
@@ -173,32 +178,41 @@ def main(argv: list[str]) -> int:
         settings = stack_settings(stack, args.project)
         cycle = DutyCycle.from_settings(settings)
         entry = report.setdefault(stack, {})
+        serverless = settings.mwaa.mode == "serverless"
         if args.command in ("all", "duty-cycle"):
-            entry["duty_cycle"] = describe_duty_cycle(stack, cycle, args.at or _now())
+            entry["duty_cycle"] = describe_duty_cycle(stack, cycle, args.at or _now(), serverless)
             if not args.json:
                 print(render_duty_cycle(entry["duty_cycle"]), end="\n\n")
         runs = [
             (state, at, run_stack(stack, project_dir=args.project, preview=args.preview, at=at))
-            for state, at in (states(cycle, args.at) if args.command in ("all", "plan", "gate", "cost", "dags") else [])
+            for state, at in (states(cycle, args.at, serverless) if args.command in ("all", "plan", "gate", "cost", "dags") else [])
         ]
         if args.command in ("all", "dags"):
             # Both states upload the same DAG folder; a duty-cycled stack's runs must fit its windows. A preview doesn't
             # know the rendered pipeline_config.json (it holds ARNs), so the DAGs are always checked as `up` writes them.
             deployed = run_stack(stack, project_dir=args.project, at=runs[0][1]) if args.preview else runs[0][2]
-            dag_check = check_dags(
-                deployed,
-                settings.mwaa.airflow_version,
-                args.at or _now(),
-                cycle=cycle,
-                settings=settings.duty_cycle,
-                requirements=args.project / settings.dag_bucket.requirements_file,
+            dag_check = (
+                check_workflow(deployed, settings, args.at or _now())
+                if serverless
+                else check_dags(
+                    deployed,
+                    settings.airflow_version,
+                    args.at or _now(),
+                    cycle=cycle,
+                    settings=settings.duty_cycle,
+                    requirements=args.project / settings.dag_bucket.requirements_file,
+                )
             )
             failed |= not dag_check.passed
             summary.append((stack, "", "DAGs", "PASS" if dag_check.passed else f"FAIL ({len(dag_check.report['problems'])} problems)"))
             entry["dags"] = dag_check.report
             if not args.json:
                 print(render_dags(dag_check), end="\n\n")
-        if args.command in ("all", "requirements"):
+        if args.command in ("all", "requirements") and serverless:
+            entry["requirements"] = "none: an MWAA Serverless workflow runs the service's own operators, no requirements.txt"
+            if not args.json:
+                print(f"Requirements of stack {stack}: {entry['requirements']}", end="\n\n")
+        elif args.command in ("all", "requirements"):
             requirements = check_requirements(settings, args.project)
             failed |= not requirements.passed
             summary.append((stack, "", "requirements", "PASS" if requirements.passed else f"FAIL ({len(requirements.problems)} problems)"))
@@ -264,8 +278,8 @@ def main(argv: list[str]) -> int:
 
 def render_summary(rows: list[tuple[str, str, str, str]], failed: bool) -> str:
     """One table at the end: every stack, state and check with its verdict, then the run's."""
-    lines = ["", "Summary", f"    {'stack':<10} {'state':<9} {'check':<26} verdict"]
-    lines += [f"    {stack:<10} {state or '-':<9} {check:<26} {verdict}" for stack, state, check, verdict in rows]
+    lines = ["", "Summary", f"    {'stack':<10} {'state':<10} {'check':<26} verdict"]
+    lines += [f"    {stack:<10} {state or '-':<10} {check:<26} {verdict}" for stack, state, check, verdict in rows]
     failures = sum(1 for row in rows if row[3].startswith(("FAIL", "INCOMPLETE")))
     lines.append(f"FAILED: {failures} of {len(rows)} checks failed" if failed else f"PASSED: all {len(rows)} checks")
     return "\n".join(lines)

@@ -175,6 +175,7 @@ def airflow_environ(home: Path, extra: dict[str, str] | None = None) -> dict[str
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "DO_NOT_TRACK": "1",  # dag-factory's usage telemetry (a serverless definition's loader)
         **(extra or {}),
     }
 

@@ -21,10 +21,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from duty_cycle import WEEK, DutyCycle, minute_of_week
+import yaml
+
+from duty_cycle import WEEK, DutyCycle, minute_of_week, pipeline_run_minutes
 from offline import airflow_env
-from offline.harness import StackRun, render_dag_folder
-from settings import WEEKDAYS, DutyCycleSettings
+from offline.harness import PROJECT_DIR, StackRun, object_body, render_dag_folder, render_workflow_folder, workflow_definition
+from serverless import definition as serverless
+from settings import WEEKDAYS, DutyCycleSettings, Settings
+
+#: What the local Airflow needs beside MWAA's packages to load a serverless definition (dag-factory).
+SERVERLESS_REQUIREMENTS = PROJECT_DIR / "serverless" / "requirements.txt"
 
 #: How long a DAG run is assumed to take when the DAG sets no dagrun_timeout.
 DEFAULT_RUN_MINUTES = 60
@@ -106,6 +112,33 @@ def check_dags(
     return DagCheck(run.stack, report)
 
 
+def check_workflow(run: StackRun, settings: Settings, at: datetime) -> DagCheck:
+    """A serverless stack's definition as uploaded: the service's rules (serverless/definition.py), then loaded with
+    dag-factory in the Airflow the service runs, and its runs compared with the pipeline settings' run times."""
+    document = yaml.safe_load(object_body(workflow_definition(run)))
+    with tempfile.TemporaryDirectory(prefix="mwaa-workflow-") as tmp:
+        folder = render_workflow_folder(run, Path(tmp) / "dags")
+        report = airflow_env.run(
+            serverless.AIRFLOW_VERSION,
+            "offline.airflow_side.check_dags",
+            [str(folder), at.isoformat()],
+            Path(tmp) / "airflow",
+            requirements=SERVERLESS_REQUIREMENTS,
+            AIRFLOW__CORE__DAGS_FOLDER=str(folder),
+        )
+    report["definition"] = workflow_definition(run).inputs["key"]
+    report["problems"] = serverless.problems(document) + report["problems"]
+    wanted = pipeline_run_minutes(settings.pipeline)
+    for dag in report["dags"]:
+        found = {minute_of_week(datetime.fromisoformat(run)) for run in dag["runs"]}
+        if dag["runs"] and found != wanted:
+            report["problems"].append(
+                f"DAG {dag['dag_id']}: its schedule runs at other times than pipeline.runDays/runTime/timezone say "
+                f"(first: {dag['runs'][0]}); the definition must come from serverless/definition.py"
+            )
+    return DagCheck(run.stack, report)
+
+
 def render(check: DagCheck) -> str:
     report = check.report
     lines = [f"DAGs of stack {check.stack} on Airflow {report['airflow']} (Python {report['python']}), as MWAA would parse them:"]
@@ -113,6 +146,8 @@ def render(check: DagCheck) -> str:
     for f in report["files"]:
         share = f["seconds"] / timeout
         lines.append(f"    {f['file']:<40} {f['seconds'] * 1000:8.1f} ms  ({share:.1%} of dagbag_import_timeout {timeout:g} s)")
+    if "definition" in report:
+        lines.append(f"    MWAA Serverless definition {report['definition']}, loaded with dag-factory as the service reads it")
     for dag in report["dags"]:
         lines.append(f"    DAG {dag['dag_id']:<36} {dag['schedule']}, first run {dag['first_run'] or 'none'}")
     lines += [f"    problem: {problem}" for problem in report["problems"]]

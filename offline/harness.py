@@ -36,7 +36,7 @@ from settings import Settings, load_settings
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
 #: Top-level files and packages of the Pulumi program (what __main__.py imports).
-PROGRAM_MODULES = ("settings", "duty_cycle", "components")
+PROGRAM_MODULES = ("settings", "duty_cycle", "components", "serverless")
 
 
 @dataclass
@@ -135,6 +135,8 @@ class AwsMocks(mocks.Mocks):
             state["versionId"] = _digest([state.get(k) for k in ("key", "sourceHash", "content", "contentBase64")])
         elif args.typ == "aws:mwaa/environment:Environment":
             state["webserverUrl"] = f"{_digest(physical)[:8]}.c2.{self.region}.airflow.amazonaws.com"
+        elif args.typ == "aws-native:mwaaserverless:Workflow":
+            state["workflowArn"] = f"arn:aws:airflow-serverless:{self.region}:{ACCOUNT_ID}:workflow/{physical}"
         elif args.typ == "aws:kms/key:Key":
             state["keyId"] = physical
         elif args.typ == "aws:ec2/eip:Eip":
@@ -218,6 +220,28 @@ def render_dag_folder(run: StackRun, folder: Path) -> Path:
             target = folder / key.removeprefix(f"{DAG_PREFIX}/")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(object_body(obj))
+    return folder
+
+
+def workflow_definition(run: StackRun) -> Recorded | None:
+    """The S3 object a serverless stack's workflow reads its definition from (by graph edge), None without a workflow."""
+    workflows = run.of_type("aws-native:mwaaserverless:Workflow")
+    if not workflows:
+        return None
+    (workflow,) = workflows
+    feeding = set(workflow.property_dependencies.get("definitionS3Location", []))
+    return next(r for r in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if r.urn in feeding)
+
+
+def render_workflow_folder(run: StackRun, folder: Path) -> Path:
+    """A serverless stack's definition as uploaded, plus the loader that lets Airflow's DagBag read it, in `folder`."""
+    from offline.airflow_side.workflow_loader import LOADER
+
+    definition = workflow_definition(run)
+    name = Path(definition.inputs["key"]).name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(object_body(definition))
+    (folder / "load_workflow.py").write_text(LOADER.format(definition=name))
     return folder
 
 

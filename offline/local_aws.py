@@ -6,8 +6,9 @@ succeed, so neither could show the pipeline failing. Here the server runs in
 this process and two hooks replace those stubs: an invoke unzips the code that
 was deployed to the function and calls its handler with the function's
 environment (an exception becomes a real `FunctionError: Unhandled`), and
-StartJobRun downloads the job's script from S3 and runs it with the run's
-arguments (an exception marks the run FAILED). Everything else is moto.
+StartJobRun downloads the job's script from S3 and runs it with the job's default
+arguments and the run's (an exception marks the run FAILED). A third delivers
+EventBridge events to SNS topic targets, which moto doesn't. Everything else is moto.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.events.models import Rule
 from moto.glue.models import FakeJob
+from moto.sns.models import sns_backends
+from moto.utilities.arns import parse_arn
 from moto.server import ThreadedMotoServer
 
 log = logging.getLogger(__name__)
@@ -77,7 +81,8 @@ def _run_glue_script(job: FakeJob, **kwargs: Any) -> str:
     run_id = _original_start_job_run(job, **kwargs)
     run = next(r for r in job.job_runs if r.job_run_id == run_id)
     bucket, key = job.command["ScriptLocation"].removeprefix("s3://").split("/", 1)
-    argv = [item for pair in run.arguments.items() for item in pair]
+    # Glue passes the job's default arguments, overridden by the run's (Glue API: StartJobRun Arguments).
+    argv = [item for pair in {**(job.default_arguments or {}), **run.arguments}.items() for item in pair]
     try:
         with tempfile.TemporaryDirectory() as workdir:
             script = Path(workdir) / Path(key).name
@@ -93,6 +98,25 @@ def _run_glue_script(job: FakeJob, **kwargs: Any) -> str:
         run.status = "FAILED"
         log.exception("Glue job %s run %s failed", job.name, run_id)  # moto's GetJobRun has no ErrorMessage to carry it
     return run_id
+
+
+_original_send_to_targets = Rule.send_to_targets
+
+
+def _deliver_to_sns(rule: Rule, event: dict[str, Any], transform_input: bool = True) -> None:
+    """EventBridge delivery to an SNS topic target (moto delivers to SQS, logs and buses only): the event as the message."""
+    topics = [t for t in rule.targets if parse_arn(t["Arn"]).service == "sns"]
+    if topics and rule.event_pattern.matches_event(event):
+        for target in topics:
+            arn = parse_arn(target["Arn"])
+            sns_backends[arn.account][arn.region].publish(message=json.dumps(event, default=str), arn=target["Arn"])
+    others = [t for t in rule.targets if t not in topics]
+    if others:
+        saved, rule.targets = rule.targets, others
+        try:
+            _original_send_to_targets(rule, event, transform_input)
+        finally:
+            rule.targets = saved
 
 
 def _s3_get(bucket: str, key: str) -> bytes:
@@ -112,6 +136,7 @@ class LocalAws:
         self._patches = contextlib.ExitStack()
         self._patches.enter_context(_patched(LambdaSimpleBackend, "invoke", _invoke_deployed_code))
         self._patches.enter_context(_patched(FakeJob, "start_job_run", _run_glue_script))
+        self._patches.enter_context(_patched(Rule, "send_to_targets", _deliver_to_sns))
         self.server.start()
         host, port = self.server.get_host_and_port()
         self.url = f"http://{host}:{port}"

@@ -31,7 +31,9 @@ from zoneinfo import ZoneInfo
 
 from offline import airflow_env
 from offline.exits import FAILED, PASSED, run_main
-from offline.harness import PROJECT_DIR, StackRun, object_body, run_stack, stack_settings
+from components.serverless_workflow import EVENT_SOURCE, FAILURE_EVENTS
+from offline.dags import SERVERLESS_REQUIREMENTS
+from offline.harness import PROJECT_DIR, StackRun, object_body, render_workflow_folder, run_stack, stack_settings, workflow_definition
 from settings import WEEKDAYS, PipelineSettings, Settings
 
 DAG_ID = "lambda_glue_pipeline"
@@ -74,8 +76,8 @@ class PipelineReport:
         return self.dag_run_state == "success"
 
 
-def deploy(run: StackRun, aws: Any) -> dict[str, str]:
-    """Create in moto what the recorded program would create in AWS; returns the rendered pipeline config."""
+def deploy(run: StackRun, aws: Any) -> None:
+    """Create in moto what the recorded program would create in AWS."""
     s3, iam = aws.client("s3"), aws.client("iam")
     for bucket in run.of_type("aws:s3/bucket:Bucket"):
         s3.create_bucket(Bucket=bucket.outputs["bucket"])
@@ -114,7 +116,35 @@ def deploy(run: StackRun, aws: Any) -> dict[str, str]:
         ExecutionProperty={"MaxConcurrentRuns": int(job["executionProperty"]["maxConcurrentRuns"])},
     )
     aws.client("sns").create_topic(Name=run.one("aws:sns/topic:Topic").inputs["name"])
-    return json.loads(run.by_name("pipeline-dag-config").inputs["content"])
+    events = aws.client("events")
+    for rule in run.of_type("aws:cloudwatch/eventRule:EventRule"):
+        events.put_rule(Name=rule.inputs["name"], EventPattern=rule.inputs["eventPattern"])
+    for target in run.of_type("aws:cloudwatch/eventTarget:EventTarget"):
+        events.put_targets(Rule=target.inputs["rule"], Targets=[{"Id": target.name, "Arn": target.inputs["arn"]}])
+
+
+def pipeline_config(run: StackRun, settings: Settings) -> dict[str, Any]:
+    """The names the run needs: the provisioned DAG's rendered pipeline_config.json, or (serverless, whose definition
+    holds the names itself) the same keys from the recorded resources."""
+    if config := next((r for r in run.resources if r.name == "pipeline-dag-config"), None):
+        return json.loads(config.inputs["content"])
+    return {
+        "glue_job_name": run.one("aws:glue/job:Job").inputs["name"],
+        "alert_topic_arn": run.one("aws:sns/topic:Topic").outputs["arn"],
+        "data_bucket": run.by_name("pipeline-data-bucket").outputs["bucket"],
+        "input_prefix": settings.pipeline.input_prefix,
+        "output_prefix": settings.pipeline.output_prefix,
+    }
+
+
+def workflow_events(aws: Any, workflow_arn: str, outcomes: list[dict[str, Any]]) -> None:
+    """What MWAA Serverless sends EventBridge when a run fails (source and detail-type per the event reference; the
+    reference doesn't document the detail's fields, so these are stand-ins that carry the run's date)."""
+    for outcome in outcomes:
+        if outcome["dag_run_state"] == "failed":
+            detail = {"workflowArn": workflow_arn, "runId": f"scheduled__{outcome['logical_date']}", "status": "FAILED"}
+            entry = {"Source": EVENT_SOURCE, "DetailType": FAILURE_EVENTS[0], "Detail": json.dumps(detail), "Resources": [workflow_arn]}
+            aws.client("events").put_events(Entries=[entry])
 
 
 def subscribe_alert_queue(aws: Any, topic_arn: str) -> str:
@@ -162,10 +192,18 @@ def run_scenarios(stack: str, scenarios: list[str], version: str | None = None, 
 
     run, settings = run_stack(stack, project_dir=project), stack_settings(stack, project)
     dates, idle = scenario_days(settings.pipeline)
+    serverless = settings.mwaa.mode == "serverless"
     with tempfile.TemporaryDirectory() as tmp, LocalAws(settings.region) as aws:
-        config = deploy(run, aws)
+        deploy(run, aws)
+        config = pipeline_config(run, settings)
         alert_queue = subscribe_alert_queue(aws, config["alert_topic_arn"])
-        dags = sync_dags(aws, run.by_name("dags-storage-bucket").outputs["bucket"], Path(tmp) / "dags")
+        dag_bucket = run.by_name("dags-storage-bucket").outputs["bucket"]
+        if serverless:  # the definition as uploaded, read as the service reads it
+            key = workflow_definition(run).inputs["key"]
+            dags = render_workflow_folder(run, Path(tmp) / "dags")
+            (dags / Path(key).name).write_bytes(aws.client("s3").get_object(Bucket=dag_bucket, Key=key)["Body"].read())
+        else:
+            dags = sync_dags(aws, dag_bucket, Path(tmp) / "dags")
         request = {
             "folder": str(dags),
             "dag_id": DAG_ID,
@@ -176,14 +214,17 @@ def run_scenarios(stack: str, scenarios: list[str], version: str | None = None, 
             ],
         }
         runs = airflow_env.run(
-            version or settings.mwaa.airflow_version,
+            version or settings.airflow_version,
             "offline.airflow_side.run_dag",
             [],
             Path(tmp) / "airflow",
             stdin=json.dumps(request),
+            requirements=SERVERLESS_REQUIREMENTS if serverless else None,
             AIRFLOW__CORE__DAGS_FOLDER=str(dags),  # Airflow 3.3's dag.test() syncs the DAG through this bundle
             **aws_connection(aws),
         )
+        if serverless:
+            workflow_events(aws, run.one("aws-native:mwaaserverless:Workflow").outputs["workflowArn"], runs)
         checks = {day: check_missed_run(aws, run, settings, day) for day in [*(dates[name] for name in scenarios), idle] if day}
         alerts = read_alerts(aws, alert_queue)
         reports = [_collect(aws, config, outcome, alerts) for outcome in runs]
@@ -231,7 +272,8 @@ def _collect(aws: Any, config: dict[str, str], outcome: dict[str, Any], alerts: 
             for r in glue_runs
             if r.get("Arguments", {}).get("--RUN_DATE") == ds
         ],
-        alerts=[alert for alert in alerts if f"for logical date {ds}" in alert],
+        # The provisioned DAG's failure callback names the logical date; a serverless run's event carries its run id.
+        alerts=[alert for alert in alerts if f"for logical date {ds}" in alert or f"scheduled__{ds}" in alert],
         outputs={
             item["Key"]: s3.get_object(Bucket=config["data_bucket"], Key=item["Key"])["Body"].read().decode()
             for item in s3.list_objects_v2(Bucket=config["data_bucket"], Prefix=output_prefix).get("Contents", [])

@@ -18,7 +18,7 @@ MANDATORY_BY_DESIGN = {
     "s3-bucket-versioning-enabled",
     "s3-public-access-blocked",
     "mwaa-environment-class",
-    "mwaa-source-bucket-versioned",
+    "mwaa-source-bucket-guarded",
     "mwaa-private-subnets-route-to-nat",
     "mwaa-public-webserver-has-igw",
 }

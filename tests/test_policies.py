@@ -25,7 +25,7 @@ CLASS = "mwaa-environment-class"
 #: Every limit's violation says where the limit is set.
 LIMIT = " (the limit is {} in the stack's pack config, policies/config/<stack>.json)"
 VERSIONED = "s3-bucket-versioning-enabled"
-SOURCE = "mwaa-source-bucket-versioned"
+SOURCE = "mwaa-source-bucket-guarded"
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +157,7 @@ def test_allowed_classes_come_from_pack_config(pack):
     )
 
 
-# --- mwaa-source-bucket-versioned ----------------------------------------------------
+# --- mwaa-source-bucket-guarded ----------------------------------------------------
 
 
 def test_environment_on_a_guarded_bucket_passes(pack):

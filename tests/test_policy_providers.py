@@ -16,7 +16,7 @@ VERSIONED, PUBLIC, CLASS, SOURCE = (
     "s3-bucket-versioning-enabled",
     "s3-public-access-blocked",
     "mwaa-environment-class",
-    "mwaa-source-bucket-versioned",
+    "mwaa-source-bucket-guarded",
 )
 BLOCK_ALL = {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True}
 

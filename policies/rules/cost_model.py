@@ -23,6 +23,7 @@ HOURS_TAG, CYCLES_TAG = "duty-cycle:hours-per-month", "duty-cycle:cycles-per-mon
 PRICING_FILE = Path(__file__).with_name("pricing.json")
 GLUE_WORKER_DPU = {"G.025X": 0.25, "G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
 SCHEDULES = ("aws:scheduler/schedule:Schedule",)
+WORKFLOWS = ("aws-native:mwaaserverless:Workflow",)
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 _CRON = re.compile(r"^cron\((\S+) (\S+) \S+ \S+ (\S+) \S+\)$")
 
@@ -40,6 +41,8 @@ class LineItem:
     monthly_usd: float
     #: The same item with the environment and its NAT egress up all 730 hours.
     always_on_usd: float = 0.0
+    #: Printed beside the figure: e.g. a rate taken from another region as an upper bound.
+    note: str = ""
 
 
 @dataclass
@@ -100,6 +103,10 @@ class _Prices:
                 self.missing.append(what)
             return 0.0
         return entry["usd"]
+
+    def caveat(self, key: str) -> str:
+        """Why the region's figure for `key` is not its own (pricing.json `upper_bound`), or ""."""
+        return (self.table.get(key) or {}).get("upper_bound", "")
 
 
 def _known(props: Mapping[str, Any], key: str, default: Any = None) -> Any:
@@ -243,6 +250,15 @@ class _Pricer:
             name = f"Lambda {_known(function, 'name', 'function')}"
             result.items.append(LineItem(name, runs, "invocation", round(cost / runs, 8) if runs else 0, round(cost, 2)))
 
+        for workflow in self.of_type(*WORKFLOWS):
+            task_hours = _usage(workflow, "runs-per-month") * _usage(workflow, "billed-task-minutes") / 60
+            result.items.append(
+                replace(
+                    _item(f"MWAA Serverless workflow {_known(workflow, 'name', 'workflow')} tasks", task_hours, "task-hour",
+                          price("mwaa_serverless_task_hour")),
+                    note=price.caveat("mwaa_serverless_task_hour"),
+                )
+            )  # fmt: skip
         if schedules := self.of_type(*SCHEDULES):
             fires = sum(_fires_per_month(_known(schedule, "scheduleExpression"), price.hours) for schedule in schedules)
             result.items.append(LineItem("EventBridge Scheduler invocations", fires, "invocation", price("scheduler_million") / 1e6,
@@ -259,7 +275,9 @@ class _Pricer:
 
 def render(estimate_: Estimate, title: str) -> str:
     hours = estimate_.active_hours
-    if hours is None:
+    if hours is None and any(item.unit == "task-hour" for item in estimate_.items):
+        running = "no environment: MWAA Serverless bills each run's task time"
+    elif hours is None:
         running = "no MWAA environment declared now"
     elif hours < estimate_.hours_per_month:
         running = (
@@ -276,10 +294,14 @@ def render(estimate_: Estimate, title: str) -> str:
             f"{item.always_on_usd:>13,.2f}"
         )
     lines.append(f"    {'total':<52}{'':>12} {'':<14}{'':>12}{estimate_.total:>12,.2f}{estimate_.always_on_total:>13,.2f}")
-    lines.append(
-        f"    (not in the total) autoscaling to maxWorkers while it runs would add up to ${estimate_.worker_ceiling_usd:,.2f}"
-        f" (always on: ${estimate_.always_on_worker_ceiling_usd:,.2f})"
-    )
+    if estimate_.always_on_worker_ceiling_usd:
+        lines.append(
+            f"    (not in the total) autoscaling to maxWorkers while it runs would add up to ${estimate_.worker_ceiling_usd:,.2f}"
+            f" (always on: ${estimate_.always_on_worker_ceiling_usd:,.2f})"
+        )
+    lines += [
+        f"    note: {item.name}: ${item.unit_usd:g}/{item.unit} is an upper bound: {item.note}" for item in estimate_.items if item.note
+    ]
     if estimate_.missing:
         lines.append(f"    INCOMPLETE: {missing_prices(estimate_)}")
     return "\n".join(lines)

@@ -33,8 +33,16 @@ VERSIONING_TYPES = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVe
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 MWAA_ENVIRONMENTS = ("aws:mwaa/environment:Environment", "aws-native:mwaa:Environment")
+#: MWAA Serverless workflows: pulumi-aws has none (pulumi-aws-native and CloudFormation do).
+MWAA_WORKFLOWS = ("aws-native:mwaaserverless:Workflow",)
+ROLE_TYPES = ("aws:iam/role:Role", "aws-native:iam:Role")
 CLOUDFORMATION_STACKS = ("aws:cloudformation/stack:Stack", "aws-native:cloudformation:Stack")
-CFN_BUCKET, CFN_ENVIRONMENT = "AWS::S3::Bucket", "AWS::MWAA::Environment"
+CFN_BUCKET, CFN_ENVIRONMENT, CFN_WORKFLOW, CFN_ROLE = (
+    "AWS::S3::Bucket",
+    "AWS::MWAA::Environment",
+    "AWS::MWAAServerless::Workflow",
+    "AWS::IAM::Role",
+)
 #: What MWAA creates when the class is omitted (the API's default, whichever provider calls it).
 PROVIDER_DEFAULT_CLASS = "mw1.small"
 
@@ -266,6 +274,27 @@ def declared_buckets(resources: Iterable[PolicyResource]) -> tuple[list[Declared
 def declared_environments(resources: Iterable[PolicyResource]) -> tuple[list[Declared], list[tuple[str, str]]]:
     """Every MWAA environment the stack declares, whichever way, and the (urn, reason) of templates that can't be read."""
     return _declared(resources, MWAA_ENVIRONMENTS, CFN_ENVIRONMENT)
+
+
+def declared_workflows(resources: Iterable[PolicyResource]) -> tuple[list[Declared], list[tuple[str, str]]]:
+    """Every MWAA Serverless workflow the stack declares, whichever way, and the templates that can't be read."""
+    return _declared(resources, MWAA_WORKFLOWS, CFN_WORKFLOW)
+
+
+def template_target(declared: Declared, *path: str, kinds: Sequence[str] = (CFN_BUCKET,)) -> Declared | None:
+    """The template resource a `{Ref: X}` or `{Fn::GetAtt: [X, Arn]}` at `path` names, when it is of `kinds`."""
+    reference = peek(declared.props, *path)
+    logical_id = None
+    if isinstance(reference, Mapping):
+        target = reference.get("Ref") or reference.get("Fn::GetAtt")
+        if isinstance(target, str):
+            logical_id = m[1] if (m := _GET_ATT.match(target)) else target
+        elif isinstance(target, list) and target:
+            logical_id = target[0]
+    kind, props = (declared.template or {}).get(logical_id, (None, {}))
+    if kind not in kinds:
+        return None
+    return Declared(f"{kind} '{logical_id}' in the same template", declared.urn, props, None, declared.template)
 
 
 def _as_status(enabled: Any) -> Any:

@@ -166,7 +166,7 @@ def _source_bucket(args: StackValidationArgs, report_violation: ReportViolation)
 
 
 source_bucket_guarded = StackValidationPolicy(
-    name="mwaa-source-bucket-versioned",
+    name="mwaa-source-bucket-guarded",
     description="The bucket behind each MWAA environment's sourceBucketArn is versioned and blocks public access.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_source_bucket,

@@ -15,7 +15,8 @@ TAGGABLE = {
     "aws:s3/bucketV2:BucketV2", "aws:mwaa/environment:Environment", "aws:lambda/function:Function", "aws:glue/job:Job",
     "aws:sns/topic:Topic", "aws:iam/role:Role", "aws:cloudwatch/logGroup:LogGroup",
     "aws-native:s3:Bucket", "aws-native:mwaa:Environment", "aws-native:ec2:Vpc", "aws-native:ec2:Subnet",
-    "aws-native:ec2:NatGateway", "aws-native:iam:Role", "aws-native:lambda:Function",
+    "aws-native:ec2:NatGateway", "aws-native:iam:Role", "aws-native:lambda:Function", "aws-native:mwaaserverless:Workflow",
+    "aws:cloudwatch/eventRule:EventRule",
 }  # fmt: skip
 
 
