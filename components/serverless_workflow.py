@@ -130,7 +130,7 @@ class ServerlessWorkflow(pulumi.ComponentResource):
                     Principal={"Service": "events.amazonaws.com"},
                     Condition={"ArnEquals": {"aws:SourceArn": rule.arn}},
                 ),
-            ),  # fmt: skip
+            ),
             opts=child,
         )
         aws.cloudwatch.EventTarget(f"{name}-failed-runs-alert", rule=rule.name, arn=args.alert_topic_arn, opts=child)

@@ -33,9 +33,9 @@ from typing import Any
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.events.models import Rule
 from moto.glue.models import FakeJob
+from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 from moto.utilities.arns import parse_arn
-from moto.server import ThreadedMotoServer
 
 log = logging.getLogger(__name__)
 _ENV_LOCK = threading.Lock()  # handlers and scripts see their own environment, one at a time

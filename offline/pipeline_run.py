@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from offline import airflow_env
-from offline.exits import FAILED, PASSED, run_main
 from components.serverless_workflow import EVENT_SOURCE, FAILURE_EVENTS
+from offline import airflow_env
 from offline.dags import SERVERLESS_REQUIREMENTS
+from offline.exits import FAILED, PASSED, run_main
 from offline.harness import PROJECT_DIR, StackRun, object_body, render_workflow_folder, run_stack, stack_settings, workflow_definition
 from settings import WEEKDAYS, PipelineSettings, Settings
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import zoneinfo
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from duty_cycle import DutyCycle
 from offline.harness import stack_settings
