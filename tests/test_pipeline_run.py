@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
+from functions.validate_input.handler import input_key
 from offline.airflow_env import default_version, versions
 from offline.harness import PROJECT_DIR, stack_settings
 
@@ -108,3 +109,39 @@ def test_the_success_path_runs_on_every_other_supported_airflow(version: str):
     assert no_run_day["scenario"] == "no-run-day" and no_run_day["missed_run_alerts"] == []
     assert run["task_states"] == {"validate_input": "success", "transform": "success"}
     assert [g["state"] for g in run["glue_runs"]] == ["SUCCEEDED"] and run["alerts"] == []
+
+
+# --- the same pipeline on MWAA Serverless: the generated definition, loaded with dag-factory on Airflow 3.0.6 ---------
+
+
+@pytest.fixture(scope="module")
+def serverless_reports() -> dict[str, dict]:
+    done = pipeline("lite", "--scenario", "all", "--json")
+    assert done.returncode == 1, done.stderr[-3000:]  # two scenarios fail by design
+    return {r["scenario"]: r for r in json.loads(done.stdout)}
+
+
+def test_serverless_success_runs_glue_on_the_key_the_lambda_checked(serverless_reports):
+    run, prefix = serverless_reports["success"], stack_settings("lite").pipeline.input_prefix
+    assert run["task_states"] == {"validate_input": "success", "transform": "success"}
+    (glue,) = run["glue_runs"]
+    assert glue["state"] == "SUCCEEDED" and glue["arguments"]["--INPUT_KEY"] == input_key(prefix, run["logical_date"])
+    assert list(run["outputs"]) == [f"{stack_settings('lite').pipeline.output_prefix}{run['logical_date']}/summary.csv"]
+    assert run["alerts"] == [] and run["missed_run_alerts"] == []
+
+
+@pytest.mark.parametrize(
+    ("scenario", "tasks", "glue"),
+    [
+        ("missing-input", {"validate_input": "failed", "transform": "upstream_failed"}, []),  # Glue never runs after a failed Lambda
+        ("bad-input", {"validate_input": "success", "transform": "failed"}, ["FAILED"]),
+    ],
+)
+def test_a_failed_serverless_run_alerts_once_through_the_services_event(serverless_reports, scenario: str, tasks: dict, glue: list):
+    run = serverless_reports[scenario]
+    assert run["task_states"] == tasks and [g["state"] for g in run["glue_runs"]] == glue
+    (alert,) = run["alerts"]  # the EventBridge rule's delivery to the topic, read back from its SQS subscription
+    event = json.loads(alert)
+    assert event["source"] == "aws.airflow-serverless" and event["detail-type"] == "MWAA Serverless Workflow Run Failed"
+    assert event["detail"]["runId"] == f"scheduled__{run['logical_date']}"
+    assert run["missed_run_check"]["status"] == "alerted"

@@ -46,6 +46,16 @@ def _document(value: Any) -> Mapping[str, Any] | None:
     return value if isinstance(value, Mapping) else None
 
 
+def _iam_keys(value: Any) -> Any:
+    """A policy document read from a template (whose keys the graph camelCases) with IAM's own key case back:
+    statement -> Statement, stringEquals -> StringEquals; condition keys such as aws:SourceAccount stay as they are."""
+    if isinstance(value, Mapping):
+        return {(k if ":" in k else k[:1].upper() + k[1:]): _iam_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_iam_keys(v) for v in value]
+    return value
+
+
 def definition_buckets(workflow: Declared, graph: Graph) -> list[Declared]:
     """The buckets the definition is read from, when they are in this stack: a graph edge (directly or through the
     definition object) whose name matches, or a template reference."""
@@ -84,8 +94,9 @@ def _role(workflow: Declared, graph: Graph) -> tuple[str, Mapping[str, Any], lis
         role = template_target(workflow, "roleArn", kinds=(CFN_ROLE,))
         if role is None:
             return None
-        documents = [peek(p, "policyDocument") for p in peek(role.props, "policies") or []]
-        return role.label, peek(role.props, "assumeRolePolicyDocument"), documents, list(peek(role.props, "managedPolicyArns") or [])
+        documents = [_iam_keys(peek(p, "policyDocument")) for p in peek(role.props, "policies") or []]
+        trust = _iam_keys(peek(role.props, "assumeRolePolicyDocument"))
+        return role.label, trust, documents, list(peek(role.props, "managedPolicyArns") or [])
     roles = sources(workflow.resource, "roleArn", ROLE_TYPES)
     if len(roles) != 1:
         return None
