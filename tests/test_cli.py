@@ -33,10 +33,11 @@ def test_a_run_of_several_checks_ends_with_one_summary_and_a_verdict():
     done = offline("gate")
     assert done.returncode == 0, done.stderr
     summary = done.stdout.split("\nSummary\n", 1)[1].splitlines()
-    assert summary[-1] == "PASSED: all 3 checks"
+    assert summary[-1] == "PASSED: all 4 checks"
     assert [line.split()[:3] for line in summary[1:-1]] == [
         ["dev", "running", "policy"],
         ["dev", "paused", "policy"],
+        ["lite", "serverless", "policy"],
         ["prod", "running", "policy"],
     ]
     assert all(" PASS" in line for line in summary[1:-1])

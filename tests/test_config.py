@@ -85,7 +85,7 @@ def test_other_classes_use_their_own_limits():
 
 
 def test_unknown_stack_file_is_a_clear_error():
-    with pytest.raises(StackFileError, match=r"Pulumi.qa.yaml not found; stacks here: dev, prod"):
+    with pytest.raises(StackFileError, match=r"Pulumi.qa.yaml not found; stacks here: dev, lite, prod"):
         run_stack("qa")
 
 

@@ -45,7 +45,7 @@ def test_a_bad_setting_is_one_message_in_every_command(tmp_path: Path, command: 
 
 
 def test_a_missing_stack_file(tmp_path: Path):
-    assert_bad_input(offline("plan", "staging"), "Pulumi.staging.yaml not found; stacks here: dev, prod")
+    assert_bad_input(offline("plan", "staging"), "Pulumi.staging.yaml not found; stacks here: dev, lite, prod")
 
 
 def test_an_unpriced_region_is_reported_for_every_stack_and_the_rest_goes_on(tmp_path: Path):

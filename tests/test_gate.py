@@ -21,11 +21,18 @@ MANDATORY_BY_DESIGN = {
     "mwaa-source-bucket-guarded",
     "mwaa-private-subnets-route-to-nat",
     "mwaa-public-webserver-has-igw",
+    "mwaa-serverless-definition-guarded",
+    "mwaa-serverless-role-least-privilege",
+    "deployment-mode-allowed",
 }
 
 
 #: The one note the real stacks get: dev uses MWAA's AWS-owned key, which its pack config makes advisory (prod: mandatory).
-EXPECTED_NOTES = {"dev": [("mwaa-customer-managed-key", "advisory"), ("sns-topic-has-subscriber", "advisory")], "prod": []}
+EXPECTED_NOTES = {
+    "dev": [("mwaa-customer-managed-key", "advisory"), ("sns-topic-has-subscriber", "advisory")],
+    "lite": [("sns-topic-has-subscriber", "advisory")],  # like dev, nobody subscribed yet
+    "prod": [],
+}
 #: A paused dev has no environment to note, but still an alert topic nobody subscribed to.
 PAUSED_NOTES = [("sns-topic-has-subscriber", "advisory")]
 
@@ -42,7 +49,7 @@ def test_the_shipped_stacks_pass_with_nothing_but_the_expected_notes(each_stack:
     assert [(v.policy, v.level) for v in result.violations] == EXPECTED_NOTES[each_stack.stack] and result.passed
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "lite"])
 def test_a_first_preview_still_decides_every_guardrail(stack: str):
     result = run_gate(run_stack(stack, preview=True), *stack_pack_config(stack))
     assert result.passed
@@ -91,11 +98,15 @@ def test_the_gate_speaks_json_and_passes_the_real_stacks_in_every_state():
     done = offline("gate", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
-    assert {stack: set(entry["states"]) for stack, entry in report.items()} == {"dev": {"running", "paused"}, "prod": {"running"}}
+    assert {stack: set(entry["states"]) for stack, entry in report.items()} == {
+        "dev": {"running", "paused"},
+        "lite": {"serverless"},
+        "prod": {"running"},
+    }
     for stack, entry in report.items():
         for name, state in entry["states"].items():
             found = [(v["policy"], v["level"]) for v in state["policy"]["violations"]]
-            expected = EXPECTED_NOTES[stack] if name == "running" else PAUSED_NOTES
+            expected = PAUSED_NOTES if name == "paused" else EXPECTED_NOTES[stack]
             assert state["policy"]["passed"] and found == expected, (stack, name, found)
 
 

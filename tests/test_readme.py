@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from offline.__main__ import state_title
-from offline.harness import PROJECT_DIR, StackRun
+from offline.harness import PROJECT_DIR, StackRun, run_stack
 from policies.rules.cost_model import render
 from settings import Settings
 from tests.stackkit import RUNNING_AT
@@ -42,8 +42,9 @@ def test_every_setting_is_documented():
 
 @pytest.mark.reference
 def test_the_cost_tables_are_the_tools_output(dev: StackRun, prod: StackRun):
-    for run in (dev, prod):  # both decided at RUNNING_AT, as the README's command says
-        table = render(priced(run), state_title(run.stack, "running", RUNNING_AT))
+    lite = run_stack("lite")
+    for run, state in ((dev, "running"), (prod, "running"), (lite, "serverless")):  # decided at RUNNING_AT, as the README's command says
+        table = render(priced(run), state_title(run.stack, state, RUNNING_AT))
         assert table in README, (
             f"README's {run.stack} cost table is stale; paste `python -m offline cost --at {RUNNING_AT:%Y-%m-%dT%H:%MZ}`"
         )
@@ -56,7 +57,7 @@ OFFLINE_COMMAND = re.compile(r"(?:bin/offline|python -m offline(?=[ `\n]))([^`\n
 def readme_offline_commands() -> list[list[str]]:
     commands = []
     for match in OFFLINE_COMMAND.finditer(README):
-        words = match[1].replace("<stack>", "dev").replace("[dev|prod]", "dev").split()
+        words = match[1].replace("<stack>", "dev").replace("[dev|prod|lite]", "dev").split()
         if "|" in " ".join(words) or "..." in words:  # a synopsis such as plan|gate|cost, not a command line
             continue
         commands.append(words)

@@ -35,6 +35,10 @@ def apply(target: Path) -> Path:
     config["mwaa-environment-class"]["allowedClasses"] = ["mw1.small", "mw1.medium"]
     config["monthly-cost-budget"]["monthlyBudgetUsd"] = 700
     pack.write_text(json.dumps(config, indent=2) + "\n")
+    # MWAA Serverless schedules in UTC, so Berlin's daylight saving is refused for lite (settings.py says so): its team
+    # gives it its own schedule in a zone without it (a stack file's key replaces the project's value whole).
+    lite_schedule = {"runDays": ["MON", "WED", "FRI"], "runTime": "07:00", "timezone": "UTC", "inputPrefix": "landing/"}
+    _edit_yaml(target / "Pulumi.lite.yaml", lambda d: d["config"].update({"mwaa-platform:pipeline": lite_schedule}))
     requirements = target / "dags" / "requirements.txt"
     requirements.write_text(requirements.read_text() + "apache-airflow-providers-slack\n")
     # As a fork does after such edits: the workflows follow the stacks (bin/offline says so otherwise).
