@@ -16,9 +16,12 @@ and paused (at its next pause, or now); `--at <ISO time>` shows the one state
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,8 +43,6 @@ from offline.workflows import stale as stale_workflows
 from policies.rules.cost_model import billed_hours, estimate, load_pricing
 from policies.rules.cost_model import render as render_cost
 
-#: MWAA bills a paused environment until its deletion ends (policies/rules/pricing.json's assumption).
-TEARDOWN_MINUTES = load_pricing()["assumptions"]["mwaa_teardown_minutes_per_cycle"]["value"]
 #: Each command and what it does (`--help` lists them).
 COMMANDS = {
     "all": "everything below, per stack (the default; `bin/offline` runs it)",
@@ -54,6 +55,35 @@ COMMANDS = {
     "requirements": "requirements.txt resolved as MWAA would, for MWAA's platform (needs PyPI)",
     "workflows": "rewrite the cron lines, stack matrices and regions in .github/workflows/ from the stacks (--check: report only)",
 }
+
+
+class Timings:
+    """Wall-clock seconds per phase of one run (`--timings`): where the main job's time goes."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = round(self.seconds.get(phase, 0.0) + time.perf_counter() - start, 3)
+
+    def render(self) -> str:
+        total = time.perf_counter() - self.started
+        lines = ["", f"Timings (wall clock; {total:.1f} s in this command after start-up)"]
+        for phase, seconds in sorted(self.seconds.items(), key=lambda item: -item[1]):
+            lines.append(f"    {phase:<38} {seconds:7.1f} s  {seconds / total:6.1%}")
+        return "\n".join(lines)
+
+
+timings = Timings()
 
 
 def pipeline(stack: str, project: Path, as_json: bool, scenario: str = "success", version: str | None = None) -> tuple[bool, object]:
@@ -100,6 +130,8 @@ def describe_duty_cycle(stack: str, cycle: DutyCycle, at: datetime, serverless: 
         "hours_per_month": cycle.hours_per_month,
         "cycles_per_month": cycle.cycles_per_month,
         "billed_hours_per_month": round(billed_hours(cycle.hours_per_month, cycle.cycles_per_month), 2),
+        # MWAA bills a paused environment until its deletion ends (policies/rules/pricing.json's assumption).
+        "teardown_minutes": load_pricing()["assumptions"]["mwaa_teardown_minutes_per_cycle"]["value"],
         "cron": cycle.cron_lines(),
         "scheduler_minutes_per_month": cycle.scheduler_minutes_per_month,
     }
@@ -118,7 +150,7 @@ def render_duty_cycle(info: dict[str, object]) -> str:
             f"    next resume     {info['next_resume']}",
             f"    next pause      {info['next_pause']}",
             f"    active          {info['hours_per_month']:,.2f} of 730 h/month ({info['cycles_per_month']:g} resumes a month); "
-            f"billed {info['billed_hours_per_month']:,.2f} h with each pause's {TEARDOWN_MINUTES:g} min of teardown (see the cost)",
+            f"billed {info['billed_hours_per_month']:,.2f} h with each pause's {info['teardown_minutes']:g} min of teardown (see the cost)",
             *(f"    scheduler cron  {line}" for line in info["cron"]),
             f"    scheduler CI    {info['scheduler_minutes_per_month']:,.1f} min/month "
             f"(about ${info['scheduler_minutes_per_month'] * GITHUB_MINUTE_USD:,.2f} at ${GITHUB_MINUTE_USD}/min; each edge is checked "
@@ -154,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--project", type=Path, default=PROJECT_DIR, help="the Pulumi program's folder (default: this repository)")
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="success", help="pipeline: which day to run (default: success)")
     parser.add_argument("--airflow-version", choices=versions(), help="pipeline: run on this Airflow (default: the stack's)")
+    parser.add_argument("--timings", action="store_true", help="print where the time went, per phase, after the summary")
     return parser
 
 
@@ -168,6 +201,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["workflows"]:
         return workflows_main(argv[1:])
     args = parse(argv)
+    timings.reset()
     stacks = args.stacks or stack_names(args.project)
     pack_dir = args.project / "policies"
 
@@ -183,26 +217,28 @@ def main(argv: list[str]) -> int:
             entry["duty_cycle"] = describe_duty_cycle(stack, cycle, args.at or _now(), serverless)
             if not args.json:
                 print(render_duty_cycle(entry["duty_cycle"]), end="\n\n")
-        runs = [
-            (state, at, run_stack(stack, project_dir=args.project, preview=args.preview, at=at))
-            for state, at in (states(cycle, args.at, serverless) if args.command in ("all", "plan", "gate", "cost", "dags") else [])
-        ]
+        with timings("program under mocks (plan)"):
+            runs = [
+                (state, at, run_stack(stack, project_dir=args.project, preview=args.preview, at=at))
+                for state, at in (states(cycle, args.at, serverless) if args.command in ("all", "plan", "gate", "cost", "dags") else [])
+            ]
         if args.command in ("all", "dags"):
             # Both states upload the same DAG folder; a duty-cycled stack's runs must fit its windows. A preview doesn't
             # know the rendered pipeline_config.json (it holds ARNs), so the DAGs are always checked as `up` writes them.
             deployed = run_stack(stack, project_dir=args.project, at=runs[0][1]) if args.preview else runs[0][2]
-            dag_check = (
-                check_workflow(deployed, settings, args.at or _now())
-                if serverless
-                else check_dags(
-                    deployed,
-                    settings.airflow_version,
-                    args.at or _now(),
-                    cycle=cycle,
-                    settings=settings.duty_cycle,
-                    requirements=args.project / settings.dag_bucket.requirements_file,
+            with timings("DAG check (local Airflow)"):
+                dag_check = (
+                    check_workflow(deployed, settings, args.at or _now())
+                    if serverless
+                    else check_dags(
+                        deployed,
+                        settings.airflow_version,
+                        args.at or _now(),
+                        cycle=cycle,
+                        settings=settings.duty_cycle,
+                        requirements=args.project / settings.dag_bucket.requirements_file,
+                    )
                 )
-            )
             failed |= not dag_check.passed
             summary.append((stack, "", "DAGs", "PASS" if dag_check.passed else f"FAIL ({len(dag_check.report['problems'])} problems)"))
             entry["dags"] = dag_check.report
@@ -213,7 +249,8 @@ def main(argv: list[str]) -> int:
             if not args.json:
                 print(f"Requirements of stack {stack}: {entry['requirements']}", end="\n\n")
         elif args.command in ("all", "requirements"):
-            requirements = check_requirements(settings, args.project)
+            with timings("requirements (pip, PyPI)"):
+                requirements = check_requirements(settings, args.project)
             failed |= not requirements.passed
             summary.append((stack, "", "requirements", "PASS" if requirements.passed else f"FAIL ({len(requirements.problems)} problems)"))
             entry["requirements"] = asdict(requirements) | {"passed": requirements.passed}
@@ -229,7 +266,8 @@ def main(argv: list[str]) -> int:
                     plan = render_plan(run, title) if index == 0 else render_plan_diff(first_run, run, title, first_state)
                     print(plan, end="\n\n")
             if args.command in ("all", "gate"):
-                result = run_gate(run, *stack_pack_config(stack, pack_dir), pack_dir=pack_dir)
+                with timings("policy gate (pack over gRPC)"):
+                    result = run_gate(run, *stack_pack_config(stack, pack_dir), pack_dir=pack_dir)
                 failed |= not result.passed
                 advisories = f" ({len(result.advisory)} advisory)" if result.advisory else ""
                 verdict = f"PASS{advisories}" if result.passed else f"FAIL ({len(result.mandatory)} mandatory){advisories}"
@@ -238,7 +276,8 @@ def main(argv: list[str]) -> int:
                 if not args.json:
                     print(render(result, title), end="\n\n")
             if args.command in ("all", "cost"):
-                priced = estimate((r.type, r.inputs) for r in run.resources)
+                with timings("cost"):
+                    priced = estimate((r.type, r.inputs) for r in run.resources)
                 failed |= not priced.complete  # every missing figure is named; the other checks still run
                 summary.append((stack, state, "cost", f"${priced.total:,.2f}/month" if priced.complete else "INCOMPLETE (prices missing)"))
                 shown["cost"] = {
@@ -255,13 +294,16 @@ def main(argv: list[str]) -> int:
             if not args.json:
                 print(f"Pipeline run for {stack} skipped: the DAG check failed (above), so no DAG would run")
         elif args.command in ("all", "pipeline"):
-            succeeded, output = pipeline(stack, args.project, args.json, args.scenario, args.airflow_version)
+            with timings("pipeline run (moto + local Airflow)"):
+                succeeded, output = pipeline(stack, args.project, args.json, args.scenario, args.airflow_version)
             failed |= not succeeded
             summary.append((stack, "", f"pipeline run ({args.scenario})", "PASS" if succeeded else "FAIL"))
             entry["pipeline"] = output
             if not args.json:
                 print(output)
-    if args.command == "all" and (outdated := stale_workflows(args.project / ".github" / "workflows", args.project)):
+    with timings("workflows check"):
+        outdated = stale_workflows(args.project / ".github" / "workflows", args.project) if args.command == "all" else []
+    if outdated:
         failed = True
         summary.append(("all", "", "workflows", f"FAIL (stale: run `{WORKFLOWS_COMMAND}`)"))
         report["workflows"] = {"stale": outdated, "fix": WORKFLOWS_COMMAND}
@@ -269,10 +311,14 @@ def main(argv: list[str]) -> int:
             print(
                 "\n".join(f"Workflows: .github/workflows/{name} does not follow the stacks; run `{WORKFLOWS_COMMAND}`" for name in outdated)
             )
+    if args.timings:
+        report["timings"] = timings.seconds
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     elif len(summary) > 1:
         print(render_summary(summary, failed))
+    if args.timings and not args.json:
+        print(timings.render())
     return FAILED if failed else PASSED
 
 

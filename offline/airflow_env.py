@@ -2,21 +2,24 @@
 
 MWAA builds each image from two files (vendored in mwaa-images/<version>/): the Airflow release's constraints and
 MWAA's essential pins. `.venv-airflow/<version>` installs `apache-airflow==<version>` and requirements-airflow.txt
-with both as constraints, on Python 3.12 (MWAA's) when the machine has it. The toolchain in .venv (pulumi, the
+with both as constraints (uv, which honours constraint files as pip does, in seconds rather than minutes), on
+Python 3.12 (MWAA's) when the machine has it. The toolchain in .venv (pulumi, the
 policy pack, moto) pins several of the same packages differently (packaging, protobuf, pydantic), so the two never
 share an interpreter: the toolchain starts `offline.airflow_side.*` in the Airflow environment and exchanges JSON.
 
 A stack's DAGs are parsed with the stack's requirements.txt installed as well, as MWAA installs it before parsing:
-`with_requirements` layers those packages over the version's environment in `.venv-airflow/<version>+<hash>` (a
-venv that sees the base environment's packages through a .pth file), keyed by the file's content, so each change
-is installed once.
+`with_requirements` builds `.venv-airflow/<version>+<hash>`, the version's packages plus the file's under the same
+constraints, keyed by the file's content, so each change is installed once (uv links the files from its cache).
 
-python -m offline.airflow_env setup [version ...]     # create or refresh the environments (default: every version)
+python -m offline.airflow_env setup [version ...]     # create or refresh the environments (default: every version, concurrently)
 python -m offline.airflow_env pytest <version> [args]  # run pytest in that version's environment
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -24,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -85,8 +89,48 @@ def find_python(version: str) -> str:
     return sys.executable
 
 
-def _requirements(version: str, folder: Path) -> Path:
-    """requirements-airflow.txt with each of our pins dropped where MWAA's constraints already pin the package."""
+def _uv() -> str:
+    """uv from the toolchain (requirements-dev.txt pins it): it honours the same constraint files as pip, much faster."""
+    found = Path(sys.executable).with_name("uv")
+    return str(found) if found.exists() else shutil.which("uv") or "uv"
+
+
+@contextlib.contextmanager
+def _lock(venv: Path) -> Iterator[None]:
+    """One builder per environment at a time (parallel test workers may ask for the same one)."""
+    VENVS.mkdir(parents=True, exist_ok=True)
+    with (VENVS / f".{venv.name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _build(venv: Path, version: str, stamp: str, requirement_lines: list[str], what: str) -> Path:
+    """The environment at `venv` with `requirement_lines` under `version`'s MWAA constraints, built unless its stamp says
+    it already is. A failed build leaves nothing behind and says why."""
+    python = venv / "bin" / "python"
+    with _lock(venv):
+        if (venv / ".stamp").exists() and (venv / ".stamp").read_text() == stamp:
+            return python
+        print(f"setting up {venv.relative_to(PROJECT_DIR)} ({what}; once per change of its inputs)", file=sys.stderr)
+        shutil.rmtree(venv, ignore_errors=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            wanted = Path(tmp) / "requirements.txt"
+            wanted.write_text("\n".join(requirement_lines) + "\n")
+            constraints = [arg for f in constraint_files(version) for arg in ("-c", str(f))]
+            for step in (
+                [_uv(), "venv", "--quiet", "--python", find_python(version), str(venv)],
+                [_uv(), "pip", "install", "--quiet", "--python", str(python), "-r", str(wanted), *constraints],
+            ):
+                done = subprocess.run(step, capture_output=True, text=True)
+                if done.returncode != 0:
+                    shutil.rmtree(venv, ignore_errors=True)
+                    raise AirflowEnvError(f"setting up {what} failed: {' '.join(step[:3])} ...\n{done.stderr[-3000:]}")
+        (venv / ".stamp").write_text(stamp)
+    return python
+
+
+def _base_lines(version: str) -> list[str]:
+    """apache-airflow and requirements-airflow.txt, each of our pins dropped where MWAA's constraints already pin it."""
     pinned = pins(constraint_files(version)[0])
     lines = [f"apache-airflow=={version}"]
     for line in REQUIREMENTS.read_text().splitlines():
@@ -94,69 +138,30 @@ def _requirements(version: str, folder: Path) -> Path:
         if line:
             requirement = Requirement(line)
             lines.append(requirement.name if canonicalize_name(requirement.name) in pinned else line)
-    path = folder / "requirements.txt"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return lines
+
+
+def _base_stamp(version: str) -> str:
+    files = constraint_files(version)
+    return hashlib.sha256(b"".join(p.read_bytes() for p in (*files, REQUIREMENTS)) + find_python(version).encode()).hexdigest()[:16]
 
 
 def ensure(version: str) -> Path:
     """The Python of `version`'s environment, created or refreshed when its inputs changed."""
-    files = constraint_files(version)
-    venv = VENVS / version
-    python = find_python(version)
-    stamp = hashlib.sha256(b"".join(p.read_bytes() for p in (*files, REQUIREMENTS)) + python.encode()).hexdigest()[:16]
-    stamp_file = venv / ".stamp"
-    if stamp_file.exists() and stamp_file.read_text() == stamp:
-        return venv / "bin" / "python"
-    print(f"setting up {venv.relative_to(PROJECT_DIR)} (Airflow {version}, MWAA's constraints; about a minute)", file=sys.stderr)
-    shutil.rmtree(venv, ignore_errors=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        steps = [
-            [python, "-m", "venv", str(venv)],
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-r", str(_requirements(version, Path(tmp))), *(arg for f in files for arg in ("-c", str(f)))],
-        ]  # fmt: skip
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True)
-            if done.returncode != 0:
-                shutil.rmtree(venv, ignore_errors=True)
-                errors = "\n".join(line for line in done.stderr.splitlines() if not line.startswith("WARNING: Location"))
-                raise AirflowEnvError(f"setting up Airflow {version} failed: {' '.join(step[:4])} ...\n{errors[-3000:]}")
-    stamp_file.write_text(stamp)
-    return venv / "bin" / "python"
+    return _build(VENVS / version, version, _base_stamp(version), _base_lines(version), f"Airflow {version}, MWAA's constraints")
 
 
 def with_requirements(version: str, requirements_file: Path | None) -> Path:
     """The Python of `version`'s environment plus the packages of a stack's requirements file (the base when none)."""
-    base = ensure(version)
     lines = [line for _, line in requirement_file_lines(requirements_file) if not line.startswith("-")] if requirements_file else []
     if not lines:
-        return base
-    files = constraint_files(version)
-    digest = hashlib.sha256("\n".join([(VENVS / version / ".stamp").read_text(), *lines]).encode()).hexdigest()[:12]
-    venv = VENVS / f"{version}+{digest}"
-    python = venv / "bin" / "python"
-    if (venv / ".stamp").exists():
-        return python
-    print(f"installing {requirements_file.name} over Airflow {version} ({venv.name}; once per change of the file)", file=sys.stderr)
-    shutil.rmtree(venv, ignore_errors=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([find_python(version), "-m", "venv", str(venv)], check=True, capture_output=True)
-        base_site = next((VENVS / version / "lib").glob("python3*/site-packages"))
-        next((venv / "lib").glob("python3*/site-packages")).joinpath("mwaa_base.pth").write_text(f"{base_site}\n")
-        wanted = Path(tmp) / "requirements.txt"
-        wanted.write_text("\n".join(lines) + "\n")
-        command = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(wanted),
-                   *(arg for f in files for arg in ("-c", str(f)))]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        shutil.rmtree(venv, ignore_errors=True)
-        errors = "\n".join(line for line in done.stderr.splitlines() if not line.startswith("WARNING: Location"))
-        raise AirflowEnvError(
-            f"installing {requirements_file} over Airflow {version} failed (run `python -m offline requirements`):\n{errors[-3000:]}"
-        )
-    (venv / ".stamp").write_text(digest)
-    return python
+        return ensure(version)
+    digest = hashlib.sha256("\n".join([_base_stamp(version), *lines]).encode()).hexdigest()[:12]
+    what = f"Airflow {version} + {requirements_file}"
+    try:
+        return _build(VENVS / f"{version}+{digest}", version, digest, _base_lines(version) + lines, what)
+    except AirflowEnvError as exc:
+        raise AirflowEnvError(f"{exc}\n(run `python -m offline requirements` to see how MWAA would resolve it)") from None
 
 
 def requirement_file_lines(path: Path) -> list[tuple[int, str]]:
@@ -199,8 +204,10 @@ def run(
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["setup"]:
-        for version in argv[1:] or versions():
-            print(f"Airflow {version}: {ensure(version)}")
+        wanted = argv[1:] or versions()
+        with concurrent.futures.ThreadPoolExecutor(len(wanted)) as pool:
+            for version, python in zip(wanted, pool.map(ensure, wanted), strict=True):
+                print(f"Airflow {version}: {python}")
         return 0
     if argv[:1] == ["pytest"] and len(argv) >= 2:
         from offline.harness import render_dag_folder, run_stack
