@@ -62,14 +62,18 @@ class ConfigError(pulumi.RunError):
 class _Model(BaseModel):
     """camelCase keys as in Pulumi.<stack>.yaml; unknown keys are typos, so they fail."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class NetworkSettings(_Model):
     vpc_cidr: str = "10.192.0.0/16"
+    """VPC range (/16 to /28)"""
     public_subnet_cidrs: list[str] = ["10.192.10.0/24", "10.192.11.0/24"]
+    """exactly 2, inside the VPC, non-overlapping"""
     private_subnet_cidrs: list[str] = ["10.192.20.0/24", "10.192.21.0/24"]
+    """exactly 2 (MWAA's rule), inside the VPC, non-overlapping"""
     nat_gateways: Literal[1, 2] = 2
+    """1 (dev: cheaper, one AZ's NAT) or 2 (one per AZ)"""
 
     @field_validator("vpc_cidr", "public_subnet_cidrs", "private_subnet_cidrs")
     @classmethod
@@ -101,10 +105,15 @@ class NetworkSettings(_Model):
 
 class LogLevels(_Model):
     dag_processing: Literal[LOG_LEVELS] = "WARNING"
+    """DAG processing log level: CRITICAL, ERROR, WARNING, INFO or DEBUG (all five log types are always enabled)"""
     scheduler: Literal[LOG_LEVELS] = "WARNING"
+    """scheduler log level (as above)"""
     task: Literal[LOG_LEVELS] = "INFO"
+    """task log level (as above)"""
     webserver: Literal[LOG_LEVELS] = "WARNING"
+    """webserver log level (as above)"""
     worker: Literal[LOG_LEVELS] = "WARNING"
+    """worker log level (as above)"""
 
     def by_log_type(self) -> dict[str, str]:
         """Levels keyed by MWAA's log type names (as in the log group suffixes)."""
@@ -115,24 +124,54 @@ class MwaaSettings(_Model):
     #: provisioned: an MWAA environment (VPC, NAT, hourly). serverless: an MWAA Serverless workflow (no environment,
     #: billed per task-second); it takes only the keys in SERVERLESS_MWAA_KEYS.
     mode: Literal["provisioned", "serverless"] = "provisioned"
+    """`provisioned`: an MWAA environment in its VPC. `serverless`: an MWAA Serverless workflow
+    (README, Provisioned or serverless); it then takes only `mode`, `logRetentionDays` and `protect` in `mwaa` and
+    `noncurrentVersionExpirationDays` and `protect` in `dagBucket`, and no `network` or `dutyCycle` (each is an
+    error naming the key), and a `pipeline.timezone` without daylight saving (shipped stacks: lite: `serverless`)
+    """
     environment_class: Literal[tuple(CLASS_LIMITS)] = "mw1.small"
+    """`mw1.micro`, `mw1.small`, `mw1.medium`, `mw1.large`, `mw1.xlarge`, `mw1.2xlarge` (the pack allows mw1.small only
+    by default)
+    """
     airflow_version: str = AIRFLOW_VERSIONS["default"]
+    """one of the supported versions (3.0.6, 3.2.1, 3.3.1; `policies/rules/mwaa_versions.json`); must match the
+    `--constraint` line in the requirements file
+    """
     schedulers: int = 2
+    """2-5 (mw1.micro: 1)"""
     min_workers: int = 1
+    """workers always running: 1 ≤ minWorkers ≤ maxWorkers ≤ 25 (mw1.micro: 1)"""
     max_workers: int = 10
+    """the autoscaling ceiling: minWorkers ≤ maxWorkers ≤ 25 (mw1.micro: 1)"""
     min_webservers: int = 2
+    """2-5, at most maxWebservers (mw1.micro: 1)"""
     max_webservers: int = 2
+    """2-5, at least minWebservers (mw1.micro: 1)"""
     webserver_access_mode: Literal["PUBLIC_ONLY", "PRIVATE_ONLY", "PUBLIC_AND_PRIVATE"] = "PUBLIC_ONLY"
+    """`PUBLIC_ONLY` (UI over the internet, still IAM-gated), `PRIVATE_ONLY` (needs VPN/bastion) or
+    `PUBLIC_AND_PRIVATE` (both; Airflow 3.2+ only)
+    """
     #: `protect` the environment: deleting or replacing it (a pause, a removed component, a kms change) needs an
     #: explicit `pulumi state unprotect` first. prod sets it; a duty-cycled stack can't (a pause deletes it).
     protect: bool = False
+    """`protect` the environment: deleting or replacing it needs `pulumi state unprotect` first; not with a duty cycle
+    (shipped stacks: prod: `true`)
+    """
     #: none (AWS-owned key), create (a customer-managed key this stack owns) or an existing key's ARN.
     kms: str = "none"
+    """`none` (MWAA's AWS-owned key), `create` (a customer-managed key this stack owns) or an existing key's ARN in the
+    stack's region (shipped stacks: prod: `create`)
+    """
     weekly_maintenance_window_start: str = "SUN:03:00"
+    """`DAY:HH:MM` UTC, minutes 00 or 30"""
     #: YAML scalars are welcome (`core.load_examples: false`); MWAA takes strings, so they are sent as "false".
     airflow_configuration_options: dict[str, Any] = {}
+    """`section.option: value` overrides; YAML scalars are sent as MWAA's strings (`true` -> `"true"`, `3` -> `"3"`),
+    nested maps and lists are errors
+    """
     log_levels: LogLevels = LogLevels()
     log_retention_days: int = 14
+    """a CloudWatch retention value (1, 3, 5, 7, 14, 30, 60, 90, ...) for the MWAA and Lambda log groups"""
 
     @model_validator(mode="before")
     @classmethod
@@ -232,30 +271,51 @@ class MwaaSettings(_Model):
 
 class BucketSettings(_Model):
     noncurrent_version_expiration_days: int = Field(default=30, ge=1)
+    """old object versions expire after this many days"""
     protect: bool = False
+    """`true`: buckets are `protect`ed and retained on delete, no `force_destroy`"""
     requirements_file: str = "dags/requirements.txt"
+    """uploaded to the bucket root; must hold the Airflow `--constraint` line"""
     #: Optional shell script MWAA runs on every container start; uploaded to the bucket root as startup.sh.
     startup_script: str | None = None
+    """a shell script in the repo (e.g. `startup.sh`) MWAA runs on every container start; uploaded to the bucket root,
+    its version wired to the environment
+    """
     #: Optional folder zipped (byte for byte reproducibly) to plugins.zip at the bucket root.
     plugins_dir: str | None = None
+    """a folder (e.g. `plugins`) zipped byte for byte reproducibly to `plugins.zip` at the bucket root, its version
+    wired to the environment
+    """
 
 
 class LambdaSettings(_Model):
     runtime: Literal["python3.11", "python3.12", "python3.13"] = "python3.12"
+    """the validate-input function's Lambda runtime"""
     memory_mb: int = Field(default=256, ge=128, le=10240)
+    """the validate-input function's memory"""
     timeout_seconds: int = Field(default=60, ge=1, le=900)
+    """the validate-input function's timeout (a serverless task waits this plus 60 s)"""
 
 
 class GlueSettings(_Model):
     job_type: Literal["pythonshell", "glueetl"] = "pythonshell"
+    """`pythonshell` (maxCapacity 0.0625 or 1) or `glueetl` (workerType + numberOfWorkers ≥ 2)"""
     glue_version: str = "3.0"
+    """the Glue version"""
     python_version: Literal["3", "3.9"] = "3.9"
+    """the Python of a pythonshell job"""
     max_capacity: float | None = 0.0625
+    """DPUs of a pythonshell job (0.0625 or 1); null for glueetl"""
     worker_type: Literal["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"] | None = None
+    """a glueetl job's worker type"""
     number_of_workers: int | None = None
+    """a glueetl job's workers (≥ 2)"""
     timeout_minutes: int = Field(default=30, ge=1, le=2880)
+    """the Glue job's timeout (a serverless task waits this plus 5 minutes, so at most 55 there)"""
     max_retries: int = Field(default=0, ge=0, le=10)
+    """Glue-side retries (Airflow already retries the task)"""
     expected_run_minutes: float = Field(default=2, gt=0)
+    """a run's expected length, for the cost estimate only"""
 
     @model_validator(mode="after")
     def _capacity_matches_type(self) -> GlueSettings:
@@ -307,15 +367,28 @@ Days = Annotated[list[Literal[WEEKDAYS]], AfterValidator(_distinct_days)]
 
 class PipelineSettings(_Model):
     run_days: Days = ["MON", "TUE", "WED", "THU", "FRI"]
+    """the days the pipeline runs, in `timezone`; with runTime and timezone, set once for every stack in `Pulumi.yaml`"""
     run_time: str = "10:00"
+    """when it runs, HH:MM in `timezone` (10:00 IST = 04:30 UTC). Quote it: YAML reads an unquoted `9:00` as the number
+    540
+    """
     timezone: str = "Asia/Kolkata"
+    """the IANA zone runDays and runTime are read in (IST has no daylight saving; a serverless stack needs a zone
+    without it)
+    """
     input_prefix: str = "incoming/"
+    """where the day's CSV is expected in the data bucket (`<prefix><date>.csv`)"""
     output_prefix: str = "curated/"
+    """where the day's summary is written (`<prefix><date>/summary.csv`)"""
     #: How late after its scheduled time a run may still start (the DAG's `run_immediately`): covers a
     #: scheduler that comes up late, e.g. an environment resumed by the duty cycle that took long to create.
     late_start_minutes: int = Field(default=60, ge=0, le=720)
+    """a scheduler that first sees the DAG up to this long after a scheduled time still runs that interval, once (the
+    timetable's `run_immediately`)
+    """
     #: The DAG run's timeout (`dagrun_timeout`): with late_start_minutes, what a duty-cycle window must cover.
     run_timeout_minutes: int = Field(default=120, ge=10, le=1440)
+    """the DAG run's `dagrun_timeout`"""
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
     glue: GlueSettings = GlueSettings()
 
@@ -412,13 +485,24 @@ class DutyCycleSettings(_Model):
     """Run the environment only inside windows: from leadMinutes before each pipeline run to its tail, plus `windows`."""
 
     enabled: bool = False
+    """run the environment only inside its windows (docs/duty-cycle.md). Shipped: dev `true`"""
     #: Creating an environment takes 20-30 minutes (sometimes up to 2 hours); a scheduled `pulumi up` can start late.
     lead_minutes: int = Field(default=60, ge=30, le=240)
+    """a window opens this long before each pipeline run (30-240): creation takes 20-30 minutes, a scheduled run can
+    start late
+    """
     #: Added after late start + run timeout before the pause, for a run that ends right at its timeout.
     tail_margin_minutes: int = Field(default=15, ge=0, le=240)
+    """a window closes `lateStartMinutes` + `runTimeoutMinutes` + this after each run"""
     windows: list[WindowSettings] = []
+    """extra windows, `windows: [{days: [MON, TUE, WED, THU, FRI], start: "07:00", end: "17:00"}]` (an end before the
+    start crosses midnight; an end may be `24:00`), merged with the pipeline's; each may name its `timezone`
+    (default UTC; with daylight saving a window covers both UTC times), e.g. `windows: [{days: [MON, FRI], start:
+    "08:00", end: "18:00", timezone: Europe/Berlin}]`
+    """
     #: Keep the environment up whatever the windows say (debugging); committed config, so pushes and schedules agree.
     force_running: bool = False
+    """keep the environment up whatever the windows say (debugging; priced as always on)"""
 
 
 class Settings(_Model):
@@ -426,12 +510,23 @@ class Settings(_Model):
 
     stack: str
     region: str
+    """region of every resource; also selects prices"""
     owner: str = Field(min_length=1)
+    """default tag `owner` on every resource"""
     cost_center: str = Field(min_length=1)
+    """default tag `cost-center` on every resource"""
     environment_name: str | None = None
+    """the MWAA environment's (or workflow's) name, ≤ 48 characters; every derived name and ARN comes from it. Unset:
+    `mwaa-platform-<stack>`
+    """
     tags: dict[str, str] = {}
+    """extra default tags"""
     #: Who hears of a failed task or a missed run: email subscriptions on the alert topic (SNS asks each to confirm).
     alert_emails: list[str] = []
+    """who hears of a failed task or a missed run: email subscriptions on the alert topic (SNS asks each to confirm);
+    the pack's `sns-topic-has-subscriber` wants one (advisory in dev, mandatory in prod) (shipped stacks: prod: a
+    placeholder to replace)
+    """
     network: NetworkSettings = NetworkSettings()
     mwaa: MwaaSettings = MwaaSettings()
     dag_bucket: BucketSettings = BucketSettings()

@@ -16,8 +16,10 @@ and paused (at its next pause, or now); `--at <ISO time>` shows the one state
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -30,6 +32,10 @@ from duty_cycle import GITHUB_MINUTE_USD, RECHECK_MINUTES, DutyCycle
 from offline.airflow_env import versions
 from offline.dags import check_dags, check_workflow
 from offline.dags import render as render_dags
+from offline.docs import COMMAND as DOCS_COMMAND
+from offline.docs import DOC as DOCS_FILE
+from offline.docs import main as docs_main
+from offline.docs import rendered as rendered_docs
 from offline.exits import FAILED, PASSED, check_child, run_main
 from offline.gate import as_json, render, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, run_stack, stack_names, stack_settings
@@ -54,6 +60,7 @@ COMMANDS = {
     "dags": "the DAG folder MWAA would get, parsed by the stack's Airflow plus its requirements (and fitted to its windows)",
     "requirements": "requirements.txt resolved as MWAA would, for MWAA's platform (needs PyPI)",
     "workflows": "rewrite the cron lines, stack matrices and regions in .github/workflows/ from the stacks (--check: report only)",
+    "docs": "rewrite the settings table in docs/configuration.md from settings.py (--check: report only)",
 }
 
 
@@ -86,10 +93,13 @@ class Timings:
 timings = Timings()
 
 
-def pipeline(stack: str, project: Path, as_json: bool, scenario: str = "success", version: str | None = None) -> tuple[bool, object]:
+def pipeline(
+    stack: str, project: Path, as_json: bool, scenario: str = "success", version: str | None = None, use_cache: bool = True
+) -> tuple[bool, object]:
     """The DAG's run for `scenario`, in its own process (it hosts moto and starts the stack's Airflow)."""
     command = [sys.executable, "-m", "offline.pipeline_run", stack, "--project", str(project), "--scenario", scenario,
-               *(["--airflow-version", version] if version else []), *(["--json"] if as_json else [])]  # fmt: skip
+               *(["--airflow-version", version] if version else []), *(["--json"] if as_json else []),
+               *([] if use_cache else ["--no-cache"])]  # fmt: skip
     done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True)
     check_child(done, f"pipeline run for {stack}", ok=(PASSED, FAILED), context=f"pipeline run for {stack}: ")
     return done.returncode == PASSED, json.loads(done.stdout) if as_json else done.stdout
@@ -187,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="success", help="pipeline: which day to run (default: success)")
     parser.add_argument("--airflow-version", choices=versions(), help="pipeline: run on this Airflow (default: the stack's)")
     parser.add_argument("--timings", action="store_true", help="print where the time went, per phase, after the summary")
+    parser.add_argument("--no-cache", action="store_true", help="pipeline: run even when an identical run's result is cached (.cache/)")
     return parser
 
 
@@ -200,11 +211,26 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["workflows"]:
         return workflows_main(argv[1:])
+    if argv[:1] == ["docs"]:
+        return docs_main(argv[1:])
     args = parse(argv)
     timings.reset()
     stacks = args.stacks or stack_names(args.project)
     pack_dir = args.project / "policies"
+    # Each stack's pipeline run is its own process (moto + Airflow): they start now and run beside the other checks.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as workers:
+        runs_ahead = {
+            stack: workers.submit(pipeline, stack, args.project, args.json, args.scenario, args.airflow_version, not args.no_cache)
+            for stack in (stacks if args.command in ("all", "pipeline") else [])
+        }
+        try:
+            return check_stacks(args, stacks, pack_dir, runs_ahead)
+        finally:
+            workers.shutdown(cancel_futures=True)  # after a failure, don't start the runs still queued
 
+
+def check_stacks(args: argparse.Namespace, stacks: list[str], pack_dir: Path, runs_ahead: dict) -> int:
+    """Every check the command asks for, stack by stack, then the summary."""
     report: dict[str, dict] = {}
     failed = False
     summary: list[tuple[str, str, str, str]] = []  # (stack, state, check, verdict), printed last
@@ -294,8 +320,8 @@ def main(argv: list[str]) -> int:
             if not args.json:
                 print(f"Pipeline run for {stack} skipped: the DAG check failed (above), so no DAG would run")
         elif args.command in ("all", "pipeline"):
-            with timings("pipeline run (moto + local Airflow)"):
-                succeeded, output = pipeline(stack, args.project, args.json, args.scenario, args.airflow_version)
+            with timings("waiting for the pipeline runs"):
+                succeeded, output = runs_ahead[stack].result()
             failed |= not succeeded
             summary.append((stack, "", f"pipeline run ({args.scenario})", "PASS" if succeeded else "FAIL"))
             entry["pipeline"] = output
@@ -311,6 +337,12 @@ def main(argv: list[str]) -> int:
             print(
                 "\n".join(f"Workflows: .github/workflows/{name} does not follow the stacks; run `{WORKFLOWS_COMMAND}`" for name in outdated)
             )
+    if args.command == "all" and rendered_docs(text := (args.project / DOCS_FILE).read_text()) != text:
+        failed = True
+        summary.append(("all", "", "docs", f"FAIL (stale: run `{DOCS_COMMAND}`)"))
+        report["docs"] = {"stale": str(DOCS_FILE), "fix": DOCS_COMMAND}
+        if not args.json:
+            print(f"Docs: {DOCS_FILE}'s settings table does not follow settings.py; run `{DOCS_COMMAND}`")
     if args.timings:
         report["timings"] = timings.seconds
     if args.json:

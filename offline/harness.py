@@ -223,6 +223,33 @@ def render_dag_folder(run: StackRun, folder: Path) -> Path:
     return folder
 
 
+def plan_fingerprint(run: StackRun) -> dict[str, str]:
+    """A digest per URN of what `pulumi up` would send for it: type, inputs (file assets by content), parent, dependencies,
+    provider and options. Equal fingerprints mean the engine sees no difference (tests/golden/plans.json keeps dev's
+    and prod's; the pipeline run's cache keys on it)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, pulumi.FileAsset):
+            return {"file-sha256": hashlib.sha256(Path(value.path).read_bytes()).hexdigest()}
+        if isinstance(value, pulumi.AssetArchive):
+            return {name: plain(asset) for name, asset in sorted(value.assets.items())}
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value
+
+    def digest(r: Recorded) -> str:
+        sent = {
+            "type": r.type, "inputs": plain(r.inputs), "parent": r.parent, "dependencies": sorted(r.dependencies),
+            "property_dependencies": {k: sorted(v) for k, v in r.property_dependencies.items()}, "provider": r.provider,
+            "protect": r.protect, "retain_on_delete": r.retain_on_delete, "delete_before_replace": r.delete_before_replace,
+        }  # fmt: skip
+        return hashlib.sha256(json.dumps(sent, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    return {r.urn: digest(r) for r in run.resources}
+
+
 def workflow_definition(run: StackRun) -> Recorded | None:
     """The S3 object a serverless stack's workflow reads its definition from (by graph edge), None without a workflow."""
     workflows = run.of_type("aws-native:mwaaserverless:Workflow")

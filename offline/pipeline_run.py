@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from components.serverless_workflow import EVENT_SOURCE, FAILURE_EVENTS
-from offline import airflow_env
+from offline import airflow_env, cache
 from offline.dags import SERVERLESS_REQUIREMENTS
 from offline.exits import FAILED, PASSED, run_main
 from offline.harness import PROJECT_DIR, StackRun, object_body, render_workflow_folder, run_stack, stack_settings, workflow_definition
@@ -186,11 +186,24 @@ def aws_connection(aws: Any) -> dict[str, str]:
     return {**aws.environment, "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(connection)}
 
 
-def run_scenarios(stack: str, scenarios: list[str], version: str | None = None, project: Path = PROJECT_DIR) -> list[PipelineReport]:
-    """Deploy the stack's pipeline into moto and run the DAG once per scenario in Airflow `version` (default: the stack's)."""
+def run_scenarios(
+    stack: str, scenarios: list[str], version: str | None = None, project: Path = PROJECT_DIR, use_cache: bool = True
+) -> tuple[list[PipelineReport], str | None]:
+    """The DAG run once per scenario in Airflow `version` (default: the stack's) against the stack's pipeline deployed
+    into moto; with the time the result was cached when nothing it depends on changed since (offline/cache.py)."""
+    run, settings = run_stack(stack, project_dir=project), stack_settings(stack, project)
+    digest = cache.key("pipeline-runs", run, scenarios=scenarios, version=version or settings.airflow_version)
+    if use_cache and (cached := cache.load("pipeline-runs", digest)):
+        reports, stored = cached
+        return [PipelineReport(**report) for report in reports], stored
+    reports = _run(run, settings, scenarios, version)
+    cache.store("pipeline-runs", digest, [asdict(report) for report in reports])
+    return reports, None
+
+
+def _run(run: StackRun, settings: Settings, scenarios: list[str], version: str | None) -> list[PipelineReport]:
     from offline.local_aws import LocalAws  # moto: imported only when a run starts, so the CLI starts fast
 
-    run, settings = run_stack(stack, project_dir=project), stack_settings(stack, project)
     dates, idle = scenario_days(settings.pipeline)
     serverless = settings.mwaa.mode == "serverless"
     with tempfile.TemporaryDirectory() as tmp, LocalAws(settings.region) as aws:
@@ -305,12 +318,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="success")
     parser.add_argument("--airflow-version", choices=airflow_env.versions(), help="default: the stack's mwaa.airflowVersion")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-cache", action="store_true", help="run even when an identical run's result is cached")
     parser.add_argument("--project", type=Path, default=PROJECT_DIR, help="the Pulumi program's folder (default: this repository)")
     args = parser.parse_args(argv)
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     with contextlib.redirect_stdout(sys.stderr):  # the code runtimes print (the Glue script's log); the report owns stdout
-        reports = run_scenarios(args.stack, scenarios, args.airflow_version, args.project)
-    print(json.dumps(as_json(reports), indent=2) if args.json else render(reports))
+        reports, cached = run_scenarios(args.stack, scenarios, args.airflow_version, args.project, use_cache=not args.no_cache)
+    note = f"(cached {cached}: the stack's plan, its code and these tools are unchanged since; --no-cache runs it again)"
+    print(json.dumps(as_json(reports), indent=2) if args.json else render(reports) + (f"\n{note}" if cached else ""))
     return PASSED if all(r.succeeded for r in reports) else FAILED
 
 

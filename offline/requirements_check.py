@@ -16,11 +16,13 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from offline import cache
 from offline.airflow_env import MATRIX, constraint_files, pins, requirement_file_lines
 from settings import Settings
 
@@ -97,7 +99,18 @@ def _pip_dry_run(requirement_lines: list[str], version: str, python: str, *optio
 
 @functools.cache
 def _resolution(requirement_lines: tuple[str, ...], version: str, python: str) -> tuple[dict[str, str], tuple[str, ...]]:
-    """({name: version} for the lines, ()) or ({}, problems as (line index, reason) strings). Cached: stacks share files."""
+    """({name: version} for the lines, ()) or ({}, problems as (line index, reason) strings). Cached: stacks share files,
+    and a resolution is kept on disk for the day (offline/cache.py): PyPI may publish a release tomorrow."""
+    key = cache.digest("requirements", lines=requirement_lines, version=version, python=python, day=datetime.now(UTC).date())
+    if found := cache.load("requirements", key):
+        resolved, problems = found[0]
+        return resolved, tuple(problems)
+    result = _resolve_with_pip(requirement_lines, version, python)
+    cache.store("requirements", key, result)
+    return result
+
+
+def _resolve_with_pip(requirement_lines: tuple[str, ...], version: str, python: str) -> tuple[dict[str, str], tuple[str, ...]]:
     ok, outcome = _pip_dry_run([f"apache-airflow=={version}", *requirement_lines], version, python)
     if ok:
         installed = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"] for i in outcome["install"]}

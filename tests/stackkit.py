@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from duty_cycle import DutyCycle
-from offline.harness import stack_settings
+from offline.harness import plan_fingerprint, stack_settings
 from settings import WEEKDAYS
 
 #: The week the tests look at (a Monday, in November: no daylight saving in Europe or India).
@@ -72,35 +72,34 @@ def reset_to_reference(project) -> None:
     )
 
 
-def plan_fingerprint(run) -> dict[str, str]:
-    """A digest per URN of what `pulumi up` would send for it: type, inputs (file assets by content), parent, dependencies,
-    provider and options. Equal fingerprints mean the engine sees no difference (tests/golden/plans.json keeps dev's
-    and prod's, so a change meant for another stack can't touch them unnoticed)."""
-    import hashlib
-    import json
+def with_setting(section: str, key: str, value: object) -> dict:
+    """dev's config with one setting changed (`section.key: value`)."""
+    import copy
 
-    import pulumi
+    from offline.harness import stack_config
 
-    def plain(value):
-        if isinstance(value, pulumi.FileAsset):
-            return {"file-sha256": hashlib.sha256(Path(value.path).read_bytes()).hexdigest()}
-        if isinstance(value, pulumi.AssetArchive):
-            return {name: plain(asset) for name, asset in sorted(value.assets.items())}
-        if isinstance(value, dict):
-            return {key: plain(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [plain(item) for item in value]
-        return value
+    config = copy.deepcopy(stack_config("dev"))
+    config.setdefault(f"mwaa-platform:{section}", {})[key] = value
+    return config
 
-    def digest(r) -> str:
-        sent = {
-            "type": r.type, "inputs": plain(r.inputs), "parent": r.parent, "dependencies": sorted(r.dependencies),
-            "property_dependencies": {k: sorted(v) for k, v in r.property_dependencies.items()}, "provider": r.provider,
-            "protect": r.protect, "retain_on_delete": r.retain_on_delete, "delete_before_replace": r.delete_before_replace,
-        }  # fmt: skip
-        return hashlib.sha256(json.dumps(sent, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    return {r.urn: digest(r) for r in run.resources}
+def copy_project(tmp_path: Path) -> Path:
+    """The program's own files, without the venvs, so edits stay in the copy."""
+    import shutil
+
+    from offline.harness import PROJECT_DIR
+
+    target = tmp_path / "project"
+    ignore = shutil.ignore_patterns(".venv", ".venv-airflow", ".git", "__pycache__", "tests", "out", ".cache")
+    shutil.copytree(PROJECT_DIR, target, ignore=ignore)
+    return target
+
+
+def priced(run):
+    """The monthly estimate of a recorded run."""
+    from policies.rules.cost_model import estimate
+
+    return estimate((r.type, r.inputs) for r in run.resources)
 
 
 #: The states tests/golden/plans.json records: each stack at its first run, dev also at that run's pause.

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import copy
-import shutil
 from pathlib import Path
 
 import pytest
 
-from offline.harness import PROJECT_DIR, StackFileError, run_stack, stack_config, stack_settings
+from offline.harness import StackFileError, run_stack, stack_config, stack_settings
 from settings import ConfigError
+from tests.stackkit import copy_project, with_setting
 
 ENV = "aws:mwaa/environment:Environment"
-
-
-def with_setting(section: str, key: str, value: object) -> dict:
-    config = copy.deepcopy(stack_config("dev"))
-    config.setdefault(f"mwaa-platform:{section}", {})[key] = value
-    return config
 
 
 BAD = [
@@ -87,14 +80,6 @@ def test_other_classes_use_their_own_limits():
 def test_unknown_stack_file_is_a_clear_error():
     with pytest.raises(StackFileError, match=r"Pulumi.qa.yaml not found; stacks here: dev, lite, prod"):
         run_stack("qa")
-
-
-def copy_project(tmp_path: Path) -> Path:
-    """The program's own files, without the venv, so edits stay in the copy."""
-    target = tmp_path / "project"
-    ignore = shutil.ignore_patterns(".venv", ".venv-airflow", ".git", "__pycache__", "tests", "out")
-    shutil.copytree(PROJECT_DIR, target, ignore=ignore)
-    return target
 
 
 def test_requirements_without_the_constraint_line_is_rejected(tmp_path: Path):

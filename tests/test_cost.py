@@ -6,15 +6,11 @@ import pytest
 
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import StackRun, run_stack, stack_settings
-from policies.rules.cost_model import estimate, load_pricing, render
-from tests.test_config import with_setting
+from policies.rules.cost_model import load_pricing, render
+from tests.stackkit import priced, with_setting
 
 PRICES = load_pricing()["regions"]["us-east-1"]
 HOURS = 730
-
-
-def priced(run: StackRun):
-    return estimate((r.type, r.inputs) for r in run.resources)
 
 
 @pytest.mark.reference

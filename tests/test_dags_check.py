@@ -12,8 +12,7 @@ from pathlib import Path
 import yaml
 
 from offline.harness import PROJECT_DIR, StackRun, render_dag_folder, stack_settings
-from tests.stackkit import reset_to_reference
-from tests.test_config import copy_project
+from tests.stackkit import copy_project, reset_to_reference
 
 
 def dags(project: Path, *args: str, stacks: tuple[str, ...] = ("dev",)) -> subprocess.CompletedProcess:

@@ -14,9 +14,7 @@ from offline.gate import run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_config, stack_names, stack_settings
 from policies.rules.cost_model import load_pricing
 from settings import ConfigError
-from tests.stackkit import PAUSED_AT, RUNNING_AT, fixture_settings
-from tests.test_config import with_setting
-from tests.test_cost import priced
+from tests.stackkit import PAUSED_AT, RUNNING_AT, fixture_settings, priced, with_setting
 from tests.workflowkit import workflow
 
 ENV = "aws:mwaa/environment:Environment"

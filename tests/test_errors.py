@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from offline.harness import PROJECT_DIR, run_stack
-from tests.stackkit import RUNNING_AT
-from tests.test_config import copy_project, with_setting
+from tests.stackkit import RUNNING_AT, copy_project, with_setting
 
 
 def offline(*args: str, module: str = "offline") -> subprocess.CompletedProcess:

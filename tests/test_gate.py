@@ -12,7 +12,7 @@ import yaml
 
 from offline.gate import PolicyPackProcess, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, StackRun, run_stack
-from tests.test_config import copy_project
+from tests.stackkit import copy_project
 
 MANDATORY_BY_DESIGN = {
     "s3-bucket-versioning-enabled",

@@ -11,8 +11,7 @@ import pytest
 
 from duty_cycle import pipeline_run_minutes
 from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_settings
-from tests.stackkit import PAUSED_AT, fixture_settings
-from tests.test_cost import priced
+from tests.stackkit import PAUSED_AT, fixture_settings, priced
 
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 

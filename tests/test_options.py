@@ -20,8 +20,7 @@ from offline.local_aws import LocalAws
 from offline.pipeline_run import deploy
 from settings import ConfigError
 from tests.policykit import check, environment, guarded_bucket, network, violations
-from tests.test_config import copy_project, with_setting
-from tests.test_duty_cycle import PAUSED_AT
+from tests.stackkit import PAUSED_AT, copy_project, with_setting
 
 ENV = "aws:mwaa/environment:Environment"
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from offline.harness import run_stack
-from tests.stackkit import GOLDEN_STATES, plan_fingerprint
+from offline.harness import plan_fingerprint, run_stack
+from tests.stackkit import GOLDEN_STATES
 
 GOLDEN = Path(__file__).parent / "golden" / "plans.json"
 

@@ -1,4 +1,5 @@
-"""The README stays true: its commands exist, its config table covers every key, its cost tables are the tool's."""
+"""The README and docs/ stay true: the commands exist, the settings table is the model's, the cost tables are the tool's,
+every command and YAML example is accepted."""
 
 from __future__ import annotations
 
@@ -6,16 +7,16 @@ import os
 import re
 
 import pytest
-from pydantic import BaseModel
 
 from offline.__main__ import state_title
 from offline.harness import PROJECT_DIR, StackRun, run_stack
 from policies.rules.cost_model import render
-from settings import Settings
-from tests.stackkit import RUNNING_AT
-from tests.test_cost import priced
+from tests.stackkit import RUNNING_AT, priced
 
 README = (PROJECT_DIR / "README.md").read_text()
+DOCS = {path.name: path.read_text() for path in sorted((PROJECT_DIR / "docs").glob("*.md"))}
+#: The front door and the reference material together: what the text tests below check.
+TEXT = "\n".join([README, *DOCS.values()])
 
 
 def test_the_two_commands_exist_and_ci_runs_the_test_command():
@@ -25,19 +26,31 @@ def test_the_two_commands_exist_and_ci_runs_the_test_command():
     assert re.search(r"^bin/test$", (PROJECT_DIR / ".ci" / "run").read_text(), re.MULTILINE)
 
 
-def setting_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
-    keys = []
-    for name, field in model.model_fields.items():
-        key = f"{prefix}{field.alias or name}"
-        nested = field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) else None
-        keys += setting_keys(nested, f"{key}.") if nested else [key]
-    return keys
+def test_the_settings_table_is_the_models_and_covers_every_key():
+    from offline.docs import rendered, rows
+
+    assert rendered(DOCS["configuration.md"]) == DOCS["configuration.md"], "stale: run `python -m offline docs`"
+    keys = [key for key, _, description in rows()]
+    assert "mwaa.mode" in keys and "pipeline.glue.expectedRunMinutes" in keys and "aws:region" in keys
+    assert not [key for key, _, description in rows() if not description], "a setting without a docstring in settings.py"
 
 
-def test_every_setting_is_documented():
-    documented = README.split("## Configuration", 1)[1].split("## Policy pack", 1)[0]
-    missing = [key for key in setting_keys(Settings) if key not in ("stack", "region") and key.rsplit(".", 1)[-1] not in documented]
-    assert missing == []
+def test_a_changed_description_makes_the_table_stale():
+    from offline.docs import rendered
+
+    assert rendered(DOCS["configuration.md"].replace("the validate-input function's memory", "memory")) == DOCS["configuration.md"]
+    assert rendered(DOCS["configuration.md"].replace("| `mwaa.mode` |", "| `mwaa.modes` |")) != DOCS["configuration.md"].replace(
+        "| `mwaa.mode` |", "| `mwaa.modes` |"
+    )
+
+
+def test_the_readme_links_the_reference_and_every_link_resolves():
+    for name in DOCS:
+        assert f"docs/{name}" in README, f"README doesn't link docs/{name}"
+    for source, text in [("README.md", README), *((f"docs/{n}", t) for n, t in DOCS.items())]:
+        base = PROJECT_DIR if source == "README.md" else PROJECT_DIR / "docs"
+        for target in re.findall(r"\]\(((?:\.\./)?[\w./-]+\.md)(?:#[\w-]+)?\)", text):
+            assert (base / target).exists(), f"{source} links {target}, which doesn't exist"
 
 
 @pytest.mark.reference
@@ -45,8 +58,8 @@ def test_the_cost_tables_are_the_tools_output(dev: StackRun, prod: StackRun):
     lite = run_stack("lite")
     for run, state in ((dev, "running"), (prod, "running"), (lite, "serverless")):  # decided at RUNNING_AT, as the README's command says
         table = render(priced(run), state_title(run.stack, state, RUNNING_AT))
-        assert table in README, (
-            f"README's {run.stack} cost table is stale; paste `python -m offline cost --at {RUNNING_AT:%Y-%m-%dT%H:%MZ}`"
+        assert table in TEXT, (
+            f"the {run.stack} cost table in docs/ is stale; paste `python -m offline cost --at {RUNNING_AT:%Y-%m-%dT%H:%MZ}`"
         )
 
 
@@ -56,7 +69,7 @@ OFFLINE_COMMAND = re.compile(r"(?:bin/offline|python -m offline(?=[ `\n]))([^`\n
 
 def readme_offline_commands() -> list[list[str]]:
     commands = []
-    for match in OFFLINE_COMMAND.finditer(README):
+    for match in OFFLINE_COMMAND.finditer(TEXT):
         words = match[1].replace("<stack>", "dev").replace("[dev|prod|lite]", "dev").split()
         if "|" in " ".join(words) or "..." in words:  # a synopsis such as plan|gate|cost, not a command line
             continue
@@ -82,10 +95,10 @@ def readme_yaml_examples() -> list[dict]:
     import yaml
 
     examples = []
-    for block in re.findall(r"```yaml\n(.*?)```", README, re.S):
+    for block in re.findall(r"```yaml\n(.*?)```", TEXT, re.S):
         document = yaml.safe_load(block)
         examples.append(document.get("config", document))
-    for snippet in re.findall(r"`(?:dutyCycle\.)?(windows: \[.*?\])`", README):
+    for snippet in re.findall(r"`(?:dutyCycle\.)?(windows: \[.*?\])`", TEXT):
         examples.append({"mwaa-platform:dutyCycle": {"enabled": True, **yaml.safe_load(snippet)}})
     return examples
 

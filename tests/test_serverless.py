@@ -12,11 +12,20 @@ import yaml
 
 from functions.validate_input.handler import input_key
 from offline.dags import check_workflow
-from offline.harness import PROJECT_DIR, StackRun, object_body, run_stack, stack_config, stack_settings, workflow_definition
+from offline.harness import (
+    PROJECT_DIR,
+    StackRun,
+    object_body,
+    plan_fingerprint,
+    run_stack,
+    stack_config,
+    stack_settings,
+    workflow_definition,
+)
 from policies.rules.cost_model import estimate, render
 from serverless import definition as sd
 from settings import ConfigError
-from tests.stackkit import FIXTURE_CONFIG, WEEK_OF, fixture_settings, plan_fingerprint
+from tests.stackkit import FIXTURE_CONFIG, WEEK_OF, fixture_settings
 
 SERVERLESS = {"mode": "serverless"}
 WORKFLOW = "aws-native:mwaaserverless:Workflow"
