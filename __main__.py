@@ -29,12 +29,14 @@ ROOT = Path(__file__).parent
 settings = settings_from_pulumi_config(ROOT)
 serverless = settings.mwaa.mode == "serverless"
 # A serverless stack's workflow is checked against the service's rules before anything is registered.
-definition = (
-    workflow_definition.checked_definition(
-        settings.pipeline, function_name=lambda_name(settings.name), job_name=glue_job_name(settings.name)
+definition_yaml = (
+    workflow_definition.render(
+        workflow_definition.checked_definition(
+            settings.pipeline, function_name=lambda_name(settings.name), job_name=glue_job_name(settings.name)
+        )
     )
     if serverless
-    else None
+    else ""
 )
 cycle = DutyCycle.from_settings(settings)
 running = cycle.running(decision_time())
@@ -119,7 +121,7 @@ if serverless:
         ServerlessWorkflowArgs(
             workflow_name=settings.name,
             region=settings.region,
-            definition_yaml=workflow_definition.render(definition),
+            definition_yaml=definition_yaml,
             dag_bucket_name=dag_bucket.bucket_name,
             dag_bucket_writable=dag_bucket.writable,
             function_arn=pipeline.function_arn,

@@ -15,11 +15,12 @@ import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
 
 PROJECT = "mwaa-platform"
 #: AWS prices by 730-hour months.
@@ -36,11 +37,12 @@ class ClassLimits(NamedTuple):
     max_workers: int
 
 
+EnvironmentClass = Literal["mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge"]
 CLASS_LIMITS: dict[str, ClassLimits] = {
-    "mw1.micro": ClassLimits((1, 1), (1, 1), 1),
-    **{name: ClassLimits((2, 5), (2, 5), 25) for name in ("mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge")},
+    name: ClassLimits((1, 1), (1, 1), 1) if name == "mw1.micro" else ClassLimits((2, 5), (2, 5), 25) for name in get_args(EnvironmentClass)
 }
-LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
+LOG_LEVELS = get_args(LogLevel)
 LOG_TYPES = ("DAGProcessing", "Scheduler", "Task", "WebServer", "Worker")
 CLOUDWATCH_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -104,15 +106,15 @@ class NetworkSettings(_Model):
 
 
 class LogLevels(_Model):
-    dag_processing: Literal[LOG_LEVELS] = "WARNING"
+    dag_processing: LogLevel = "WARNING"
     """DAG processing log level: CRITICAL, ERROR, WARNING, INFO or DEBUG (all five log types are always enabled)"""
-    scheduler: Literal[LOG_LEVELS] = "WARNING"
+    scheduler: LogLevel = "WARNING"
     """scheduler log level (as above)"""
-    task: Literal[LOG_LEVELS] = "INFO"
+    task: LogLevel = "INFO"
     """task log level (as above)"""
-    webserver: Literal[LOG_LEVELS] = "WARNING"
+    webserver: LogLevel = "WARNING"
     """webserver log level (as above)"""
-    worker: Literal[LOG_LEVELS] = "WARNING"
+    worker: LogLevel = "WARNING"
     """worker log level (as above)"""
 
     def by_log_type(self) -> dict[str, str]:
@@ -129,7 +131,7 @@ class MwaaSettings(_Model):
     `noncurrentVersionExpirationDays` and `protect` in `dagBucket`, and no `network` or `dutyCycle` (each is an
     error naming the key), and a `pipeline.timezone` without daylight saving (shipped stacks: lite: `serverless`)
     """
-    environment_class: Literal[tuple(CLASS_LIMITS)] = "mw1.small"
+    environment_class: EnvironmentClass = "mw1.small"
     """`mw1.micro`, `mw1.small`, `mw1.medium`, `mw1.large`, `mw1.xlarge`, `mw1.2xlarge` (the pack allows mw1.small only
     by default)
     """
@@ -327,7 +329,8 @@ class GlueSettings(_Model):
         return self
 
 
-WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+WEEKDAYS = get_args(Weekday)
 
 
 def fixed_utc_offset(zone: str) -> timedelta | None:
@@ -362,7 +365,7 @@ def _distinct_days(value: list[str]) -> list[str]:
     return value
 
 
-Days = Annotated[list[Literal[WEEKDAYS]], AfterValidator(_distinct_days)]
+Days = Annotated[list[Weekday], AfterValidator(_distinct_days)]
 
 
 class PipelineSettings(_Model):
@@ -460,7 +463,7 @@ class WindowSettings(_Model):
     @field_validator("start", "end", mode="before")
     @classmethod
     def _quoted(cls, value: Any, info: ValidationInfo) -> Any:
-        return _quoted_time(info.field_name, value)
+        return _quoted_time(info.field_name or "time", value)
 
     @field_validator("start", "end")
     @classmethod
@@ -617,7 +620,7 @@ SCALAR_KEYS = ("owner", "costCenter", "environmentName")
 OBJECT_KEYS = ("tags", "alertEmails", "network", "mwaa", "dagBucket", "pipeline", "dutyCycle")
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     loc = ".".join(str(part) for part in error["loc"])
     key = "aws:region" if loc == "region" else f"{PROJECT}:{loc}" if loc else PROJECT
     message = error["msg"].removeprefix("Value error, ")

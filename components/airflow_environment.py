@@ -18,9 +18,6 @@ from components.dag_bucket import PLUGINS_KEY, STARTUP_SCRIPT_KEY
 from components.iam import allow, pipeline_task_statements, policy_document, trust_policy
 from settings import LOG_TYPES, MwaaSettings
 
-#: Logging configuration keys of aws.mwaa.Environment, in LOG_TYPES order.
-_LOGGING_KEYS = dict(zip(LOG_TYPES, ("dag_processing_logs", "scheduler_logs", "task_logs", "webserver_logs", "worker_logs"), strict=True))
-
 
 def log_group_names(environment_name: str) -> dict[str, str]:
     """MWAA writes to these fixed names; creating them first is how retention gets set."""
@@ -42,7 +39,8 @@ class AirflowEnvironmentArgs:
     region: str
     settings: MwaaSettings
     source_bucket_arn: pulumi.Input[str]
-    requirements_object_version: pulumi.Input[str]
+    #: The requirements.txt object's version id (None: no requirements file).
+    requirements_object_version: pulumi.Input[str] | None
     subnet_ids: pulumi.Input[list[str]]
     security_group_id: pulumi.Input[str]
     dag_permissions: DagPermissions
@@ -197,7 +195,13 @@ class AirflowEnvironment(pulumi.ComponentResource):
             plugins_s3_object_version=args.plugins_object_version,
             kms_key=args.kms_key_arn,
             network_configuration={"security_group_ids": [args.security_group_id], "subnet_ids": args.subnet_ids},
-            logging_configuration={key: {"enabled": True, "log_level": levels[log_type]} for log_type, key in _LOGGING_KEYS.items()},
+            logging_configuration={
+                "dag_processing_logs": {"enabled": True, "log_level": levels["DAGProcessing"]},
+                "scheduler_logs": {"enabled": True, "log_level": levels["Scheduler"]},
+                "task_logs": {"enabled": True, "log_level": levels["Task"]},
+                "webserver_logs": {"enabled": True, "log_level": levels["WebServer"]},
+                "worker_logs": {"enabled": True, "log_level": levels["Worker"]},
+            },
             tags=args.usage_tags or None,
             # IAM is eventually consistent: creating before the policy lands fails with ValidationException. Without
             # its NAT route the environment hangs in "Creating"; on a resume nothing else would make it wait for one.

@@ -124,11 +124,12 @@ class DagBucket(pulumi.ComponentResource):
         )
         after_versioning = pulumi.ResourceOptions(parent=self, depends_on=[storage.writable])
         self.dag_keys = []
-        for path in dag_files(args.dags_dir, *filter(None, [args.requirements_file, args.startup_script])) if args.dags_dir else []:
-            relative = path.relative_to(args.dags_dir).as_posix()
-            key = f"{DAG_PREFIX}/{relative}"
-            _upload(f"{name}-{relative.replace('/', '-')}", storage.bucket_name, key, path, after_versioning)
-            self.dag_keys.append(key)
+        if args.dags_dir is not None:
+            for path in dag_files(args.dags_dir, *filter(None, [args.requirements_file, args.startup_script])):
+                relative = path.relative_to(args.dags_dir).as_posix()
+                key = f"{DAG_PREFIX}/{relative}"
+                _upload(f"{name}-{relative.replace('/', '-')}", storage.bucket_name, key, path, after_versioning)
+                self.dag_keys.append(key)
         self.requirements_object_version = None
         if args.requirements_file:
             requirements = _upload(f"{name}-requirements", storage.bucket_name, REQUIREMENTS_KEY, args.requirements_file, after_versioning)

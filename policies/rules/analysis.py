@@ -64,7 +64,8 @@ def install() -> None:
     """Patch the SDK (idempotent): the cache lives for one Analyze or AnalyzeStack request."""
     servicer = sdk._PolicyAnalyzerServicer
     if getattr(servicer.AnalyzeStack, "__wrapped__", None) is None:
-        sdk.json_format = _JsonFormat()
-        sdk.deserialize_properties = _deserialize_once(sdk.deserialize_properties)
-        servicer.Analyze = _one_request(servicer.Analyze)
-        servicer.AnalyzeStack = _one_request(servicer.AnalyzeStack)
+        # Patching the SDK's internals is the point here, so the type checker's objections to it are waived.
+        sdk.json_format = _JsonFormat()  # pyright: ignore[reportPrivateImportUsage]
+        sdk.deserialize_properties = _deserialize_once(sdk.deserialize_properties)  # pyright: ignore[reportPrivateImportUsage]
+        servicer.Analyze = _one_request(servicer.Analyze)  # pyright: ignore[reportAttributeAccessIssue]
+        servicer.AnalyzeStack = _one_request(servicer.AnalyzeStack)  # pyright: ignore[reportAttributeAccessIssue]

@@ -15,17 +15,18 @@ def _within_budget(args: StackValidationArgs, report_violation: ReportViolation)
     try:
         result = estimate((r.resource_type, r.props) for r in args.resources)
     except CostModelError as exc:  # fail closed: an unpriced stack is not a stack within budget
-        report_violation(f"can't estimate the monthly cost: {exc}")
+        report_violation(f"can't estimate the monthly cost: {exc}", None)
         return
     if not result.complete:  # fail closed: a lower bound can't show the stack is within budget
-        report_violation(f"can't judge the budget of ${budget:,.2f}: {missing_prices(result)}")
+        report_violation(f"can't judge the budget of ${budget:,.2f}: {missing_prices(result)}", None)
         return
     if result.total > budget:
         items = ", ".join(f"{item.name} ${item.monthly_usd:,.2f}" for item in result.top(top))
         report_violation(
             f"estimated ${result.total:,.2f}/month in {result.region} exceeds the budget of ${budget:,.2f} "
             f"by ${result.total - budget:,.2f}; top items: {items} "
-            "(the budget is monthly-cost-budget.monthlyBudgetUsd in the stack's pack config, policies/config/<stack>.json)"
+            "(the budget is monthly-cost-budget.monthlyBudgetUsd in the stack's pack config, policies/config/<stack>.json)",
+            None,
         )
 
 

@@ -119,9 +119,10 @@ def _known(props: Mapping[str, Any], key: str, default: Any = None) -> Any:
 def _number(props: Mapping[str, Any], key: str, default: float) -> float:
     """A known count or size; "10" (a program's Config.get) is 10, anything else that isn't a number can't be priced."""
     try:
-        return as_number(_known(props, key, default), key)
+        value = as_number(_known(props, key, default), key)
     except ValueError as exc:
         raise CostModelError(f"{exc}, so the stack can't be priced") from None
+    return default if value is None else value
 
 
 def _tag(props: Mapping[str, Any], key: str) -> float | None:

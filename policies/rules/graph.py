@@ -55,7 +55,7 @@ class _Unknown:
 UNKNOWN: Any = _Unknown()
 
 
-def peek(props: Mapping[str, Any] | None, *path: str | int) -> Any:
+def peek(props: Any, *path: str | int) -> Any:
     """The value at `path`, None when absent, UNKNOWN when not yet known; never raises."""
     value: Any = props
     try:
@@ -229,7 +229,7 @@ def _camel(value: Any) -> Any:
     return value
 
 
-def template_resources(stack: PolicyResource) -> dict[str, tuple[str, Mapping[str, Any]]] | str:
+def template_resources(stack: PolicyResource) -> dict[str, tuple[Any, Mapping[str, Any]]] | str:
     """A CloudFormation stack resource's template as logical id -> (type, camelCase properties), or why it can't be read."""
     body = peek(stack.props, "templateBody")
     if body is UNKNOWN:
@@ -246,7 +246,7 @@ def template_resources(stack: PolicyResource) -> dict[str, tuple[str, Mapping[st
     return {lid: (r.get("Type"), _camel(r.get("Properties") or {})) for lid, r in resources.items() if isinstance(r, Mapping)}
 
 
-def _declared(resources: Iterable[PolicyResource], types: Sequence[str], cfn_type: str) -> tuple[list[Declared], list[tuple[str, str]]]:
+def _declared(resources: Iterable[Any], types: Sequence[str], cfn_type: str) -> tuple[list[Declared], list[tuple[str, str]]]:
     found, unreadable = [], []
     for resource in resources:
         if resource.resource_type in types:
@@ -271,7 +271,7 @@ def declared_buckets(resources: Iterable[PolicyResource]) -> tuple[list[Declared
     return _declared(resources, BUCKET_TYPES, CFN_BUCKET)
 
 
-def declared_environments(resources: Iterable[PolicyResource]) -> tuple[list[Declared], list[tuple[str, str]]]:
+def declared_environments(resources: Iterable[Any]) -> tuple[list[Declared], list[tuple[str, str]]]:
     """Every MWAA environment the stack declares, whichever way, and the (urn, reason) of templates that can't be read."""
     return _declared(resources, MWAA_ENVIRONMENTS, CFN_ENVIRONMENT)
 
@@ -291,7 +291,7 @@ def template_target(declared: Declared, *path: str, kinds: Sequence[str] = (CFN_
             logical_id = m[1] if (m := _GET_ATT.match(target)) else target
         elif isinstance(target, list) and target:
             logical_id = target[0]
-    kind, props = (declared.template or {}).get(logical_id, (None, {}))
+    kind, props = (declared.template or {}).get(logical_id or "", (None, {}))
     if kind not in kinds:
         return None
     return Declared(f"{kind} '{logical_id}' in the same template", declared.urn, props, None, declared.template)
@@ -352,7 +352,7 @@ def environment_source_buckets(environment: Declared) -> list[Declared]:
         if isinstance(target, list) and target[1:] == ["Arn"]
         else (m[1] if isinstance(target, str) and (m := _GET_ATT.match(target)) else None)
     )
-    kind, props = (environment.template or {}).get(logical_id, (None, {}))
+    kind, props = (environment.template or {}).get(logical_id or "", (None, {}))
     if kind != CFN_BUCKET:
         return []
     return [Declared(f"{CFN_BUCKET} '{logical_id}' in the same template", environment.urn, props, None, environment.template)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
@@ -33,7 +35,7 @@ def _as_list(value) -> list:
     return [value] if isinstance(value, str) else list(value or [])
 
 
-def wildcard_grants(document: dict) -> list[str]:
+def wildcard_grants(document: Mapping[str, Any]) -> list[str]:
     """'*' and 'service:*' actions of Allow statements, and Allow + NotAction (which grants the rest)."""
     found = []
     statements = document.get("Statement", [])
@@ -62,7 +64,7 @@ def _documents(props, where: tuple[str | tuple[str, str], ...]) -> list:
 def _no_wildcards(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     grants = [grant for document in _documents(args.props, DOCUMENTS[args.resource_type]) for grant in wildcard_grants(document)]
     if grants:
-        report_violation(f"policy grants wildcard actions {', '.join(grants)}; list the actions the workload needs")
+        report_violation(f"policy grants wildcard actions {', '.join(grants)}; list the actions the workload needs", None)
 
 
 no_wildcard_actions = ResourceValidationPolicy(

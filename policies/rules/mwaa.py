@@ -52,11 +52,11 @@ def _each_environment(check, report_unreadable: bool = False):
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         environments, unreadable = declared_environments([args])
         for _, reason in unreadable if report_unreadable else ():
-            report_violation(f"{reason}; it may declare MWAA environments")
+            report_violation(f"{reason}; it may declare MWAA environments", None)
         for env in environments:
             prefix = "" if env.resource is not None else f"{env.label}: "
             for problem in check(env, args.get_config()):
-                report_violation(prefix + problem)
+                report_violation(prefix + problem, None)
 
     return validate
 
@@ -182,7 +182,8 @@ def _pause_allowed(args: StackValidationArgs, report_violation: ReportViolation)
         report_violation(
             "this stack declares no MWAA environment, and its pack config forbids pausing (allowPause: false): "
             "a duty cycle, a removed component or a bad edit would delete the environment and its run history. "
-            "Set dutyCycle.enabled false (or forceRunning true) for this stack, or allowPause true if it may pause."
+            "Set dutyCycle.enabled false (or forceRunning true) for this stack, or allowPause true if it may pause.",
+            None,
         )
     by_urn = {resource.urn: resource for resource in args.resources}
     for env in environments:

@@ -55,7 +55,7 @@ def _open_ingress(args: ResourceValidationArgs) -> list[str]:
 @guarded
 def _no_public_ingress(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if opened := _open_ingress(args):
-        report_violation(f"ingress from {', '.join(opened)} is open to the internet; allow the group itself or a known range instead")
+        report_violation(f"ingress from {', '.join(opened)} is open to the internet; allow the group itself or a known range instead", None)
 
 
 no_public_ingress = ResourceValidationPolicy(

@@ -37,7 +37,7 @@ def _required_tags(args: ResourceValidationArgs, report_violation: ReportViolati
     present = _keys(defaults) | _keys(own)
     missing = [tag for tag in args.get_config()["requiredTags"] if tag not in present]
     if missing and UNKNOWN not in (defaults, own):
-        report_violation(f"missing tags {', '.join(missing)}; set them in the provider's defaultTags or on the resource")
+        report_violation(f"missing tags {', '.join(missing)}; set them in the provider's defaultTags or on the resource", None)
 
 
 required_tags = ResourceValidationPolicy(
