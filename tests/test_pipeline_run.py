@@ -28,11 +28,15 @@ def pipeline(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def reports() -> dict[str, dict]:
-    done = pipeline("dev", "--scenario", "all", "--json")
+def all_scenarios(stack: str) -> dict[str, dict]:
+    done = pipeline(stack, "--scenario", "all", "--json")
     assert done.returncode == 1, done.stderr[-3000:]  # two scenarios fail by design
     return {r["scenario"]: r for r in json.loads(done.stdout)}
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[str, dict]:
+    return all_scenarios("dev")
 
 
 def test_success_runs_lambda_then_exactly_one_glue_run(reports):
@@ -116,9 +120,7 @@ def test_the_success_path_runs_on_every_other_supported_airflow(version: str):
 
 @pytest.fixture(scope="module")
 def serverless_reports() -> dict[str, dict]:
-    done = pipeline("lite", "--scenario", "all", "--json")
-    assert done.returncode == 1, done.stderr[-3000:]  # two scenarios fail by design
-    return {r["scenario"]: r for r in json.loads(done.stdout)}
+    return all_scenarios("lite")
 
 
 def test_serverless_success_runs_glue_on_the_key_the_lambda_checked(serverless_reports):

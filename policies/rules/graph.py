@@ -91,6 +91,23 @@ def guarded(validate: Callable) -> Callable:
     return run
 
 
+def each_declared(declared: Callable, what: str, check: Callable[[Any, Graph], Iterable[str]]) -> Callable:
+    """A stack rule over everything `declared(resources)` finds (resources and template resources alike): each problem
+    `check(item, graph)` names is a violation on the item; a template nobody can read fails closed, it may declare `what`."""
+
+    @guarded
+    def validate(args, report_violation) -> None:
+        graph = Graph(args.resources)
+        items, unreadable = declared(graph.resources)
+        for urn, reason in unreadable:
+            report_violation(f"{reason}; it may declare {what}", urn)
+        for item in items:
+            for problem in check(item, graph):
+                report_violation(problem, item.urn)
+
+    return validate
+
+
 def only(*types: str):
     """Run a resource rule on these resource types only (guarded)."""
 

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from .graph import Graph, declared_buckets, guarded, public_access_problem, versioning_problem
+from .graph import declared_buckets, each_declared, public_access_problem, versioning_problem
 
 
 def _each_bucket_problem(check):
-    @guarded
-    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        graph = Graph(args.resources)
-        buckets, unreadable = declared_buckets(graph.resources)
-        for urn, reason in unreadable:  # fail closed: a template nobody can read may declare an unguarded bucket
-            report_violation(f"{reason}; it may declare S3 buckets", urn)
-        for bucket in buckets:
-            if problem := check(bucket, graph):
-                report_violation(problem, bucket.urn)
-
-    return validate
+    return each_declared(declared_buckets, "S3 buckets", lambda bucket, graph: filter(None, [check(bucket, graph)]))
 
 
 bucket_versioning = StackValidationPolicy(

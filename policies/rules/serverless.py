@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from .graph import (
     BUCKET_TYPES,
@@ -23,7 +23,7 @@ from .graph import (
     Declared,
     Graph,
     declared_workflows,
-    guarded,
+    each_declared,
     label,
     peek,
     public_access_problem,
@@ -146,17 +146,9 @@ def _role_problems(workflow: Declared, graph: Graph) -> list[str]:
 
 
 def _each_workflow(check):
-    @guarded
-    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        graph = Graph(args.resources)
-        workflows, unreadable = declared_workflows(graph.resources)
-        for urn, reason in unreadable:
-            report_violation(f"{reason}; it may declare MWAA Serverless workflows", urn)
-        for workflow in workflows:
-            for problem in check(workflow, graph):
-                report_violation(f"{workflow.label}: {problem}", workflow.urn)
-
-    return validate
+    return each_declared(
+        declared_workflows, "MWAA Serverless workflows", lambda workflow, graph: [f"{workflow.label}: {p}" for p in check(workflow, graph)]
+    )
 
 
 definition_guarded = StackValidationPolicy(
