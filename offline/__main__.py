@@ -27,18 +27,19 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from duty_cycle import GITHUB_MINUTE_USD, RECHECK_MINUTES, DutyCycle
 from offline.airflow_env import versions
-from offline.dags import check_dags, check_workflow
+from offline.dags import DagCheck, check_dags, check_workflow
 from offline.dags import render as render_dags
 from offline.docs import COMMAND as DOCS_COMMAND
 from offline.docs import DOC as DOCS_FILE
 from offline.docs import main as docs_main
 from offline.docs import rendered as rendered_docs
 from offline.exits import FAILED, PASSED, check_child, run_main
-from offline.gate import as_json, render, run_gate, stack_pack_config
-from offline.harness import PROJECT_DIR, run_stack, stack_names, stack_settings
+from offline.gate import PolicyPackProcess, as_json, render, run_gate, stack_pack_config
+from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_names, stack_settings
 from offline.pipeline_run import SCENARIOS
 from offline.plan import render_plan, render_plan_diff
 from offline.requirements_check import check_requirements
@@ -48,6 +49,7 @@ from offline.workflows import main as workflows_main
 from offline.workflows import stale as stale_workflows
 from policies.rules.cost_model import billed_hours, estimate, load_pricing
 from policies.rules.cost_model import render as render_cost
+from settings import Settings
 
 #: Each command and what it does (`--help` lists them).
 COMMANDS = {
@@ -197,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="success", help="pipeline: which day to run (default: success)")
     parser.add_argument("--airflow-version", choices=versions(), help="pipeline: run on this Airflow (default: the stack's)")
     parser.add_argument("--timings", action="store_true", help="print where the time went, per phase, after the summary")
-    parser.add_argument("--no-cache", action="store_true", help="pipeline: run even when an identical run's result is cached (.cache/)")
+    parser.add_argument("--no-cache", action="store_true", help="run the pipelines and resolve the requirements again (ignore .cache/)")
     return parser
 
 
@@ -229,42 +231,64 @@ def main(argv: list[str]) -> int:
             workers.shutdown(cancel_futures=True)  # after a failure, don't start the runs still queued
 
 
+def _check_dags(deployed: StackRun, settings: Settings, cycle: DutyCycle, args: argparse.Namespace) -> DagCheck:
+    """The stack's DAG folder, or its serverless definition, on the Airflow it runs; a duty-cycled stack's runs must fit
+    its windows."""
+    if settings.mwaa.mode == "serverless":
+        return check_workflow(deployed, settings, args.at or _now())
+    return check_dags(
+        deployed,
+        settings.airflow_version,
+        args.at or _now(),
+        cycle=cycle,
+        settings=settings.duty_cycle,
+        requirements=args.project / settings.dag_bucket.requirements_file,
+    )
+
+
 def check_stacks(args: argparse.Namespace, stacks: list[str], pack_dir: Path, runs_ahead: dict) -> int:
     """Every check the command asks for, stack by stack, then the summary."""
-    report: dict[str, dict] = {}
-    failed = False
-    summary: list[tuple[str, str, str, str]] = []  # (stack, state, check, verdict), printed last
+    # First every stack's recorded runs (the mocked program swaps modules, so nothing else runs meanwhile), then their DAG
+    # checks in parallel: each is its own local-Airflow process, like the pipeline runs already under way.
+    prepared, deployed = {}, {}
     for stack in stacks:
         settings = stack_settings(stack, args.project)
         cycle = DutyCycle.from_settings(settings)
-        entry = report.setdefault(stack, {})
         serverless = settings.mwaa.mode == "serverless"
-        if args.command in ("all", "duty-cycle"):
-            entry["duty_cycle"] = describe_duty_cycle(stack, cycle, args.at or _now(), serverless)
-            if not args.json:
-                print(render_duty_cycle(entry["duty_cycle"]), end="\n\n")
         with timings("program under mocks (plan)"):
             runs = [
                 (state, at, run_stack(stack, project_dir=args.project, preview=args.preview, at=at))
                 for state, at in (states(cycle, args.at, serverless) if args.command in ("all", "plan", "gate", "cost", "dags") else [])
             ]
-        if args.command in ("all", "dags"):
-            # Both states upload the same DAG folder; a duty-cycled stack's runs must fit its windows. A preview doesn't
-            # know the rendered pipeline_config.json (it holds ARNs), so the DAGs are always checked as `up` writes them.
-            deployed = run_stack(stack, project_dir=args.project, at=runs[0][1]) if args.preview else runs[0][2]
-            with timings("DAG check (local Airflow)"):
-                dag_check = (
-                    check_workflow(deployed, settings, args.at or _now())
-                    if serverless
-                    else check_dags(
-                        deployed,
-                        settings.airflow_version,
-                        args.at or _now(),
-                        cycle=cycle,
-                        settings=settings.duty_cycle,
-                        requirements=args.project / settings.dag_bucket.requirements_file,
-                    )
-                )
+            if args.command in ("all", "dags"):  # both states upload the same DAGs; a preview can't render them (ARNs unknown)
+                deployed[stack] = run_stack(stack, project_dir=args.project, at=runs[0][1]) if args.preview else runs[0][2]
+        prepared[stack] = (settings, cycle, serverless, runs)
+    with contextlib.ExitStack() as running:
+        dag_workers = running.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2))
+        dag_checks = {stack: dag_workers.submit(_check_dags, run, *prepared[stack][:2], args) for stack, run in deployed.items()}
+        with timings("policy gate (pack over gRPC)"):  # one pack process for every stack, configured per analysis
+            analyzer = running.enter_context(PolicyPackProcess(pack_dir)) if args.command in ("all", "gate") else None
+        return _report(args, stacks, pack_dir, runs_ahead, prepared, dag_checks, analyzer)
+
+
+def _report(
+    args: argparse.Namespace, stacks: list[str], pack_dir: Path, runs_ahead: dict, prepared: dict, dag_checks: dict, analyzer: Any
+) -> int:
+    """Each stack's results in order as they come in, then the summary."""
+    report: dict[str, dict] = {}
+    failed = False
+    summary: list[tuple[str, str, str, str]] = []  # (stack, state, check, verdict), printed last
+    for stack in stacks:
+        settings, cycle, serverless, runs = prepared[stack]
+        dag_check_ahead = dag_checks.get(stack)
+        entry = report.setdefault(stack, {})
+        if args.command in ("all", "duty-cycle"):
+            entry["duty_cycle"] = describe_duty_cycle(stack, cycle, args.at or _now(), serverless)
+            if not args.json:
+                print(render_duty_cycle(entry["duty_cycle"]), end="\n\n")
+        if dag_check_ahead is not None:
+            with timings("waiting for the DAG checks"):
+                dag_check = dag_check_ahead.result()
             failed |= not dag_check.passed
             summary.append((stack, "", "DAGs", "PASS" if dag_check.passed else f"FAIL ({len(dag_check.report['problems'])} problems)"))
             entry["dags"] = dag_check.report
@@ -276,7 +300,7 @@ def check_stacks(args: argparse.Namespace, stacks: list[str], pack_dir: Path, ru
                 print(f"Requirements of stack {stack}: {entry['requirements']}", end="\n\n")
         elif args.command in ("all", "requirements"):
             with timings("requirements (pip, PyPI)"):
-                requirements = check_requirements(settings, args.project)
+                requirements = check_requirements(settings, args.project, use_cache=not args.no_cache)
             failed |= not requirements.passed
             summary.append((stack, "", "requirements", "PASS" if requirements.passed else f"FAIL ({len(requirements.problems)} problems)"))
             entry["requirements"] = asdict(requirements) | {"passed": requirements.passed}
@@ -293,7 +317,7 @@ def check_stacks(args: argparse.Namespace, stacks: list[str], pack_dir: Path, ru
                     print(plan, end="\n\n")
             if args.command in ("all", "gate"):
                 with timings("policy gate (pack over gRPC)"):
-                    result = run_gate(run, *stack_pack_config(stack, pack_dir), pack_dir=pack_dir)
+                    result = run_gate(run, *stack_pack_config(stack, pack_dir), pack_dir=pack_dir, analyzer=analyzer)
                 failed |= not result.passed
                 advisories = f" ({len(result.advisory)} advisory)" if result.advisory else ""
                 verdict = f"PASS{advisories}" if result.passed else f"FAIL ({len(result.mandatory)} mandatory){advisories}"

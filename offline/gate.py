@@ -180,13 +180,20 @@ def analyze(
 
 
 def run_gate(
-    run: StackRun, config: dict[str, Any] | None = None, config_source: str = "pack config", pack_dir: Path = PACK_DIR
+    run: StackRun,
+    config: dict[str, Any] | None = None,
+    config_source: str = "pack config",
+    pack_dir: Path = PACK_DIR,
+    analyzer: analyzer_pb2_grpc.AnalyzerStub | None = None,
 ) -> GateResult:
-    """Analyze one recorded stack with the real pack; returns every diagnostic it reported."""
+    """Analyze one recorded stack with the real pack (a running one, e.g. shared by several stacks, or its own); returns
+    every diagnostic it reported. Each analysis configures the pack afresh, as the CLI does per stack."""
     providers = {r.urn: r for r in run.resources if r.type.startswith("pulumi:providers:")}
     resources = [_analyzer_resource(r, providers) for r in run.resources]
-    with PolicyPackProcess(pack_dir) as analyzer:
+    if analyzer is not None:
         return analyze(analyzer, resources, config, config_source, run.stack, pack_dir)
+    with PolicyPackProcess(pack_dir) as own:
+        return analyze(own, resources, config, config_source, run.stack, pack_dir)
 
 
 def stack_pack_config(stack: str, pack_dir: Path = PACK_DIR) -> tuple[dict[str, Any], str]:

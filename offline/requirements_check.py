@@ -45,7 +45,7 @@ class RequirementsCheck:
         return not self.problems
 
 
-def check_requirements(settings: Settings, project_dir: Path) -> RequirementsCheck:
+def check_requirements(settings: Settings, project_dir: Path, use_cache: bool = True) -> RequirementsCheck:
     version = settings.mwaa.airflow_version
     path = project_dir / settings.dag_bucket.requirements_file
     python = MATRIX["versions"][version]["python"]
@@ -75,7 +75,7 @@ def check_requirements(settings: Settings, project_dir: Path) -> RequirementsChe
                 break
     if result.problems:
         return result
-    _resolve(result, requirements, python)
+    _resolve(result, requirements, python, use_cache)
     return result
 
 
@@ -98,11 +98,13 @@ def _pip_dry_run(requirement_lines: list[str], version: str, python: str, *optio
 
 
 @functools.cache
-def _resolution(requirement_lines: tuple[str, ...], version: str, python: str) -> tuple[dict[str, str], tuple[str, ...]]:
+def _resolution(
+    requirement_lines: tuple[str, ...], version: str, python: str, use_cache: bool = True
+) -> tuple[dict[str, str], tuple[str, ...]]:
     """({name: version} for the lines, ()) or ({}, problems as (line index, reason) strings). Cached: stacks share files,
     and a resolution is kept on disk for the day (offline/cache.py): PyPI may publish a release tomorrow."""
     key = cache.digest("requirements", lines=requirement_lines, version=version, python=python, day=datetime.now(UTC).date())
-    if found := cache.load("requirements", key):
+    if use_cache and (found := cache.load("requirements", key)):
         resolved, problems = found[0]
         return resolved, tuple(problems)
     result = _resolve_with_pip(requirement_lines, version, python)
@@ -127,8 +129,8 @@ def _resolve_with_pip(requirement_lines: tuple[str, ...], version: str, python: 
     return {}, ("-1\tpip can't resolve them together with MWAA's constraints:\n        " + "\n        ".join(conflict[-12:]),)
 
 
-def _resolve(result: RequirementsCheck, requirements: list[tuple[int, Requirement]], python: str) -> None:
-    resolved, problems = _resolution(tuple(str(r) for _, r in requirements), result.airflow_version, python)
+def _resolve(result: RequirementsCheck, requirements: list[tuple[int, Requirement]], python: str, use_cache: bool) -> None:
+    resolved, problems = _resolution(tuple(str(r) for _, r in requirements), result.airflow_version, python, use_cache)
     result.resolved = {Requirement(line).name: version for line, version in resolved.items()}
     for problem in problems:
         index, reason = problem.split("\t", 1)
