@@ -27,7 +27,7 @@ from settings import settings_from_pulumi_config
 
 ROOT = Path(__file__).parent
 settings = settings_from_pulumi_config(ROOT)
-serverless = settings.mwaa.mode == "serverless"
+serverless = settings.serverless
 # A serverless stack's workflow is checked against the service's rules before anything is registered.
 definition_yaml = (
     workflow_definition.render(

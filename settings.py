@@ -575,7 +575,7 @@ class Settings(_Model):
     @model_validator(mode="after")
     def _fits_mode(self) -> Settings:
         """A serverless stack has no environment, VPC or requirements: a key for those would be silently ignored."""
-        if self.mwaa.mode != "serverless":
+        if not self.serverless:
             return self
 
         def keys(section: str, model: _Model, allowed: set[str]) -> list[str]:
@@ -598,9 +598,14 @@ class Settings(_Model):
         return self
 
     @property
+    def serverless(self) -> bool:
+        """mwaa.mode serverless: an MWAA Serverless workflow instead of an environment."""
+        return self.mwaa.mode == "serverless"
+
+    @property
     def airflow_version(self) -> str:
         """The Airflow the stack's DAGs run on: the environment's, or the one MWAA Serverless runs."""
-        return AIRFLOW_VERSIONS["serverless"]["airflow"] if self.mwaa.mode == "serverless" else self.mwaa.airflow_version
+        return AIRFLOW_VERSIONS["serverless"]["airflow"] if self.serverless else self.mwaa.airflow_version
 
     @property
     def name(self) -> str:
@@ -684,7 +689,7 @@ def settings_from_pulumi_config(project_dir: Path) -> Settings:
         return (aws if namespace == "aws" else project).get(key)
 
     settings = load_settings(pulumi.get_stack(), read)
-    if settings.mwaa.mode == "provisioned":  # a serverless stack uploads neither
+    if not settings.serverless:  # a serverless stack uploads neither
         check_requirements_file(project_dir, settings)
         check_bucket_files(project_dir, settings)
     return settings

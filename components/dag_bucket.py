@@ -106,7 +106,7 @@ class DagBucketArgs:
 class DagBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
-    #: None when the stack has no requirements file (serverless), startup script or plugins folder.
+    #: None when the stack has no requirements file (serverless).
     requirements_object_version: pulumi.Output[str] | None
     #: None when the stack has no startup script / plugins folder.
     startup_script_object_version: pulumi.Output[str] | None

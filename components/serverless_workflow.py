@@ -9,7 +9,6 @@ events-ref-airflow-serverless) to the pipeline's alert topic.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 
@@ -67,7 +66,6 @@ class ServerlessWorkflow(pulumi.ComponentResource):
             key=self.definition_key,
             content=args.definition_yaml,
             content_type="application/yaml",
-            source_hash=hashlib.sha256(args.definition_yaml.encode()).hexdigest(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.dag_bucket_writable]),
         )
         logs = aws.cloudwatch.LogGroup(

@@ -36,7 +36,7 @@ from offline.dags import render as render_dags
 from offline.docs import COMMAND as DOCS_COMMAND
 from offline.docs import DOC as DOCS_FILE
 from offline.docs import main as docs_main
-from offline.docs import rendered as rendered_docs
+from offline.docs import stale as stale_docs
 from offline.exits import FAILED, PASSED, check_child, run_main
 from offline.gate import PolicyPackProcess, as_json, render, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_names, stack_settings
@@ -234,7 +234,7 @@ def main(argv: list[str]) -> int:
 def _check_dags(deployed: StackRun, settings: Settings, cycle: DutyCycle, args: argparse.Namespace) -> DagCheck:
     """The stack's DAG folder, or its serverless definition, on the Airflow it runs; a duty-cycled stack's runs must fit
     its windows."""
-    if settings.mwaa.mode == "serverless":
+    if settings.serverless:
         return check_workflow(deployed, settings, args.at or _now())
     return check_dags(
         deployed,
@@ -254,15 +254,12 @@ def check_stacks(args: argparse.Namespace, stacks: list[str], pack_dir: Path, ru
     for stack in stacks:
         settings = stack_settings(stack, args.project)
         cycle = DutyCycle.from_settings(settings)
-        serverless = settings.mwaa.mode == "serverless"
+        shown = states(cycle, args.at, settings.serverless) if args.command in ("all", "plan", "gate", "cost", "dags") else []
         with timings("program under mocks (plan)"):
-            runs = [
-                (state, at, run_stack(stack, project_dir=args.project, preview=args.preview, at=at))
-                for state, at in (states(cycle, args.at, serverless) if args.command in ("all", "plan", "gate", "cost", "dags") else [])
-            ]
+            runs = [(state, at, run_stack(stack, project_dir=args.project, preview=args.preview, at=at)) for state, at in shown]
             if args.command in ("all", "dags"):  # both states upload the same DAGs; a preview can't render them (ARNs unknown)
                 deployed[stack] = run_stack(stack, project_dir=args.project, at=runs[0][1]) if args.preview else runs[0][2]
-        prepared[stack] = (settings, cycle, serverless, runs)
+        prepared[stack] = (settings, cycle, runs)
     with contextlib.ExitStack() as running:
         dag_workers = running.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2))
         dag_checks = {stack: dag_workers.submit(_check_dags, run, *prepared[stack][:2], args) for stack, run in deployed.items()}
@@ -279,7 +276,8 @@ def _report(
     failed = False
     summary: list[tuple[str, str, str, str]] = []  # (stack, state, check, verdict), printed last
     for stack in stacks:
-        settings, cycle, serverless, runs = prepared[stack]
+        settings, cycle, runs = prepared[stack]
+        serverless = settings.serverless
         dag_check_ahead = dag_checks.get(stack)
         entry = report.setdefault(stack, {})
         if args.command in ("all", "duty-cycle"):
@@ -361,7 +359,7 @@ def _report(
             print(
                 "\n".join(f"Workflows: .github/workflows/{name} does not follow the stacks; run `{WORKFLOWS_COMMAND}`" for name in outdated)
             )
-    if args.command == "all" and rendered_docs(text := (args.project / DOCS_FILE).read_text()) != text:
+    if args.command == "all" and stale_docs(args.project):
         failed = True
         summary.append(("all", "", "docs", f"FAIL (stale: run `{DOCS_COMMAND}`)"))
         report["docs"] = {"stale": str(DOCS_FILE), "fix": DOCS_COMMAND}

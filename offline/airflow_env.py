@@ -20,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -72,10 +73,12 @@ def pins(path: Path) -> dict[str, str]:
     return found
 
 
+@functools.cache
 def find_python(version: str) -> str:
     """The interpreter for `version`'s environment: MWAA's Python minor (3.12) if the machine has one.
 
     Looks at $AIRFLOW_PYTHON, then python3.12 on PATH, then pyenv's versions; falls back to this Python with a note.
+    Looked up once per process: every environment build and stamp asks.
     """
     minor = ".".join(MATRIX["versions"][version]["python"].split(".")[:2])
     candidates = [os.environ.get("AIRFLOW_PYTHON"), shutil.which(f"python{minor}")]

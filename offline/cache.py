@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,7 @@ def key(kind: str, run: StackRun, **request: Any) -> str:
     return digest(kind, plan=plan_fingerprint(run), **request)
 
 
-def load(kind: str, digest: str) -> tuple[Any, str] | None:
+def _load(kind: str, digest: str) -> tuple[Any, str] | None:
     """(value, when it was stored) for `digest`, or None."""
     path = CACHE_DIR / kind / f"{digest}.json"
     if not path.exists():
@@ -54,9 +56,19 @@ def load(kind: str, digest: str) -> tuple[Any, str] | None:
     return entry["value"], entry["stored"]
 
 
-def store(kind: str, digest: str, value: Any) -> None:
+def remembered(kind: str, digest: str, compute: Callable[[], Any], use_cache: bool = True) -> tuple[Any, str | None]:
+    """(value, when it was stored) for `digest` if cached (and `use_cache`), else (compute(), None), stored for next time.
+    The value is what JSON gives back (lists for tuples, dicts for dataclasses)."""
+    if use_cache and (found := _load(kind, digest)):
+        return found
+    value = compute()
+    _store(kind, digest, value)
+    return value, None
+
+
+def _store(kind: str, digest: str, value: Any) -> None:
     path = CACHE_DIR / kind / f"{digest}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")  # parallel test workers may store the same entry
     temporary.write_text(json.dumps({"stored": datetime.now(UTC).isoformat(timespec="seconds"), "value": value}))
     temporary.replace(path)  # atomic: a concurrent reader sees the whole entry or none

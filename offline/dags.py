@@ -115,7 +115,8 @@ def check_dags(
 def check_workflow(run: StackRun, settings: Settings, at: datetime) -> DagCheck:
     """A serverless stack's definition as uploaded: the service's rules (serverless/definition.py), then loaded with
     dag-factory in the Airflow the service runs, and its runs compared with the pipeline settings' run times."""
-    document = yaml.safe_load(object_body(workflow_definition(run)))
+    definition = workflow_definition(run)
+    document = yaml.safe_load(object_body(definition))
     with tempfile.TemporaryDirectory(prefix="mwaa-workflow-") as tmp:
         folder = render_workflow_folder(run, Path(tmp) / "dags")
         report = airflow_env.run(
@@ -126,7 +127,7 @@ def check_workflow(run: StackRun, settings: Settings, at: datetime) -> DagCheck:
             requirements=SERVERLESS_REQUIREMENTS,
             AIRFLOW__CORE__DAGS_FOLDER=str(folder),
         )
-    report["definition"] = workflow_definition(run).inputs["key"]
+    report["definition"] = definition.inputs["key"]
     report["problems"] = serverless.problems(document) + report["problems"]
     wanted = pipeline_run_minutes(settings.pipeline)
     for dag in report["dags"]:

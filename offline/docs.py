@@ -71,6 +71,12 @@ def rendered(text: str) -> str:
     return head + table() + tail
 
 
+def stale(project: Path = PROJECT_DIR) -> bool:
+    """The project's settings table differs from what settings.py makes of it (bin/offline reports it)."""
+    text = (project / DOC).read_text()
+    return rendered(text) != text
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report a stale table instead of rewriting it")
@@ -81,13 +87,14 @@ def main(argv: list[str]) -> int:
     if BEGIN not in text or END not in text:
         print(f"error: {DOC} lacks the markers {BEGIN} ... {END}", file=sys.stderr)
         return FAILED
-    if rendered(text) == text:
+    updated = rendered(text)
+    if updated == text:
         print(f"{DOC}: the settings table follows settings.py")
         return PASSED
     if args.check:
         print(f"stale: {DOC}'s settings table differs from settings.py; run `{COMMAND}`")
         return FAILED
-    path.write_text(rendered(text))
+    path.write_text(updated)
     print(f"rewrote {DOC}")
     return PASSED
 

@@ -260,14 +260,15 @@ def workflow_definition(run: StackRun) -> Recorded | None:
     return next(r for r in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if r.urn in feeding)
 
 
-def render_workflow_folder(run: StackRun, folder: Path) -> Path:
-    """A serverless stack's definition as uploaded, plus the loader that lets Airflow's DagBag read it, in `folder`."""
+def render_workflow_folder(run: StackRun, folder: Path, body: bytes | None = None) -> Path:
+    """A serverless stack's definition as the program uploads it (or `body`, e.g. read back from S3), plus the loader
+    that lets Airflow's DagBag read it, in `folder`."""
     from offline.airflow_side.workflow_loader import LOADER
 
     definition = workflow_definition(run)
     name = Path(definition.inputs["key"]).name
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(object_body(definition))
+    (folder / name).write_bytes(object_body(definition) if body is None else body)
     (folder / "load_workflow.py").write_text(LOADER.format(definition=name))
     return folder
 

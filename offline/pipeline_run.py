@@ -193,28 +193,25 @@ def run_scenarios(
     into moto; with the time the result was cached when nothing it depends on changed since (offline/cache.py)."""
     run, settings = run_stack(stack, project_dir=project), stack_settings(stack, project)
     digest = cache.key("pipeline-runs", run, scenarios=scenarios, version=version or settings.airflow_version)
-    if use_cache and (cached := cache.load("pipeline-runs", digest)):
-        reports, stored = cached
-        return [PipelineReport(**report) for report in reports], stored
-    reports = _run(run, settings, scenarios, version)
-    cache.store("pipeline-runs", digest, [asdict(report) for report in reports])
-    return reports, None
+    reports, stored = cache.remembered(
+        "pipeline-runs", digest, lambda: [asdict(report) for report in _run(run, settings, scenarios, version)], use_cache
+    )
+    return [PipelineReport(**report) for report in reports], stored
 
 
 def _run(run: StackRun, settings: Settings, scenarios: list[str], version: str | None) -> list[PipelineReport]:
     from offline.local_aws import LocalAws  # moto: imported only when a run starts, so the CLI starts fast
 
     dates, idle = scenario_days(settings.pipeline)
-    serverless = settings.mwaa.mode == "serverless"
+    serverless = settings.serverless
     with tempfile.TemporaryDirectory() as tmp, LocalAws(settings.region) as aws:
         deploy(run, aws)
         config = pipeline_config(run, settings)
         alert_queue = subscribe_alert_queue(aws, config["alert_topic_arn"])
         dag_bucket = run.by_name("dags-storage-bucket").outputs["bucket"]
         if serverless:  # the definition as uploaded, read as the service reads it
-            key = workflow_definition(run).inputs["key"]
-            dags = render_workflow_folder(run, Path(tmp) / "dags")
-            (dags / Path(key).name).write_bytes(aws.client("s3").get_object(Bucket=dag_bucket, Key=key)["Body"].read())
+            uploaded = aws.client("s3").get_object(Bucket=dag_bucket, Key=workflow_definition(run).inputs["key"])["Body"].read()
+            dags = render_workflow_folder(run, Path(tmp) / "dags", uploaded)
         else:
             dags = sync_dags(aws, dag_bucket, Path(tmp) / "dags")
         request = {

@@ -104,12 +104,9 @@ def _resolution(
     """({name: version} for the lines, ()) or ({}, problems as (line index, reason) strings). Cached: stacks share files,
     and a resolution is kept on disk for the day (offline/cache.py): PyPI may publish a release tomorrow."""
     key = cache.digest("requirements", lines=requirement_lines, version=version, python=python, day=datetime.now(UTC).date())
-    if use_cache and (found := cache.load("requirements", key)):
-        resolved, problems = found[0]
-        return resolved, tuple(problems)
-    result = _resolve_with_pip(requirement_lines, version, python)
-    cache.store("requirements", key, result)
-    return result
+    resolve = functools.partial(_resolve_with_pip, requirement_lines, version, python)
+    (resolved, problems), _ = cache.remembered("requirements", key, resolve, use_cache)
+    return resolved, tuple(problems)
 
 
 def _resolve_with_pip(requirement_lines: tuple[str, ...], version: str, python: str) -> tuple[dict[str, str], tuple[str, ...]]:

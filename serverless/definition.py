@@ -30,7 +30,8 @@ from typing import Any
 
 import yaml
 
-from settings import AIRFLOW_VERSIONS, WEEKDAYS, ConfigError, PipelineSettings, fixed_utc_offset
+from duty_cycle import pipeline_run_minutes
+from settings import AIRFLOW_VERSIONS, ConfigError, PipelineSettings
 
 #: The Airflow the service runs every workflow on (policies/rules/mwaa_versions.json).
 AIRFLOW_VERSION = AIRFLOW_VERSIONS["serverless"]["airflow"]
@@ -98,16 +99,17 @@ def _cron_days(days: list[int]) -> str:
 
 
 def utc_cron(pipeline: PipelineSettings) -> str:
-    """The pipeline's runs as one cron in UTC: `runTime` on `runDays` in `timezone`, shifted by the zone's offset.
+    """The pipeline's runs as one cron in UTC, from the same run instants the missed-run alarm and the DAG check use.
 
-    Refuses a zone whose offset changes during the year: one UTC cron would run an hour off for half of it.
+    Refuses a zone whose offset changes during the year: its runs fall at two UTC times, and one cron would run an hour
+    off for half of it.
     """
-    offset = fixed_utc_offset(pipeline.timezone)
-    if offset is None:  # settings.py refuses this for a serverless stack, with the fix
+    runs = pipeline_run_minutes(pipeline)  # minutes of the UTC week, from Monday 00:00
+    times = {minute % 1440 for minute in runs}
+    if len(times) != 1:  # settings.py refuses this for a serverless stack, with the fix
         raise ScheduleError(f"pipeline.timezone {pipeline.timezone} has daylight saving: no single UTC cron matches its runs")
-    hour, minute = map(int, pipeline.run_time.split(":"))
-    shift, at = divmod(hour * 60 + minute - int(offset.total_seconds()) // 60, 1440)
-    days = sorted({(WEEKDAYS.index(day) + 1 + shift) % 7 for day in pipeline.run_days})
+    (at,) = times
+    days = sorted({(minute // 1440 + 1) % 7 for minute in runs})  # cron counts days from Sunday (0)
     return f"{at % 60} {at // 60} * * {_cron_days(days)}"
 
 
@@ -126,12 +128,12 @@ def billed_task_minutes(pipeline: PipelineSettings) -> float:
 
 def definition(pipeline: PipelineSettings, *, function_name: str, job_name: str) -> dict[str, Any]:
     """The workflow as a dag-factory document: one DAG, the Lambda check, then the Glue transform."""
-    timeouts = task_seconds(pipeline)
+    timeouts, schedule = task_seconds(pipeline), utc_cron(pipeline)
     return {
         DAG_ID: {
             "description": f"Input check (Lambda), then transform (Glue); {pipeline.run_time} {'/'.join(pipeline.run_days)} "
-            f"{pipeline.timezone}, cron {utc_cron(pipeline)} UTC",
-            "schedule": utc_cron(pipeline),
+            f"{pipeline.timezone}, cron {schedule} UTC",
+            "schedule": schedule,
             "max_active_runs": 1,
             "default_args": {"owner": "data-platform", "retries": RETRIES, "retry_delay": RETRY_DELAY_SECONDS},
             "tasks": {

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -298,17 +297,20 @@ def declared_workflows(resources: Iterable[PolicyResource]) -> tuple[list[Declar
     return _declared(resources, MWAA_WORKFLOWS, CFN_WORKFLOW)
 
 
-def template_target(declared: Declared, *path: str, kinds: Sequence[str] = (CFN_BUCKET,)) -> Declared | None:
-    """The template resource a `{Ref: X}` or `{Fn::GetAtt: [X, Arn]}` at `path` names, when it is of `kinds`."""
+def template_target(declared: Declared, *path: str, kinds: Sequence[str] = (CFN_BUCKET,), attribute: str | None = None) -> Declared | None:
+    """The template resource the value at `path` references, when it is of `kinds`: `{Ref: X}`, or with `attribute`
+    `{Fn::GetAtt: [X, attribute]}` (short form `X.attribute`), as CloudFormation resolves a name or an ARN."""
     reference = peek(declared.props, *path)
     logical_id = None
-    if isinstance(reference, Mapping):
-        target = reference.get("Ref") or reference.get("Fn::GetAtt")
-        if isinstance(target, str):
-            logical_id = m[1] if (m := _GET_ATT.match(target)) else target
-        elif isinstance(target, list) and target:
+    if isinstance(reference, Mapping) and attribute is None:
+        logical_id = reference.get("Ref")
+    elif isinstance(reference, Mapping):
+        target = reference.get("Fn::GetAtt")
+        if isinstance(target, list) and target[1:] == [attribute]:
             logical_id = target[0]
-    kind, props = (declared.template or {}).get(logical_id or "", (None, {}))
+        elif isinstance(target, str) and target.endswith(f".{attribute}"):
+            logical_id = target.removesuffix(f".{attribute}")
+    kind, props = (declared.template or {}).get(logical_id if isinstance(logical_id, str) else "", (None, {}))
     if kind not in kinds:
         return None
     return Declared(f"{kind} '{logical_id}' in the same template", declared.urn, props, None, declared.template)
@@ -355,21 +357,9 @@ def public_access_problem(bucket: Declared, graph: Graph) -> str | None:
     return None
 
 
-_GET_ATT = re.compile(r"^([A-Za-z0-9]+)\.Arn$")
-
-
 def environment_source_buckets(environment: Declared) -> list[Declared]:
     """The buckets an environment reads DAGs from, when they are declared in this stack (graph edge or template reference)."""
     if environment.resource is not None:
         return [Declared(label(b), b.urn, b.props, b) for b in source_buckets(environment.resource)]
-    reference = peek(environment.props, "sourceBucketArn")
-    target = reference.get("Fn::GetAtt") if isinstance(reference, Mapping) else None
-    logical_id = (
-        target[0]
-        if isinstance(target, list) and target[1:] == ["Arn"]
-        else (m[1] if isinstance(target, str) and (m := _GET_ATT.match(target)) else None)
-    )
-    kind, props = (environment.template or {}).get(logical_id or "", (None, {}))
-    if kind != CFN_BUCKET:
-        return []
-    return [Declared(f"{CFN_BUCKET} '{logical_id}' in the same template", environment.urn, props, None, environment.template)]
+    found = template_target(environment, "sourceBucketArn", attribute="Arn")
+    return [found] if found else []

@@ -91,7 +91,7 @@ def _definition_problems(workflow: Declared, graph: Graph) -> list[str]:
 def _role(workflow: Declared, graph: Graph) -> tuple[str, Mapping[str, Any], list[Mapping[str, Any]], list[Any]] | None:
     """(label, trust policy, permission documents, managed policy ARNs) of the workflow's role, if it is in this stack."""
     if workflow.resource is None:
-        role = template_target(workflow, "roleArn", kinds=(CFN_ROLE,))
+        role = template_target(workflow, "roleArn", kinds=(CFN_ROLE,), attribute="Arn")
         if role is None:
             return None
         documents = [_iam_keys(peek(p, "policyDocument")) for p in peek(role.props, "policies") or []]
