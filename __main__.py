@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
-from components.airflow_environment import AirflowEnvironment, AirflowEnvironmentArgs, DagPermissions
+from components.airflow_environment import AirflowEnvironment, AirflowEnvironmentArgs
 from components.dag_bucket import DagBucket, DagBucketArgs
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.missed_run_alarm import MissedRunAlarm, MissedRunAlarmArgs
@@ -28,12 +28,11 @@ from settings import settings_from_pulumi_config
 ROOT = Path(__file__).parent
 settings = settings_from_pulumi_config(ROOT)
 serverless = settings.serverless
+pipe = settings.pipeline
 # A serverless stack's workflow is checked against the service's rules before anything is registered.
 definition_yaml = (
     workflow_definition.render(
-        workflow_definition.checked_definition(
-            settings.pipeline, function_name=lambda_name(settings.name), job_name=glue_job_name(settings.name)
-        )
+        workflow_definition.checked_definition(pipe, function_name=lambda_name(settings.name), job_name=glue_job_name(settings.name))
     )
     if serverless
     else ""
@@ -47,15 +46,68 @@ opts = pulumi.ResourceOptions(providers=[provider])
 kms = settings.mwaa.kms
 key_arn: pulumi.Input[str] | None = None if kms in ("none", "create") else kms
 if kms == "create":
-    key_arn = EncryptionKey("kms", EncryptionKeyArgs(settings.name, settings.region, settings.dag_bucket.protect), opts).key_arn
+    key_arn = EncryptionKey(
+        "kms", EncryptionKeyArgs(environment_name=settings.name, region=settings.region, protect=settings.dag_bucket.protect), opts
+    ).key_arn
 
 if not serverless:
     net = settings.network
     network = Network(
         "network",
-        NetworkArgs(net.vpc_cidr, net.public_subnet_cidrs, net.private_subnet_cidrs, net.nat_gateways, running, cycle.usage_tags),
+        NetworkArgs(
+            vpc_cidr=net.vpc_cidr,
+            public_subnet_cidrs=net.public_subnet_cidrs,
+            private_subnet_cidrs=net.private_subnet_cidrs,
+            nat_gateways=net.nat_gateways,
+            egress=running,
+            usage_tags=cycle.usage_tags,
+        ),
         opts,
     )
+pipeline = PipelineAssets(
+    "pipeline",
+    PipelineAssetsArgs(
+        environment_name=settings.name,
+        region=settings.region,
+        input_prefix=pipe.input_prefix,
+        output_prefix=pipe.output_prefix,
+        runs_per_month=pipe.runs_per_month,
+        alert_emails=settings.alert_emails,
+        lambda_source_dir=ROOT / "functions" / "validate_input",
+        lambda_runtime=pipe.lambda_.runtime,
+        lambda_memory_mb=pipe.lambda_.memory_mb,
+        lambda_timeout_seconds=pipe.lambda_.timeout_seconds,
+        glue_script=ROOT / "glue" / "transform.py",
+        glue_version=pipe.glue.glue_version,
+        glue_job_type=pipe.glue.job_type,
+        glue_python_version=pipe.glue.python_version,
+        glue_max_capacity=pipe.glue.max_capacity,
+        glue_worker_type=pipe.glue.worker_type,
+        glue_number_of_workers=pipe.glue.number_of_workers,
+        glue_timeout_minutes=pipe.glue.timeout_minutes,
+        glue_max_retries=pipe.glue.max_retries,
+        glue_expected_run_minutes=pipe.glue.expected_run_minutes,
+        log_retention_days=settings.mwaa.log_retention_days,
+        noncurrent_version_expiration_days=settings.dag_bucket.noncurrent_version_expiration_days,
+        protect=settings.dag_bucket.protect,
+    ),
+    opts,
+)
+# What the provisioned DAG reads from dags/pipeline_config.json: every name and ARN from IaC, none hard-coded
+# (a serverless definition carries them itself).
+dag_config = {
+    "lambda_function_name": pipeline.function_name,
+    "glue_job_name": pipeline.job_name,
+    "alert_topic_arn": pipeline.alert_topic_arn,
+    "data_bucket": pipeline.data_bucket_name,
+    "input_prefix": pipe.input_prefix,
+    "output_prefix": pipe.output_prefix,
+    "region": settings.region,
+    "schedule_cron": pipe.cron,
+    "schedule_timezone": pipe.timezone,
+    "late_start_minutes": pipe.late_start_minutes,
+    "run_timeout_minutes": pipe.run_timeout_minutes,
+}
 dag_bucket = DagBucket(
     "dags",
     DagBucketArgs(
@@ -66,23 +118,10 @@ dag_bucket = DagBucket(
         startup_script=ROOT / settings.dag_bucket.startup_script if settings.dag_bucket.startup_script else None,
         plugins_dir=ROOT / settings.dag_bucket.plugins_dir if settings.dag_bucket.plugins_dir else None,
         kms_key_arn=key_arn,
+        pipeline_config=None if serverless else dag_config,
     ),
     opts,
 )
-pipeline_args = PipelineAssetsArgs(
-    environment_name=settings.name,
-    region=settings.region,
-    settings=settings.pipeline,
-    alert_emails=settings.alert_emails,
-    dag_bucket_name=None if serverless else dag_bucket.bucket_name,
-    dag_bucket_writable=dag_bucket.writable,
-    lambda_source_dir=ROOT / "functions" / "validate_input",
-    glue_script=ROOT / "glue" / "transform.py",
-    log_retention_days=settings.mwaa.log_retention_days,
-    noncurrent_version_expiration_days=settings.dag_bucket.noncurrent_version_expiration_days,
-    protect=settings.dag_bucket.protect,
-)
-pipeline = PipelineAssets("pipeline", pipeline_args, opts)
 # Not paused with the environment: it is what reports a run that a failed resume (or a failed workflow) never produced.
 missed_run_alarm = MissedRunAlarm(
     "missed-run",
@@ -90,14 +129,14 @@ missed_run_alarm = MissedRunAlarm(
         environment_name=settings.name,
         data_bucket_name=pipeline.data_bucket_name,
         data_bucket_arn=pipeline.data_bucket_arn,
-        output_prefix=settings.pipeline.output_prefix,
+        output_prefix=pipe.output_prefix,
         topic_arn=pipeline.alert_topic_arn,
-        deadline_cron=settings.pipeline.deadline_cron,
-        timezone=settings.pipeline.timezone,
-        deadline_minutes=settings.pipeline.deadline_minutes,
-        run_minutes_of_week=sorted(pipeline_run_minutes(settings.pipeline)),
-        runs_per_month=settings.pipeline.runs_per_month,
-        runtime=settings.pipeline.lambda_.runtime,
+        deadline_cron=pipe.deadline_cron,
+        timezone=pipe.timezone,
+        deadline_minutes=pipe.deadline_minutes,
+        run_minutes_of_week=sorted(pipeline_run_minutes(pipe)),
+        runs_per_month=pipe.runs_per_month,
+        runtime=pipe.lambda_.runtime,
         log_retention_days=settings.mwaa.log_retention_days,
         source_dir=ROOT / "functions" / "missed_run_check",
     ),
@@ -131,8 +170,8 @@ if serverless:
             protect=settings.mwaa.protect,
             native_provider=native,
             usage_tags={
-                "pipeline:runs-per-month": f"{settings.pipeline.runs_per_month:g}",
-                "pipeline:billed-task-minutes": f"{workflow_definition.billed_task_minutes(settings.pipeline):g}",
+                "pipeline:runs-per-month": f"{pipe.runs_per_month:g}",
+                "pipeline:billed-task-minutes": f"{workflow_definition.billed_task_minutes(pipe):g}",
             },
         ),
         opts,
@@ -140,12 +179,25 @@ if serverless:
     pulumi.export("workflow_arn", workflow.workflow_arn)
     pulumi.export("workflow_definition", pulumi.Output.concat("s3://", dag_bucket.bucket_name, "/", workflow.definition_key))
 else:
+    mwaa = settings.mwaa
     airflow = AirflowEnvironment(
         "airflow",
         AirflowEnvironmentArgs(
             environment_name=settings.name,
             region=settings.region,
-            settings=settings.mwaa,
+            airflow_version=mwaa.airflow_version,
+            environment_class=mwaa.environment_class,
+            schedulers=mwaa.schedulers,
+            min_workers=mwaa.min_workers,
+            max_workers=mwaa.max_workers,
+            min_webservers=mwaa.min_webservers,
+            max_webservers=mwaa.max_webservers,
+            webserver_access_mode=mwaa.webserver_access_mode,
+            weekly_maintenance_window_start=mwaa.weekly_maintenance_window_start,
+            airflow_configuration_options=mwaa.airflow_configuration_options,
+            log_levels=mwaa.log_levels.by_log_type(),
+            log_retention_days=mwaa.log_retention_days,
+            protect=mwaa.protect,
             source_bucket_arn=dag_bucket.bucket_arn,
             requirements_object_version=dag_bucket.requirements_object_version,
             startup_script_object_version=dag_bucket.startup_script_object_version,
@@ -153,7 +205,9 @@ else:
             kms_key_arn=key_arn,
             subnet_ids=network.private_subnet_ids,
             security_group_id=network.security_group_id,
-            dag_permissions=DagPermissions(pipeline.function_arn, pipeline.job_arn, pipeline.alert_topic_arn),
+            function_arn=pipeline.function_arn,
+            job_arn=pipeline.job_arn,
+            alert_topic_arn=pipeline.alert_topic_arn,
             running=running,
             egress=network.egress_resources,
             usage_tags=cycle.usage_tags,

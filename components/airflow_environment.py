@@ -10,13 +10,14 @@ under the same name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.dag_bucket import PLUGINS_KEY, STARTUP_SCRIPT_KEY
 from components.iam import allow, pipeline_task_statements, policy_document, trust_policy
-from settings import LOG_TYPES, MwaaSettings
+from settings import LOG_TYPES
 
 
 def log_group_names(environment_name: str) -> dict[str, str]:
@@ -24,32 +25,40 @@ def log_group_names(environment_name: str) -> dict[str, str]:
     return {log_type: f"airflow-{environment_name}-{log_type}" for log_type in LOG_TYPES}
 
 
-@dataclass(frozen=True)
-class DagPermissions:
-    """The AWS resources the DAG's tasks act on, and nothing else."""
-
-    function_arn: pulumi.Input[str]
-    job_arn: pulumi.Input[str]
-    topic_arn: pulumi.Input[str]
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AirflowEnvironmentArgs:
     environment_name: str
     region: str
-    settings: MwaaSettings
+    airflow_version: str
+    environment_class: str
+    schedulers: int
+    min_workers: int
+    max_workers: int
+    min_webservers: int
+    max_webservers: int
+    webserver_access_mode: str
+    weekly_maintenance_window_start: str
+    airflow_configuration_options: dict[str, Any]
+    #: Keyed by MWAA's log types (LOG_TYPES); every type is enabled.
+    log_levels: dict[str, str]
+    log_retention_days: int
+    #: Deleting or replacing the environment needs an explicit `pulumi state unprotect` (prod).
+    protect: bool
     source_bucket_arn: pulumi.Input[str]
     #: The requirements.txt object's version id (None: no requirements file).
     requirements_object_version: pulumi.Input[str] | None
     subnet_ids: pulumi.Input[list[str]]
     security_group_id: pulumi.Input[str]
-    dag_permissions: DagPermissions
-    #: False while the duty cycle pauses it: no environment (role, policy and log groups stay).
+    #: What the DAG's tasks act on, and nothing else: the Lambda, the Glue job and the alert topic.
+    function_arn: pulumi.Input[str]
+    job_arn: pulumi.Input[str]
+    alert_topic_arn: pulumi.Input[str]
     #: The startup script and plugins objects' version ids (None: not used).
     startup_script_object_version: pulumi.Input[str] | None = None
     plugins_object_version: pulumi.Input[str] | None = None
     #: A customer-managed key (None: MWAA's AWS-owned key): the environment, its log groups and the role use it.
     kms_key_arn: pulumi.Input[str] | None = None
+    #: False while the duty cycle pauses it: no environment (role, policy and log groups stay).
     running: bool = True
     #: NAT gateways and private default routes: created before the environment so it never starts without egress.
     egress: list[pulumi.Resource] = field(default_factory=list)
@@ -65,7 +74,7 @@ class AirflowEnvironment(pulumi.ComponentResource):
     def __init__(self, name: str, args: AirflowEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mwaa:airflow:AirflowEnvironment", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        cfg, env = args.settings, args.environment_name
+        env = args.environment_name
         invoke = pulumi.InvokeOutputOptions(parent=self)
         account = aws.get_caller_identity_output(opts=invoke).account_id
         partition = aws.get_partition_output(opts=invoke).partition
@@ -78,7 +87,7 @@ class AirflowEnvironment(pulumi.ComponentResource):
             aws.cloudwatch.LogGroup(
                 f"{name}-logs-{log_type.lower()}",
                 name=group,
-                retention_in_days=cfg.log_retention_days,
+                retention_in_days=args.log_retention_days,
                 kms_key_id=args.kms_key_arn,
                 opts=child,
             )
@@ -136,8 +145,8 @@ class AirflowEnvironment(pulumi.ComponentResource):
                     "CeleryQueueInAwsAccount",
                 ),
                 self._key_statement(args, arn("kms", "key/*", region="*")),
-                *pipeline_task_statements(args.dag_permissions.function_arn, args.dag_permissions.job_arn),
-                allow(["sns:Publish"], [args.dag_permissions.topic_arn], "DagPublishesAlerts"),
+                *pipeline_task_statements(args.function_arn, args.job_arn),
+                allow(["sns:Publish"], [args.alert_topic_arn], "DagPublishesAlerts"),
             ),
             opts=child,
         )
@@ -169,21 +178,20 @@ class AirflowEnvironment(pulumi.ComponentResource):
     def _environment(
         self, name: str, args: AirflowEnvironmentArgs, role: aws.iam.Role, prerequisites: list[pulumi.Resource]
     ) -> aws.mwaa.Environment:
-        cfg = args.settings
-        levels = cfg.log_levels.by_log_type()
+        levels = args.log_levels
         return aws.mwaa.Environment(
             f"{name}-environment",
             name=args.environment_name,
-            airflow_version=cfg.airflow_version,
-            environment_class=cfg.environment_class,
-            schedulers=cfg.schedulers,
-            min_workers=cfg.min_workers,
-            max_workers=cfg.max_workers,
-            min_webservers=cfg.min_webservers,
-            max_webservers=cfg.max_webservers,
-            webserver_access_mode=cfg.webserver_access_mode,
-            weekly_maintenance_window_start=cfg.weekly_maintenance_window_start,
-            airflow_configuration_options=cfg.airflow_configuration_options,
+            airflow_version=args.airflow_version,
+            environment_class=args.environment_class,
+            schedulers=args.schedulers,
+            min_workers=args.min_workers,
+            max_workers=args.max_workers,
+            min_webservers=args.min_webservers,
+            max_webservers=args.max_webservers,
+            webserver_access_mode=args.webserver_access_mode,
+            weekly_maintenance_window_start=args.weekly_maintenance_window_start,
+            airflow_configuration_options=args.airflow_configuration_options,
             execution_role_arn=role.arn,
             source_bucket_arn=args.source_bucket_arn,
             dag_s3_path="dags",
@@ -209,7 +217,7 @@ class AirflowEnvironment(pulumi.ComponentResource):
             # `protect` (prod): deleting or replacing it needs an explicit `pulumi state unprotect`.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                protect=cfg.protect,
+                protect=args.protect,
                 depends_on=prerequisites,
                 delete_before_replace=True,
                 custom_timeouts=pulumi.CustomTimeouts(create="2h", update="2h", delete="2h"),

@@ -1,4 +1,5 @@
-"""The MWAA source bucket: DAG files under dags/; requirements.txt, startup.sh and plugins.zip at the root.
+"""The MWAA source bucket: DAG files and the rendered pipeline_config.json under dags/; requirements.txt, startup.sh
+and plugins.zip at the root. This component writes every one of those objects.
 
 Each DAG file is its own S3 object, so editing a DAG changes one object and
 nothing the environment reads: workers pick it up in about a minute, with no
@@ -16,8 +17,10 @@ import hashlib
 import io
 import mimetypes
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -28,8 +31,11 @@ DAG_PREFIX = "dags"
 REQUIREMENTS_KEY = "requirements.txt"
 STARTUP_SCRIPT_KEY = "startup.sh"
 PLUGINS_KEY = "plugins.zip"
-#: Rendered by the pipeline component into dags/, never uploaded from disk.
+#: Rendered from the pipeline's outputs into dags/, never uploaded from disk.
 PIPELINE_CONFIG_FILE = "pipeline_config.json"
+#: Where the config object was registered before this component owned it (PipelineAssets "pipeline" wrote it as
+#: "pipeline-dag-config"): the alias lets a stack deployed then adopt the object instead of deleting and rewriting it.
+_CONFIG_FORMER_NAME, _CONFIG_FORMER_PARENT = "pipeline-dag-config", ("pipeline", "mwaa:pipeline:PipelineAssets")
 _SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
 
 
@@ -90,7 +96,7 @@ def version_for_mwaa(obj: aws.s3.BucketObjectv2) -> pulumi.Output[str]:
     return pulumi.Output.all(obj.version_id, obj.bucket, obj.key, obj.urn).apply(check)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DagBucketArgs:
     #: The DAG folder and requirements.txt of a provisioned environment (None: a serverless stack uploads neither).
     dags_dir: Path | None
@@ -101,6 +107,8 @@ class DagBucketArgs:
     plugins_dir: Path | None = None
     #: A customer-managed key for the bucket's default encryption; None: SSE-S3.
     kms_key_arn: pulumi.Input[str] | None = None
+    #: The names and settings the DAG reads, rendered to dags/pipeline_config.json (None: a serverless stack).
+    pipeline_config: Mapping[str, pulumi.Input[Any]] | None = None
 
 
 class DagBucket(pulumi.ComponentResource):
@@ -119,7 +127,11 @@ class DagBucket(pulumi.ComponentResource):
         super().__init__("mwaa:storage:DagBucket", name, None, opts)
         storage = SecureBucket(
             f"{name}-storage",
-            SecureBucketArgs(args.noncurrent_version_expiration_days, args.protect, args.kms_key_arn),
+            SecureBucketArgs(
+                noncurrent_version_expiration_days=args.noncurrent_version_expiration_days,
+                protect=args.protect,
+                kms_key_arn=args.kms_key_arn,
+            ),
             pulumi.ResourceOptions(parent=self),
         )
         after_versioning = pulumi.ResourceOptions(parent=self, depends_on=[storage.writable])
@@ -130,6 +142,22 @@ class DagBucket(pulumi.ComponentResource):
                 key = f"{DAG_PREFIX}/{relative}"
                 _upload(f"{name}-{relative.replace('/', '-')}", storage.bucket_name, key, path, after_versioning)
                 self.dag_keys.append(key)
+        if args.pipeline_config is not None:
+            key = f"{DAG_PREFIX}/{PIPELINE_CONFIG_FILE}"
+            aws.s3.BucketObjectv2(
+                f"{name}-pipeline-config",
+                bucket=storage.bucket_name,
+                key=key,
+                content_type="application/json",
+                content=pulumi.Output.json_dumps(dict(args.pipeline_config)),
+                opts=pulumi.ResourceOptions.merge(
+                    after_versioning,
+                    pulumi.ResourceOptions(
+                        aliases=[pulumi.Alias(name=_CONFIG_FORMER_NAME, parent=pulumi.create_urn(*_CONFIG_FORMER_PARENT))]
+                    ),
+                ),
+            )
+            self.dag_keys.append(key)
         self.requirements_object_version = None
         if args.requirements_file:
             requirements = _upload(f"{name}-requirements", storage.bucket_name, REQUIREMENTS_KEY, args.requirements_file, after_versioning)

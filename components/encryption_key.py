@@ -19,7 +19,7 @@ import pulumi_aws as aws
 from components.iam import policy_document
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EncryptionKeyArgs:
     environment_name: str
     region: str

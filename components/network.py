@@ -40,7 +40,7 @@ def usable_zone_ids(region: str, zone_ids: list[str]) -> list[str]:
     return usable[:2]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
     vpc_cidr: str
     public_subnet_cidrs: list[str]

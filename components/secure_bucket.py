@@ -22,7 +22,7 @@ import pulumiverse_time as time
 VERSIONING_SETTLE = "15m"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SecureBucketArgs:
     noncurrent_version_expiration_days: int
     protect: bool

@@ -27,6 +27,7 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import mocks, rpc, settings, sync_await
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 
 from duty_cycle import AT_VARIABLE
@@ -55,6 +56,8 @@ class Recorded:
     protect: bool
     retain_on_delete: bool
     delete_before_replace: bool
+    #: Former URNs (`aliases`) the engine would match against the state, so a moved resource is kept, not replaced.
+    aliases: list[str]
     #: The inputs exactly as sent on the wire (a protobuf Struct), for the policy gate.
     wire: Any = None
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -167,6 +170,13 @@ class RecordingMonitor(mocks.MockMonitor):
         self.recorded: list[Recorded] = []
         self.invokes: list[tuple[str, str]] = []
 
+    def GetDeploymentInfo(self, request):  # noqa: N802 (gRPC method name)
+        """Without alias specs, so the SDK resolves each alias to the URN the engine would look up (as it does for an
+        engine that predates specs), and the record holds those URNs."""
+        info = super().GetDeploymentInfo(request)
+        features = [f for f in info.supportedFeatures if f != resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS]
+        return resource_pb2.DeploymentInfo(supportedFeatures=features)
+
     def Invoke(self, request):  # noqa: N802 (gRPC method name)
         self.invokes.append((request.tok, request.provider))
         return super().Invoke(request)
@@ -189,6 +199,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
                     delete_before_replace=bool(request.deleteBeforeReplace),
+                    aliases=list(request.aliasURNs),
                     outputs=self.resources[response.urn].state,
                 )
             )

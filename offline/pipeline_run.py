@@ -126,7 +126,7 @@ def deploy(run: StackRun, aws: Any) -> None:
 def pipeline_config(run: StackRun, settings: Settings) -> dict[str, Any]:
     """The names the run needs: the provisioned DAG's rendered pipeline_config.json, or (serverless, whose definition
     holds the names itself) the same keys from the recorded resources."""
-    if config := next((r for r in run.resources if r.name == "pipeline-dag-config"), None):
+    if config := next((r for r in run.resources if r.name == "dags-pipeline-config"), None):
         return json.loads(config.inputs["content"])
     return {
         "glue_job_name": run.one("aws:glue/job:Job").inputs["name"],

@@ -23,7 +23,7 @@ def dags(project: Path, *args: str, stacks: tuple[str, ...] = ("dev",)) -> subpr
 def test_the_folder_is_what_pulumi_up_uploads_under_dags(dev: StackRun, tmp_path: Path):
     folder = render_dag_folder(dev, tmp_path / "dags")
     assert sorted(p.name for p in folder.iterdir()) == ["lambda_glue_pipeline.py", "pipeline_config.json"]
-    assert json.loads((folder / "pipeline_config.json").read_text()) == json.loads(dev.by_name("pipeline-dag-config").inputs["content"])
+    assert json.loads((folder / "pipeline_config.json").read_text()) == json.loads(dev.by_name("dags-pipeline-config").inputs["content"])
 
 
 def test_the_real_dags_pass_with_parse_times_against_the_timeout():

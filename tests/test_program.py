@@ -138,7 +138,7 @@ def test_every_dag_file_is_uploaded_under_dags_and_requirements_to_the_root(each
 
 def test_uploads_wait_for_versioning_to_settle(each_stack: StackRun):
     # AWS: wait 15 minutes after first enabling versioning before writing objects (S3 user guide).
-    for bucket, objects in (("dags-storage", ("dags-requirements", "pipeline-dag-config")), ("pipeline-data", ("pipeline-glue-script",))):
+    for bucket, objects in (("dags-storage", ("dags-requirements", "dags-pipeline-config")), ("pipeline-data", ("pipeline-glue-script",))):
         settled = each_stack.by_name(f"{bucket}-versioning-settled")
         assert settled.type == "time:index/sleep:Sleep" and settled.inputs["createDuration"] == "15m"
         assert each_stack.by_name(f"{bucket}-versioning").urn in settled.dependencies
@@ -148,7 +148,7 @@ def test_uploads_wait_for_versioning_to_settle(each_stack: StackRun):
 
 
 def test_pipeline_config_is_rendered_into_the_dag_prefix(each_stack: StackRun):
-    config_object = each_stack.by_name("pipeline-dag-config")
+    config_object = each_stack.by_name("dags-pipeline-config")
     assert config_object.inputs["key"] == "dags/pipeline_config.json"
     config = json.loads(config_object.inputs["content"])
     assert config["lambda_function_name"] == each_stack.outputs["lambda_function_name"]
@@ -156,6 +156,22 @@ def test_pipeline_config_is_rendered_into_the_dag_prefix(each_stack: StackRun):
     assert config["alert_topic_arn"] == each_stack.outputs["alert_topic_arn"]
     pipeline = stack_settings(each_stack.stack).pipeline  # shipped: 0 10 * * MON,...,FRI in Asia/Kolkata
     assert (config["schedule_cron"], config["schedule_timezone"]) == (pipeline.cron, pipeline.timezone)
+
+
+def test_the_dag_bucket_writes_the_config_and_keeps_its_former_urn(each_stack: StackRun):
+    # One component owns each object of the DAG bucket. The config used to be PipelineAssets' "pipeline-dag-config":
+    # the engine matches an alias against the state, so a stack deployed before the move keeps its object (the engine
+    # counts it "same", not a delete and a create: Pulumi docs, Resource options, aliases).
+    config_object = each_stack.by_name("dags-pipeline-config")
+    assert config_object.parent == each_stack.by_name("dags").urn
+    former_type = "mwaa:pipeline:PipelineAssets$aws:s3/bucketObjectv2:BucketObjectv2"
+    former = f"urn:pulumi:{each_stack.stack}::{each_stack.project}::{former_type}::pipeline-dag-config"
+    assert former in config_object.aliases
+    assert not [
+        r.name
+        for r in each_stack.resources
+        if r.parent == each_stack.by_name("pipeline").urn and r.type == OBJECT and "dags/" in r.inputs["key"]
+    ]
 
 
 def test_pipeline_usage_tags_feed_the_cost_model(each_stack: StackRun):
