@@ -42,9 +42,11 @@ def digest(kind: str, **request: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def key(kind: str, run: StackRun, **request: Any) -> str:
-    """The cache key of a `kind` result for the stack `run` records (its whole plan) and `request`."""
-    return digest(kind, plan=plan_fingerprint(run), **request)
+def key(kind: str, run: StackRun, leave_out: tuple[str, ...] = (), **request: Any) -> str:
+    """The cache key of a `kind` result for the stack `run` records and `request`: its whole plan but the resources
+    whose type starts with one of `leave_out` (those the result never reads)."""
+    plan = plan_fingerprint(run)
+    return digest(kind, plan={r.urn: plan[r.urn] for r in run.resources if not r.type.startswith(leave_out)}, **request)
 
 
 def _load(kind: str, digest: str) -> tuple[Any, str] | None:

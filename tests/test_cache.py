@@ -11,7 +11,8 @@ import pytest
 
 from offline import cache
 from offline.harness import PROJECT_DIR, run_stack
-from tests.stackkit import copy_project
+from offline.pipeline_run import run_key
+from tests.stackkit import PAUSED_AT, RUNNING_AT, copy_project
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -21,7 +22,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def pipeline_key(project: Path, scenario: str = "success") -> str:
-    return cache.key("pipeline-runs", run_stack("lite", project_dir=project), scenarios=[scenario], version="3.0.6")
+    return run_key(run_stack("lite", project_dir=project), [scenario], "3.0.6")
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,16 @@ def test_a_changed_input_of_the_stack_is_a_new_key(tmp_path: Path, change):
     assert pipeline_key(project) != before
 
 
+def test_a_paused_and_a_running_stack_share_a_run_but_not_with_another_dag(tmp_path: Path):
+    # The run deploys buckets, objects, roles, the Lambda, Glue, SNS and the schedules, never the VPC or the environment.
+    project = copy_project(tmp_path)
+    running, paused = (run_stack("dev", project_dir=project, at=at) for at in (RUNNING_AT, PAUSED_AT))
+    assert running.of_type("aws:mwaa/environment:Environment") and not paused.of_type("aws:mwaa/environment:Environment")
+    assert run_key(running, ["success"], "3.3.1") == run_key(paused, ["success"], "3.3.1")
+    edit(project / "dags" / "lambda_glue_pipeline.py", '"""', '"""Edited. ')
+    assert run_key(run_stack("dev", project_dir=project, at=RUNNING_AT), ["success"], "3.3.1") != run_key(running, ["success"], "3.3.1")
+
+
 def test_a_changed_tool_scenario_or_version_is_a_new_key(monkeypatch, copies):
     same, _ = copies
     run = run_stack("lite", project_dir=same)
@@ -79,5 +90,5 @@ def test_a_broken_glue_script_is_run_not_served_from_the_cache(copies):
     edit(project / "glue" / "transform.py", signature, f"{signature}\n    raise ValueError('broken')")
     broken = run()
     assert broken.returncode == 1, broken.stdout[-2000:]
-    (success, _) = json.loads(broken.stdout)
-    assert success["task_states"]["transform"] == "failed"
+    success = next(r for r in json.loads(broken.stdout) if r["scenario"] == "success")
+    assert success["task_states"]["transform"] == "failed" and not success["as_expected"]

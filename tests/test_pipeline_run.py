@@ -13,6 +13,7 @@ import pytest
 from functions.validate_input.handler import input_key
 from offline.airflow_env import default_version, versions
 from offline.harness import PROJECT_DIR, stack_settings
+from offline.pipeline_run import PipelineReport
 
 
 def run_instant(day: str) -> datetime:
@@ -29,9 +30,11 @@ def pipeline(*args: str) -> subprocess.CompletedProcess:
 
 
 def all_scenarios(stack: str) -> dict[str, dict]:
-    done = pipeline(stack, "--scenario", "all", "--json")
-    assert done.returncode == 1, done.stderr[-3000:]  # two scenarios fail by design
-    return {r["scenario"]: r for r in json.loads(done.stdout)}
+    done = pipeline(stack, "--json")  # every scenario, as bin/offline runs them (a cached result when it ran first)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]  # each ended as it must
+    reports = {r["scenario"]: r for r in json.loads(done.stdout)}
+    assert [(name, r["as_expected"], r["problems"]) for name, r in reports.items()] == [(name, True, []) for name in reports]
+    return reports
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +104,29 @@ def test_a_day_without_a_scheduled_run_never_alerts(reports):
 def test_the_command_exits_zero_on_success_and_prints_task_states():
     done = pipeline("prod")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Pipeline run success (lambda_glue_pipeline, logical date 2026-11-23): success" in done.stdout
+    assert "Pipeline run success (lambda_glue_pipeline, logical date 2026-11-23): success (as expected)" in done.stdout
     assert "    validate_input   success" in done.stdout and "    transform        success" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("scenario", "state", "alerts", "check", "missed", "problem"),
+    [
+        ("missing-input", "failed", 0, "alerted", 1, "failure alerts: 0, expected 1"),  # the DAG's callback is gone
+        ("bad-input", "failed", 1, "ran", 0, "missed-run check: 'ran', expected 'alerted'"),
+        ("success", "success", 0, "alerted", 1, "missed-run alerts: 1, expected 0"),
+        ("no-run-day", "not scheduled", 0, "alerted", 1, "missed-run check: 'alerted', expected 'no run scheduled'"),
+    ],
+)
+def test_a_run_that_ends_otherwise_than_its_scenario_must_fails(scenario, state, alerts, check, missed, problem):
+    # What bin/offline's verdict rests on: a failed day that doesn't alert (or a quiet day that does) is a failure.
+    report = PipelineReport(scenario, "2026-11-24", state, {}, alerts=["alert"] * alerts, missed_run_check={"status": check},
+                            missed_run_alerts=["missed"] * missed)  # fmt: skip
+    assert problem in report.problems and not report.as_expected
 
 
 @pytest.mark.parametrize("version", [v for v in versions() if v != default_version()])
 def test_the_success_path_runs_on_every_other_supported_airflow(version: str):
-    done = pipeline("dev", "--airflow-version", version, "--json")
+    done = pipeline("dev", "--scenario", "success", "--airflow-version", version, "--json")
     assert done.returncode == 0, done.stderr[-3000:]
     run, no_run_day = json.loads(done.stdout)
     assert no_run_day["scenario"] == "no-run-day" and no_run_day["missed_run_alerts"] == []
