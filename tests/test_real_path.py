@@ -11,7 +11,7 @@ from components.network import CONSTRAINED_ZONE_IDS
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import AwsMocks, StackRun, run_stack, stack_config
 from settings import ConfigError
-from tests.test_config import with_setting
+from tests.stackkit import with_setting
 
 ENV = "aws:mwaa/environment:Environment"
 ZONES = "aws:index/getAvailabilityZones:getAvailabilityZones"

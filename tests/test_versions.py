@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from google.protobuf import empty_pb2, json_format
 
-from offline.airflow_env import MATRIX, constraint_files, pins
+from offline.airflow_env import MATRIX, constraint_files, default_version, ensure, pins
 from offline.gate import PolicyPackProcess
 from offline.harness import PROJECT_DIR, run_stack, stack_settings
 from offline.requirements_check import check_requirements
 from settings import ConfigError
-from tests.test_config import copy_project, with_setting
+from tests.stackkit import copy_project, with_setting
 
 CONSTRAINT_LINE = '--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-{}/constraints-3.12.txt"'
 
@@ -83,6 +83,15 @@ def requirements(*args: str, project: Path = PROJECT_DIR) -> subprocess.Complete
 
 
 @pytest.mark.reference
+def test_the_environments_are_installed_with_their_bytecode():
+    # Compiled once by the installer (uv --compile-bytecode); where PYTHONDONTWRITEBYTECODE is set, a process without
+    # it compiles every module it imports again.
+    for python in (Path(sys.executable), ensure(default_version())):
+        site = next((python.parent.parent / "lib").glob("python3.*/site-packages"))
+        for module in ("pydantic/main.py", "yaml/__init__.py"):
+            assert list((site / module).parent.glob(f"__pycache__/{(site / module).stem}.*.pyc")), (python, module)
+
+
 def test_todays_requirements_resolve_to_what_mwaa_installs():
     done = requirements("dev", "--json")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -15,8 +15,7 @@ import pytest
 
 from duty_cycle import DutyCycle
 from offline.harness import PROJECT_DIR, stack_names, stack_settings
-from tests.stackkit import reset_to_reference
-from tests.test_config import copy_project
+from tests.stackkit import copy_project, reset_to_reference
 from tests.workflowkit import WORKFLOWS_DIR, cli_pin, problems, pulumi_steps, workflow, workflows
 
 STACKS = stack_names()
