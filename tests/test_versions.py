@@ -82,7 +82,6 @@ def requirements(*args: str, project: Path = PROJECT_DIR) -> subprocess.Complete
     return subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.reference
 def test_the_environments_are_installed_with_their_bytecode():
     # Compiled once by the installer (uv --compile-bytecode); where PYTHONDONTWRITEBYTECODE is set, a process without
     # it compiles every module it imports again.
@@ -92,6 +91,7 @@ def test_the_environments_are_installed_with_their_bytecode():
             assert list((site / module).parent.glob(f"__pycache__/{(site / module).stem}.*.pyc")), (python, module)
 
 
+@pytest.mark.reference
 def test_todays_requirements_resolve_to_what_mwaa_installs():
     done = requirements("dev", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
