@@ -95,9 +95,7 @@ class Timings:
 timings = Timings()
 
 
-def pipeline(
-    stack: str, project: Path, as_json: bool, scenario: str = "all", version: str | None = None, use_cache: bool = True
-) -> tuple[bool, object]:
+def pipeline(stack: str, project: Path, as_json: bool, scenario: str, version: str | None, use_cache: bool) -> tuple[bool, object]:
     """The DAG's run for `scenario`, in its own process (it hosts moto and starts the stack's Airflow)."""
     command = [sys.executable, "-m", "offline.pipeline_run", stack, "--project", str(project), "--scenario", scenario,
                *(["--airflow-version", version] if version else []), *(["--json"] if as_json else []),
