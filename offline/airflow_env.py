@@ -92,12 +92,6 @@ def find_python(version: str) -> str:
     return sys.executable
 
 
-#: Bytecode compiled once at install (uv compiles lazily at first import by default: uv CLI reference, --compile-bytecode).
-#: Without it every Airflow process compiles what it imports again where PYTHONDONTWRITEBYTECODE is set, as here:
-#: `import airflow` plus the Amazon provider took 8.2 s each time instead of 3.5 s (Airflow 3.3.1, 2026-12-03).
-INSTALL_OPTIONS = ("--compile-bytecode",)
-
-
 def _uv() -> str:
     """uv from the toolchain (requirements-dev.txt pins it): it honours the same constraint files as pip, much faster."""
     found = Path(sys.executable).with_name("uv")
@@ -117,7 +111,6 @@ def _build(venv: Path, version: str, stamp: str, requirement_lines: list[str], w
     """The environment at `venv` with `requirement_lines` under `version`'s MWAA constraints, built unless its stamp says
     it already is. A failed build leaves nothing behind and says why."""
     python = venv / "bin" / "python"
-    stamp = f"{stamp} {' '.join(INSTALL_OPTIONS)}"
     with _lock(venv):
         if (venv / ".stamp").exists() and (venv / ".stamp").read_text() == stamp:
             return python
@@ -129,7 +122,7 @@ def _build(venv: Path, version: str, stamp: str, requirement_lines: list[str], w
             constraints = [arg for f in constraint_files(version) for arg in ("-c", str(f))]
             for step in (
                 [_uv(), "venv", "--quiet", "--python", find_python(version), str(venv)],
-                [_uv(), "pip", "install", "--quiet", *INSTALL_OPTIONS, "--python", str(python), "-r", str(wanted), *constraints],
+                [_uv(), "pip", "install", "--quiet", "--python", str(python), "-r", str(wanted), *constraints],
             ):
                 done = subprocess.run(step, capture_output=True, text=True)
                 if done.returncode != 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from google.protobuf import empty_pb2, json_format
 
-from offline.airflow_env import MATRIX, constraint_files, default_version, ensure, pins
+from offline.airflow_env import MATRIX, constraint_files, pins
 from offline.gate import PolicyPackProcess
 from offline.harness import PROJECT_DIR, run_stack, stack_settings
 from offline.requirements_check import check_requirements
@@ -82,13 +83,18 @@ def requirements(*args: str, project: Path = PROJECT_DIR) -> subprocess.Complete
     return subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
 
 
-def test_the_environments_are_installed_with_their_bytecode():
-    # Compiled once by the installer (uv --compile-bytecode); where PYTHONDONTWRITEBYTECODE is set, a process without
-    # it compiles every module it imports again.
-    for python in (Path(sys.executable), ensure(default_version())):
-        site = next((python.parent.parent / "lib").glob("python3.*/site-packages"))
-        for module in ("pydantic/main.py", "yaml/__init__.py"):
-            assert list((site / module).parent.glob(f"__pycache__/{(site / module).stem}.*.pyc")), (python, module)
+@pytest.mark.parametrize("dont_write", ["1", None])
+def test_bytecode_is_cached_once_and_never_in_the_source_tree(tmp_path: Path, dont_write: str | None):
+    # bin/offline and bin/test source bin/bytecode.sh: where PYTHONDONTWRITEBYTECODE is set, each module is compiled at
+    # its first import into .cache/pycache, not next to its source and not again by every process.
+    (tmp_path / "module.py").write_text("VALUE = 1\n")
+    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    environ |= {"PYTHONDONTWRITEBYTECODE": dont_write} if dont_write else {}
+    script = f"source {PROJECT_DIR / 'bin' / 'bytecode.sh'} && {sys.executable} -c 'import module'"
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=environ)
+    assert done.returncode == 0
+    cached = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("module.*.pyc")}
+    assert cached == ({".cache"} if dont_write else {"__pycache__"})  # without the setting, Python's own default
 
 
 @pytest.mark.reference
