@@ -11,8 +11,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-#: .cache/pycache mirrors this checkout's paths, so it would never serve the copy.
-SKIPPED = shutil.ignore_patterns(".venv", ".venv-airflow", ".git", "__pycache__", "pycache", ".pytest_cache", ".ruff_cache")
+SKIPPED = shutil.ignore_patterns(".venv", ".venv-airflow", ".git", "__pycache__", ".pytest_cache", ".ruff_cache")
 
 
 def _edit_yaml(path: Path, edit) -> None:
