@@ -33,11 +33,11 @@ def run(request: dict[str, Any]) -> list[dict[str, Any]]:
 
     from offline.airflow_side.compat import dag_bag
 
-    db.initdb()
     bag = dag_bag(request["folder"])
     if bag.import_errors:
         problems = [import_error(Path(request["folder"]), path, trace) for path, trace in sorted(bag.import_errors.items())]
         raise DagImportError("the DAG folder doesn't import, so nothing ran:\n" + "\n".join(f"  {describe(p)}" for p in problems))
+    db.initdb()  # after the parse: a folder that doesn't import is reported without making a database first
     dag = bag.dags[request["dag_id"]]
     for task in dag.tasks:
         task.retries = 0  # locally a failure should show at once, not after the backoff schedule
