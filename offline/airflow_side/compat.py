@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from datetime import datetime
 from pathlib import Path
@@ -49,3 +50,17 @@ def next_run_after(dag: Any, moment: datetime) -> datetime | None:
         restriction=TimeRestriction(earliest=None, latest=None, catchup=True),
     )
     return info.run_after if info else None
+
+
+def one_execution_api_per_process() -> None:
+    """Every task of `dag.test()` talks to one in-process execution API, as Airflow 3.3 does upstream.
+
+    Before 3.3, `supervisor.in_process_api_server()` built a new FastAPI app per task, and each build generates Cadwyn's
+    routers for every API version (seconds each). Airflow 3.3 caches it (`functools.lru_cache(maxsize=1)` on the same
+    function in airflow/sdk/execution_time/supervisor.py), so older versions get the same cache here; the tasks'
+    per-DAG dependency overrides are set on each call either way (`InProcessTestSupervisor._api_client`).
+    """
+    from airflow.sdk.execution_time import supervisor
+
+    if not hasattr(supervisor.in_process_api_server, "cache_info"):
+        supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(supervisor.in_process_api_server)

@@ -31,8 +31,9 @@ def run(request: dict[str, Any]) -> list[dict[str, Any]]:
     import boto3
     from airflow.utils import db
 
-    from offline.airflow_side.compat import dag_bag
+    from offline.airflow_side.compat import dag_bag, one_execution_api_per_process
 
+    one_execution_api_per_process()
     bag = dag_bag(request["folder"])
     if bag.import_errors:
         problems = [import_error(Path(request["folder"]), path, trace) for path, trace in sorted(bag.import_errors.items())]
