@@ -13,6 +13,7 @@ constraints, keyed by the file's content, so each change is installed once (uv l
 
 python -m offline.airflow_env setup [version ...]     # create or refresh the environments (default: every version, concurrently)
 python -m offline.airflow_env pytest <version> [args]  # run pytest in that version's environment
+python -m offline.airflow_env pytest all [args]        # in every version's, concurrently (bin/test); outputs in turn
 """
 
 from __future__ import annotations
@@ -205,6 +206,39 @@ def run(
     return json.loads(done.stdout)
 
 
+def pytest_in(wanted: list[str], args: list[str]) -> int:
+    """pytest `args` inside each of the `wanted` versions' environments, against dev's DAG folder as `pulumi up` uploads
+    it (rendered once). Several versions run concurrently, each on its own copy of the folder, home and database; their
+    outputs are printed one after another in version order, and a failure in any fails the whole. One version's output
+    streams as it comes (-s, --pdb)."""
+    from offline.harness import render_dag_folder, run_stack
+
+    for version in wanted:
+        constraint_files(version)  # an unsupported version says so before anything is rendered
+    capture = len(wanted) > 1
+    with tempfile.TemporaryDirectory(prefix="airflow-tests-") as tmp:
+        rendered = render_dag_folder(run_stack("dev"), Path(tmp) / "dags")
+
+        def run_in(version: str) -> subprocess.CompletedProcess:  # builds the environment too, if it must, beside the others
+            folder = shutil.copytree(rendered, Path(tmp) / version / "dags")
+            environ = airflow_environ(Path(tmp) / version / "airflow", {"MWAA_AIRFLOW_VERSION": version, "MWAA_DAGS_FOLDER": str(folder)})
+            # --confcutdir: tests/conftest.py belongs to the toolchain (pulumi), which this environment doesn't have.
+            command = [str(ensure(version)), "-m", "pytest", "--confcutdir", "tests/airflow", *args]
+            return subprocess.run(command, cwd=PROJECT_DIR, env=environ, capture_output=capture, text=True)
+
+        with concurrent.futures.ThreadPoolExecutor(len(wanted)) as pool:
+            done = dict(zip(wanted, pool.map(run_in, wanted), strict=True))
+    if capture:
+        for version, result in done.items():
+            print(f"DAG tests on Airflow {version}:\n{result.stdout}{result.stderr}", end="", flush=True)
+    if not capture:
+        return done[wanted[0]].returncode
+    failed = [version for version, result in done.items() if result.returncode != 0]
+    if failed:
+        print(f"pytest failed on Airflow {', '.join(failed)} (above)", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["setup"]:
         wanted = argv[1:] or versions()
@@ -213,16 +247,8 @@ def main(argv: list[str]) -> int:
                 print(f"Airflow {version}: {python}")
         return 0
     if argv[:1] == ["pytest"] and len(argv) >= 2:
-        from offline.harness import render_dag_folder, run_stack
-
-        python = ensure(argv[1])
-        with tempfile.TemporaryDirectory(prefix="airflow-tests-") as tmp:
-            folder = render_dag_folder(run_stack("dev"), Path(tmp) / "dags")  # what `pulumi up` uploads for dev
-            environ = airflow_environ(Path(tmp) / "airflow", {"MWAA_AIRFLOW_VERSION": argv[1], "MWAA_DAGS_FOLDER": str(folder)})
-            # --confcutdir: tests/conftest.py belongs to the toolchain (pulumi), which this environment doesn't have.
-            command = [str(python), "-m", "pytest", "--confcutdir", "tests/airflow", *argv[2:]]
-            return subprocess.run(command, cwd=PROJECT_DIR, env=environ).returncode
-    raise InputError("usage: python -m offline.airflow_env setup [version ...] | pytest <version> [pytest args]")
+        return pytest_in(versions() if argv[1] == "all" else [argv[1]], argv[2:])
+    raise InputError("usage: python -m offline.airflow_env setup [version ...] | pytest <version>|all [pytest args]")
 
 
 if __name__ == "__main__":

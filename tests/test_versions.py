@@ -61,6 +61,16 @@ def test_an_unsupported_version_lists_the_supported_ones():
     assert caught.value.recorded == []
 
 
+def test_the_dag_tests_of_every_version_fail_bin_test_if_any_fails():
+    """`pytest all` runs the versions side by side; its exit code and output must still say which one failed."""
+    command = [sys.executable, "-m", "offline.airflow_env", "pytest", "all", "tests/airflow/no_such_test.py", "-p", "no:cacheprovider"]
+    done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stderr
+    headers = [line for line in done.stdout.splitlines() if line.startswith("DAG tests on Airflow ")]
+    assert headers == [f"DAG tests on Airflow {version}:" for version in MATRIX["versions"]]
+    assert done.stderr.strip().splitlines()[-1] == f"pytest failed on Airflow {', '.join(MATRIX['versions'])} (above)"
+
+
 def test_the_packs_supported_versions_come_from_the_same_matrix():
     with PolicyPackProcess() as analyzer:
         info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
