@@ -228,11 +228,10 @@ def pytest_in(wanted: list[str], args: list[str]) -> int:
 
         with concurrent.futures.ThreadPoolExecutor(len(wanted)) as pool:
             done = dict(zip(wanted, pool.map(run_in, wanted), strict=True))
-    if capture:
-        for version, result in done.items():
-            print(f"DAG tests on Airflow {version}:\n{result.stdout}{result.stderr}", end="", flush=True)
     if not capture:
         return done[wanted[0]].returncode
+    for version, result in done.items():
+        print(f"DAG tests on Airflow {version}:\n{result.stdout}{result.stderr}", end="", flush=True)
     failed = [version for version, result in done.items() if result.returncode != 0]
     if failed:
         print(f"pytest failed on Airflow {', '.join(failed)} (above)", file=sys.stderr)
