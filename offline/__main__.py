@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from duty_cycle import GITHUB_MINUTE_USD, RECHECK_MINUTES, DutyCycle
+from offline.airflow_env import session as airflow_session
 from offline.airflow_env import versions
 from offline.dags import DagCheck, check_dags, check_workflow
 from offline.dags import render as render_dags
@@ -220,6 +221,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["docs"]:
         return docs_main(argv[1:])
     args = parse(argv)
+    airflow_session()  # before the threads and processes that share its Airflow fork servers
     timings.reset()
     stacks = args.stacks or stack_names(args.project)
     pack_dir = args.project / "policies"

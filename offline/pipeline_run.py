@@ -340,6 +340,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--project", type=Path, default=PROJECT_DIR, help="the Pulumi program's folder (default: this repository)")
     args = parser.parse_args(argv)
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    airflow_env.session()
     with contextlib.redirect_stdout(sys.stderr):  # the code runtimes print (the Glue script's log); the report owns stdout
         reports, cached = run_scenarios(args.stack, scenarios, args.airflow_version, args.project, use_cache=not args.no_cache)
     note = f"(cached {cached}: the stack's plan, its code and these tools are unchanged since; --no-cache runs it again)"

@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from offline import airflow_env
 from offline.harness import AT_VARIABLE, StackRun, run_stack
 from tests.stackkit import RUNNING_AT
 
@@ -34,5 +35,7 @@ collect_ignore = ["airflow"]  # tests/airflow runs inside the local Airflow (pyt
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Every mocked run decides its duty cycle at RUNNING_AT unless a test passes `at`."""
+    """Every mocked run decides its duty cycle at RUNNING_AT unless a test passes `at`; every test and command shares
+    the session's Airflow fork servers (made by the controller, inherited by xdist's workers)."""
     os.environ[AT_VARIABLE] = RUNNING_AT.isoformat()
+    airflow_env.session()

@@ -103,6 +103,18 @@ def check(folder: Path, at: datetime | None = None) -> dict[str, Any]:
     }
 
 
+def preload() -> None:
+    """What every check imports, once, in the fork server (forkserver.py): Airflow's parser and serializer, the DAG
+    authoring API and the Amazon provider modules the shipped DAG imports."""
+    import airflow.providers.amazon.aws.hooks.sns
+    import airflow.providers.amazon.aws.operators.glue
+    import airflow.providers.amazon.aws.operators.lambda_function
+    import airflow.sdk
+    import airflow.timetables.trigger  # noqa: F401
+
+    from offline.airflow_side import compat  # noqa: F401
+
+
 def main(argv: list[str]) -> int:
     if len(argv) not in (1, 2):
         print("error: usage: python -m offline.airflow_side.check_dags <dag folder> [<ISO time>]", file=sys.stderr)

@@ -61,6 +61,18 @@ def run(request: dict[str, Any]) -> list[dict[str, Any]]:
     return reports
 
 
+def preload() -> None:
+    """The check's imports plus the run's: boto3, the metadata DB's setup and the execution API with its routers."""
+    import boto3  # noqa: F401
+    from airflow.utils import db  # noqa: F401
+
+    from offline.airflow_side.check_dags import preload as check_preload
+    from offline.airflow_side.compat import build_execution_api
+
+    check_preload()
+    build_execution_api()
+
+
 class DagImportError(ValueError):
     """The DAG folder has import errors: bad input, reported with file and line."""
 

@@ -1,0 +1,91 @@
+"""The Airflow fork servers (offline/airflow_side/forkserver.py): a forked child reports exactly what a new process
+reports, on every supported Airflow, and a session's servers go when the session does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from offline import airflow_env
+from offline.harness import PROJECT_DIR, render_dag_folder
+from tests.stackkit import RUNNING_AT
+
+CHECK = "offline.airflow_side.check_dags"
+
+
+def without_parse_times(report: dict) -> dict:
+    """The report without what timing decides: parse times, and the order of files (Airflow sorts them by duration)."""
+    files = sorted(({k: v for k, v in f.items() if k != "seconds"} for f in report["files"]), key=lambda f: f["file"])
+    return report | {"files": files}
+
+
+@pytest.mark.parametrize("version", airflow_env.versions())
+def test_a_forked_check_reports_what_a_new_process_reports(version: str, dev, tmp_path: Path):
+    folder = render_dag_folder(dev, tmp_path / "dags")  # the real DAG, and beside it one that fails to import
+    (folder / "broken.py").write_text("from airflow.sdk import DAG\nimport no_such_module\n")
+    args = [str(folder), RUNNING_AT.isoformat()]
+    python = airflow_env.ensure(version)
+    fresh = subprocess.run([str(python), "-m", CHECK, *args], capture_output=True, text=True, cwd=PROJECT_DIR,
+                           env=airflow_env.airflow_environ(tmp_path / "fresh"))  # fmt: skip
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    forked = [airflow_env.run(version, CHECK, args, tmp_path / f"forked-{n}") for n in range(2)]
+    expected = without_parse_times(json.loads(fresh.stdout))
+    assert expected["import_errors"] and expected["dags"][0]["runs"]  # the comparison covers an error and the runs
+    assert [without_parse_times(report) for report in forked] == [expected, expected]
+
+
+def test_a_forked_pipeline_run_reports_what_new_processes_report():
+    """Every scenario of dev's run (a success, failed tasks and their alerts, a day without a run) both ways."""
+
+    def reports(fork: str) -> list[dict]:
+        command = [sys.executable, "-m", "offline.pipeline_run", "dev", "--no-cache", "--json"]
+        done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600,
+                              env=os.environ | {airflow_env.FORK: fork})  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        # An alert names the failed task and its error's type; what follows has request ids, job run ids and dates.
+        return [r | {"alerts": [alert.split("(")[0] for alert in r["alerts"]]} for r in json.loads(done.stdout)]
+
+    forked = reports("1")
+    assert any(r["alerts"] for r in forked) and forked == reports("0")
+
+
+def test_a_session_replaces_a_killed_server_and_stops_its_servers_when_it_ends(tmp_path: Path):
+    """A command that owns its session: its server is killed mid-session, the next check starts another, and when the
+    command exits no server of its session is left."""
+    version = airflow_env.default_version()
+    script = f"""
+import json, os, signal, sys
+from pathlib import Path
+from offline import airflow_env
+folder = airflow_env.session()
+first = airflow_env.run({version!r}, {CHECK!r}, [{str(PROJECT_DIR / "dags")!r}], Path({str(tmp_path)!r}) / "a")
+(pid_file,) = folder.glob("*.pid")
+killed = int(pid_file.read_text())
+os.kill(killed, signal.SIGKILL)
+second = airflow_env.run({version!r}, {CHECK!r}, [{str(PROJECT_DIR / "dags")!r}], Path({str(tmp_path)!r}) / "b")
+pids = [int(p.read_text()) for p in folder.glob("*.pid")]
+print(json.dumps({{"folder": str(folder), "killed": killed, "pids": pids, "same": first["dags"] == second["dags"]}}))
+"""
+    env = {k: v for k, v in os.environ.items() if k != airflow_env.SERVERS}  # its own session, not the suite's
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["same"] and len(result["pids"]) == 1 and result["killed"] not in result["pids"]
+    assert not Path(result["folder"]).exists()
+    deadline = time.monotonic() + 10
+    while alive := [pid for pid in result["pids"] if _running(pid)]:
+        assert time.monotonic() < deadline, f"fork server {alive} outlived its session"
+        time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has stopped; init reaps it later
+    except FileNotFoundError:
+        return False
