@@ -41,10 +41,11 @@ def test_a_forked_check_reports_what_a_new_process_reports(version: str, dev, tm
 
 
 def test_a_forked_pipeline_run_reports_what_new_processes_report():
-    """Every scenario of dev's run (a success, failed tasks and their alerts, a day without a run) both ways."""
+    """dev's run of bad input both ways: the Lambda succeeds, the Glue job fails, its task's alert goes out and the
+    missed-run alarm fires (one scenario: a new process per run costs seconds of imports and routers)."""
 
     def reports(fork: str) -> list[dict]:
-        command = [sys.executable, "-m", "offline.pipeline_run", "dev", "--no-cache", "--json"]
+        command = [sys.executable, "-m", "offline.pipeline_run", "dev", "--scenario", "bad-input", "--no-cache", "--json"]
         done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600,
                               env=os.environ | {airflow_env.FORK: fork})  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
