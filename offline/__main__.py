@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from duty_cycle import GITHUB_MINUTE_USD, RECHECK_MINUTES, DutyCycle
-from offline.airflow_env import session as airflow_session
 from offline.airflow_env import versions
 from offline.dags import DagCheck, check_dags, check_workflow
 from offline.dags import render as render_dags
@@ -39,8 +38,9 @@ from offline.docs import DOC as DOCS_FILE
 from offline.docs import main as docs_main
 from offline.docs import stale as stale_docs
 from offline.exits import FAILED, PASSED, check_child, run_main
+from offline.forkserver import session as fork_session
 from offline.gate import PolicyPackProcess, as_json, render, run_gate, stack_pack_config
-from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_names, stack_settings
+from offline.harness import PROJECT_DIR, StackRun, preload_providers, run_stack, stack_names, stack_settings
 from offline.pipeline_run import SCENARIOS
 from offline.plan import render_plan, render_plan_diff
 from offline.requirements_check import check_requirements
@@ -215,13 +215,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
+def preload() -> None:
+    """For the fork server (offline/forkserver.py): the provider modules every command's program imports."""
+    preload_providers()
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["workflows"]:
         return workflows_main(argv[1:])
     if argv[:1] == ["docs"]:
         return docs_main(argv[1:])
     args = parse(argv)
-    airflow_session()  # before the threads and processes that share its Airflow fork servers
+    fork_session()  # before the threads and processes that share its fork servers
     timings.reset()
     stacks = args.stacks or stack_names(args.project)
     pack_dir = args.project / "policies"

@@ -15,14 +15,12 @@ python -m offline.airflow_env setup [version ...]     # create or refresh the en
 python -m offline.airflow_env pytest <version> [args]  # run pytest in that version's environment
 python -m offline.airflow_env pytest all [args]        # in every version's, concurrently (bin/test); outputs in turn
 
-The Airflow-side modules run in fork servers (airflow_side/forkserver.py): one preloaded process per environment and
-module, started on first use and shared by every process of a session (a `bin/offline` run, a pytest session) through
-$OFFLINE_AIRFLOW_SERVERS, the folder of their sockets. The session that made the folder stops them when it exits.
+The Airflow-side modules are forked from a preloaded server per environment and module (offline/forkserver.py), shared
+by every process of a session (a `bin/offline` run, a pytest session).
 """
 
 from __future__ import annotations
 
-import atexit
 import concurrent.futures
 import contextlib
 import fcntl
@@ -31,18 +29,16 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from offline import forkserver
 from offline.exits import InputError, check_child, run_main
 from settings import AIRFLOW_VERSIONS as MATRIX
 
@@ -50,10 +46,6 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 IMAGES = PROJECT_DIR / "mwaa-images"
 VENVS = PROJECT_DIR / ".venv-airflow"
 REQUIREMENTS = PROJECT_DIR / "requirements-airflow.txt"
-#: The folder of this session's fork servers, inherited by every process the session starts.
-SERVERS = "OFFLINE_AIRFLOW_SERVERS"
-#: Set to 0 for a new process per call instead, as before the servers (to compare, or to rule them out).
-FORK = "OFFLINE_AIRFLOW_FORK"
 
 
 class AirflowEnvError(InputError):
@@ -205,102 +197,12 @@ def run(
     version: str, module: str, args: list[str], home: Path, stdin: str | None = None, requirements: Path | None = None, **environ: str
 ) -> dict | list:
     """Run `python -m <module> <args>` in `version`'s environment (plus `requirements`), forked from its preloaded
-    server; returns the JSON it prints."""
+    server (offline/forkserver.py, which imports Airflow as a library); returns the JSON it prints."""
     python = with_requirements(version, requirements)
-    request = {"args": args, "cwd": str(PROJECT_DIR), "env": airflow_environ(home, environ)}
-    if os.environ.get(FORK) == "0":
-        command = [str(python), "-m", module, *args]
-        done = subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=PROJECT_DIR, env=request["env"])
-    else:
-        try:
-            done = _forked(_server(python, module), request, stdin or "")
-        except ConnectionRefusedError:  # its server stopped between our check and the call (idle, or killed): another
-            done = _forked(_server(python, module), request, stdin or "")
+    server = airflow_environ(forkserver.session() / "airflow-home", {"_AIRFLOW__AS_LIBRARY": "1"})  # read at import only
+    done = forkserver.call(python, module, args, PROJECT_DIR, airflow_environ(home, environ), stdin or "", server_env=server)
     check_child(done, f"{module} on Airflow {version}")
     return json.loads(done.stdout)
-
-
-def session() -> Path:
-    """This session's fork-server folder: inherited, or made now and cleaned up (servers stopped) when this process exits.
-
-    A command calls it before it starts the processes that should share its servers."""
-    if folder := os.environ.get(SERVERS):
-        return Path(folder)
-    folder = Path(tempfile.mkdtemp(prefix="airflow-servers-"))
-    os.environ[SERVERS] = str(folder)
-    atexit.register(stop_servers, folder)
-    return folder
-
-
-def stop_servers(folder: Path) -> None:
-    """Stop every server of a session, with whatever it is still running (each leads its own process group)."""
-    for pid_file in folder.glob("*.pid"):
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def _server(python: Path, module: str) -> Path:
-    """The socket of the session's server for (environment, module), started and preloaded first if it isn't running."""
-    folder = session()
-    key = hashlib.sha256(f"{python}\0{module}\0{(python.parent.parent / '.stamp').read_text()}".encode()).hexdigest()[:12]
-    path, pid_file, log = folder / f"{key}.sock", folder / f"{key}.pid", folder / f"{key}.log"
-    with (folder / f"{key}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.exists() and _alive(pid_file):
-            return path
-        path.unlink(missing_ok=True)
-        command = [str(python), "-m", "offline.airflow_side.forkserver", str(path), module]
-        with log.open("w") as output:
-            server = subprocess.Popen(
-                command,
-                cwd=PROJECT_DIR,
-                env=airflow_environ(folder / key, {"_AIRFLOW__AS_LIBRARY": "1"}),
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stopping it stops its children
-            )
-        _STARTED.append(server)  # reaped when this process exits; kept so that Popen doesn't warn that it still runs
-        pid_file.write_text(str(server.pid))
-        while not path.exists():
-            if server.poll() is not None:
-                raise RuntimeError(f"the fork server for {module} in {python} exited ({server.returncode}):\n{log.read_text()[-4000:]}")
-            time.sleep(0.02)
-    return path
-
-
-_STARTED: list[subprocess.Popen] = []
-
-
-def _alive(pid_file: Path) -> bool:
-    try:
-        pid = int(pid_file.read_text())
-        with contextlib.suppress(ChildProcessError):  # started by this process: reap it if it has ended
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return False
-        os.kill(pid, 0)
-    except (FileNotFoundError, ProcessLookupError, ValueError):
-        return False
-    return True
-
-
-def _forked(path: Path, request: dict, stdin: str) -> subprocess.CompletedProcess:
-    """The request run by the server at `path`, as `subprocess.run(..., capture_output=True, text=True)` reports it."""
-    with tempfile.TemporaryFile() as given, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        given.write(stdin.encode())
-        given.seek(0)
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            connection.connect(str(path))
-            socket.send_fds(connection, [json.dumps(request).encode()], [given.fileno(), out.fileno(), err.fileno()])
-            connection.shutdown(socket.SHUT_WR)
-            answer = b"".join(iter(lambda: connection.recv(64), b""))
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-    if not answer:
-        raise RuntimeError(f"the fork server at {path} stopped before its child finished:\n{stderr[-4000:]}")
-    return subprocess.CompletedProcess(request["args"], int(answer), stdout, stderr)
 
 
 def pytest_in(wanted: list[str], args: list[str]) -> int:

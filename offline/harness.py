@@ -14,6 +14,7 @@ import base64
 import contextlib
 import contextvars
 import hashlib
+import importlib
 import json
 import os
 import runpy
@@ -331,6 +332,19 @@ def stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:
 
 def project_name(project_dir: Path = PROJECT_DIR) -> str:
     return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+
+
+#: The provider modules the program creates its resources from (components/). The providers import each on first use,
+#: which is most of a command's start-up (1.2 of 2.9 s for `python -m offline plan dev`).
+AWS_MODULES = ("cloudwatch", "ec2", "glue", "iam", "kms", "lambda_", "mwaa", "s3", "scheduler", "sns", "vpc")
+PROVIDER_MODULES = (*(f"pulumi_aws.{name}" for name in AWS_MODULES), "pulumi_aws_native.mwaaserverless")
+
+
+def preload_providers() -> None:
+    """Import PROVIDER_MODULES now: a fork server's preload (offline/forkserver.py). A module a fork adds to the
+    program still works, imported on first use as before."""
+    for name in PROVIDER_MODULES:
+        importlib.import_module(name)
 
 
 def run_stack(

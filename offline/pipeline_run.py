@@ -33,10 +33,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from components.serverless_workflow import EVENT_SOURCE, FAILURE_EVENTS
-from offline import airflow_env, cache
+from offline import airflow_env, cache, forkserver
 from offline.dags import SERVERLESS_REQUIREMENTS
 from offline.exits import FAILED, PASSED, run_main
-from offline.harness import PROJECT_DIR, StackRun, object_body, render_workflow_folder, run_stack, stack_settings, workflow_definition
+from offline.harness import (
+    PROJECT_DIR,
+    StackRun,
+    object_body,
+    preload_providers,
+    render_workflow_folder,
+    run_stack,
+    stack_settings,
+    workflow_definition,
+)
 from settings import WEEKDAYS, PipelineSettings, Settings
 
 DAG_ID = "lambda_glue_pipeline"
@@ -330,6 +339,15 @@ def as_json(reports: list[PipelineReport]) -> list[dict[str, Any]]:
     return [asdict(r) | {"as_expected": r.as_expected, "problems": r.problems} for r in reports]
 
 
+def preload() -> None:
+    """For the fork server (offline/forkserver.py): the program's provider modules and the embedded AWS's services."""
+    from moto.backends import get_backend
+
+    preload_providers()
+    for service in ("events", "glue", "iam", "lambda", "s3", "sns", "sqs", "sts"):
+        get_backend(service)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline.pipeline_run", description=__doc__.splitlines()[0])
     parser.add_argument("stack", nargs="?", default="dev")
@@ -340,7 +358,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--project", type=Path, default=PROJECT_DIR, help="the Pulumi program's folder (default: this repository)")
     args = parser.parse_args(argv)
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
-    airflow_env.session()
+    forkserver.session()
     with contextlib.redirect_stdout(sys.stderr):  # the code runtimes print (the Glue script's log); the report owns stdout
         reports, cached = run_scenarios(args.stack, scenarios, args.airflow_version, args.project, use_cache=not args.no_cache)
     note = f"(cached {cached}: the stack's plan, its code and these tools are unchanged since; --no-cache runs it again)"

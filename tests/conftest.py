@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from offline import airflow_env
+from offline import forkserver
 from offline.harness import AT_VARIABLE, StackRun, run_stack
 from tests.stackkit import RUNNING_AT
 
@@ -38,4 +38,4 @@ def pytest_configure(config: pytest.Config) -> None:
     """Every mocked run decides its duty cycle at RUNNING_AT unless a test passes `at`; every test and command shares
     the session's Airflow fork servers (made by the controller, inherited by xdist's workers)."""
     os.environ[AT_VARIABLE] = RUNNING_AT.isoformat()
-    airflow_env.session()
+    forkserver.session()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from offline import cache
 from offline.harness import PROJECT_DIR, run_stack
 from offline.pipeline_run import run_key
+from tests.clikit import cli
 from tests.stackkit import PAUSED_AT, RUNNING_AT, copy_project
 
 
@@ -79,8 +79,7 @@ def test_a_broken_glue_script_is_run_not_served_from_the_cache(copies):
     _, project = copies
 
     def run() -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "offline.pipeline_run", "lite", "--project", str(project), "--json"]
-        return subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+        return cli("offline.pipeline_run", "lite", "--project", str(project), "--json")
 
     first = run()
     assert first.returncode == 0, first.stderr[-2000:]

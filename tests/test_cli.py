@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
 from offline.__main__ import COMMANDS
 from offline.harness import PROJECT_DIR
+from tests.clikit import cli
 
 AT_RUN = "2026-11-23T04:30Z"
 
 
 def offline(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "offline", *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+    return cli("offline", *args)
 
 
 def test_the_plan_shows_the_tree_once_and_the_paused_state_as_its_difference():

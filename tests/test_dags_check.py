@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import zoneinfo
 from datetime import datetime
 from pathlib import Path
@@ -12,12 +11,12 @@ from pathlib import Path
 import yaml
 
 from offline.harness import PROJECT_DIR, StackRun, render_dag_folder, stack_settings
+from tests.clikit import cli
 from tests.stackkit import copy_project, reset_to_reference
 
 
 def dags(project: Path, *args: str, stacks: tuple[str, ...] = ("dev",)) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "offline", "dags", *stacks, "--project", str(project), *args]
-    return subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+    return cli("offline", "dags", *stacks, "--project", str(project), *args)
 
 
 def test_the_folder_is_what_pulumi_up_uploads_under_dags(dev: StackRun, tmp_path: Path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pulumi
@@ -12,11 +11,12 @@ import pytest
 import yaml
 
 from offline.harness import PROJECT_DIR, run_stack
+from tests.clikit import cli
 from tests.stackkit import RUNNING_AT, copy_project, with_setting
 
 
 def offline(*args: str, module: str = "offline") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+    return cli(module, *args)
 
 
 def edit_stack(project: Path, section: str, key: str, value: object) -> Path:

@@ -1,4 +1,4 @@
-"""The Airflow fork servers (offline/airflow_side/forkserver.py): a forked child reports exactly what a new process
+"""The fork servers (offline/forkserver.py): a forked child reports exactly what a new process
 reports, on every supported Airflow, and a session's servers go when the session does."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from offline import airflow_env
+from offline import airflow_env, forkserver
 from offline.harness import PROJECT_DIR, render_dag_folder
 from tests.stackkit import RUNNING_AT
 
@@ -47,7 +47,7 @@ def test_a_forked_pipeline_run_reports_what_new_processes_report():
     def reports(fork: str) -> list[dict]:
         command = [sys.executable, "-m", "offline.pipeline_run", "dev", "--scenario", "bad-input", "--no-cache", "--json"]
         done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600,
-                              env=os.environ | {airflow_env.FORK: fork})  # fmt: skip
+                              env=os.environ | {forkserver.FORK: fork})  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
         # An alert names the failed task and its error's type; what follows has request ids, job run ids and dates.
         return [r | {"alerts": [alert.split("(")[0] for alert in r["alerts"]]} for r in json.loads(done.stdout)]
@@ -63,8 +63,8 @@ def test_a_session_replaces_a_killed_server_and_stops_its_servers_when_it_ends(t
     script = f"""
 import json, os, signal, sys
 from pathlib import Path
-from offline import airflow_env
-folder = airflow_env.session()
+from offline import airflow_env, forkserver
+folder = forkserver.session()
 first = airflow_env.run({version!r}, {CHECK!r}, [{str(PROJECT_DIR / "dags")!r}], Path({str(tmp_path)!r}) / "a")
 (pid_file,) = folder.glob("*.pid")
 killed = int(pid_file.read_text())
@@ -73,7 +73,7 @@ second = airflow_env.run({version!r}, {CHECK!r}, [{str(PROJECT_DIR / "dags")!r}]
 pids = [int(p.read_text()) for p in folder.glob("*.pid")]
 print(json.dumps({{"folder": str(folder), "killed": killed, "pids": pids, "same": first["dags"] == second["dags"]}}))
 """
-    env = {k: v for k, v in os.environ.items() if k != airflow_env.SERVERS}  # its own session, not the suite's
+    env = {k: v for k, v in os.environ.items() if k != forkserver.SERVERS}  # its own session, not the suite's
     done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)

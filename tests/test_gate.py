@@ -12,6 +12,7 @@ import yaml
 
 from offline.gate import PolicyPackProcess, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, StackRun, run_stack
+from tests.clikit import cli
 from tests.stackkit import copy_project
 
 MANDATORY_BY_DESIGN = {
@@ -74,7 +75,7 @@ def broken_project(tmp_path: Path) -> Path:
 
 
 def offline(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "offline", *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    return cli("offline", *args)
 
 
 @pytest.mark.reference

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import zoneinfo
 from datetime import UTC, date, datetime, time
 
@@ -12,8 +11,9 @@ import pytest
 
 from functions.validate_input.handler import input_key
 from offline.airflow_env import default_version, versions
-from offline.harness import PROJECT_DIR, stack_settings
+from offline.harness import stack_settings
 from offline.pipeline_run import PipelineReport
+from tests.clikit import cli
 
 
 def run_instant(day: str) -> datetime:
@@ -24,9 +24,7 @@ def run_instant(day: str) -> datetime:
 
 
 def pipeline(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "offline.pipeline_run", *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600
-    )
+    return cli("offline.pipeline_run", *args)
 
 
 def all_scenarios(stack: str) -> dict[str, dict]:

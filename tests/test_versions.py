@@ -16,6 +16,7 @@ from offline.gate import PolicyPackProcess
 from offline.harness import PROJECT_DIR, run_stack, stack_settings
 from offline.requirements_check import check_requirements
 from settings import ConfigError
+from tests.clikit import cli
 from tests.stackkit import copy_project, with_setting
 
 CONSTRAINT_LINE = '--constraint "https://raw.githubusercontent.com/apache/airflow/constraints-{}/constraints-3.12.txt"'
@@ -89,8 +90,7 @@ def project_with_requirements(tmp_path: Path, *lines: str) -> Path:
 
 
 def requirements(*args: str, project: Path = PROJECT_DIR) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "offline", "requirements", *args, "--project", str(project)]
-    return subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+    return cli("offline", "requirements", *args, "--project", str(project))
 
 
 def test_bytecode_is_kept_after_the_first_import_even_where_writing_it_is_turned_off(tmp_path: Path):

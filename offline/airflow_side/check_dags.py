@@ -104,7 +104,7 @@ def check(folder: Path, at: datetime | None = None) -> dict[str, Any]:
 
 
 def preload() -> None:
-    """What every check imports, once, in the fork server (forkserver.py): Airflow's parser and serializer, the DAG
+    """What every check imports, once, in the fork server (offline/forkserver.py): Airflow's parser and serializer, the DAG
     authoring API and the Amazon provider modules the shipped DAG imports."""
     import airflow.providers.amazon.aws.hooks.sns
     import airflow.providers.amazon.aws.operators.glue
@@ -113,6 +113,15 @@ def preload() -> None:
     import airflow.timetables.trigger  # noqa: F401
 
     from offline.airflow_side import compat  # noqa: F401
+
+
+def after_fork() -> None:
+    """In a child of the fork server (offline/forkserver.py): Airflow set up from the request's environment, as `import
+    airflow` does in `check`, with the same stdout (its log handlers keep the stream they start with)."""
+    from offline.airflow_side.compat import initialize_as_imported
+
+    with contextlib.redirect_stdout(sys.stderr):
+        initialize_as_imported()
 
 
 def main(argv: list[str]) -> int:

@@ -85,7 +85,7 @@ def one_execution_api_per_process() -> None:
 def initialize_as_imported() -> None:
     """Airflow set up from this process's environment, in a process forked from one that imported it as a library.
 
-    The fork server (forkserver.py) imports Airflow with `_AIRFLOW__AS_LIBRARY`, so `import airflow` skipped
+    The fork server (offline/forkserver.py) imports Airflow with `_AIRFLOW__AS_LIBRARY`, so `import airflow` skipped
     `settings.initialize()`, but the config objects were still built from the server's environment: they are built
     again here from this one, as `import airflow` would, then `settings.initialize()` runs. Every module that copied
     one of the replaced values (`from airflow.settings import DAGS_FOLDER`, `from airflow.configuration import conf`)

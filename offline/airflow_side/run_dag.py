@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from offline.airflow_side.check_dags import describe, import_error
+from offline.airflow_side.check_dags import after_fork, describe, import_error
 from offline.exits import BAD_INPUT
 
 
@@ -71,6 +71,9 @@ def preload() -> None:
 
     check_preload()
     build_execution_api()
+
+
+__all__ = ["after_fork", "main", "preload"]  # after_fork: the check's (offline/forkserver.py calls it)
 
 
 class DagImportError(ValueError):

@@ -1,0 +1,248 @@
+"""Preloaded processes that fork a child per command, so a command skips the imports every new process repeats.
+
+python -m offline.forkserver <socket> <module>   (started by `call`, in whichever environment runs <module>)
+
+A DAG check or pipeline run spends most of its CPU before it reaches the DAG: importing Airflow and, for a run,
+generating Cadwyn's routers for every execution-API version; a command of the toolchain spends most of its own
+importing the Pulumi providers' modules its program uses. A server imports <module> and calls its `preload()` once.
+Each request then forks: the child takes the caller's stdin, stdout and stderr (passed over the socket), working
+directory and environment, calls the module's `after_fork()` if it has one (the Airflow side sets Airflow up from the
+request's environment there: airflow_side/compat.py), and runs as `python -m <module> <args>` does. The caller gets
+the child's exit code as `subprocess` reports it, so `call` stands in for `subprocess.run(..., capture_output=True)`.
+
+Servers belong to a session, a folder named by $OFFLINE_FORK_SERVERS that every process the session starts inherits
+(a `bin/offline` run, a pytest session): the first caller that needs a server for (interpreter, module) starts it, the
+rest share it, and the process that made the folder stops every server and its children when it exits. A server also
+exits after IDLE_SECONDS without work. OFFLINE_FORK=0 runs each command in a new process instead (to compare, or to
+rule the servers out). Only the standard library: it runs in the toolchain and in every Airflow environment.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import runpy
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+#: The folder of this session's servers, inherited by every process the session starts.
+SERVERS = "OFFLINE_FORK_SERVERS"
+#: Set to 0 for a new process per command instead.
+FORK = "OFFLINE_FORK"
+#: How long a server waits for a request before it exits (a session that ended without stopping it, say).
+IDLE_SECONDS = 300
+#: stdin, stdout and stderr of each request, in that order.
+STANDARD_STREAMS = 3
+
+
+# --- the caller's side -------------------------------------------------------------------------------------------
+
+
+def call(
+    python: Path, module: str, args: list[str], cwd: Path, env: dict[str, str], stdin: str = "", server_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` in `cwd` with `env`, forked from the session's server for (python, module), which
+    starts with `server_env` (default `env`) if it isn't running; reported as `subprocess.run(..., text=True,
+    capture_output=True)` reports it."""
+    if os.environ.get(FORK) == "0":
+        command = [str(python), "-m", module, *args]
+        return subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=cwd, env=env)
+    request = {"module": module, "args": args, "cwd": str(cwd), "env": env}
+    try:
+        return _forked(_server(python, module, cwd, server_env or env), request, stdin)
+    except ConnectionRefusedError:  # its server stopped between our check and the call (idle, or killed): another
+        return _forked(_server(python, module, cwd, server_env or env), request, stdin)
+
+
+def session() -> Path:
+    """This session's folder: inherited, or made now and cleaned up (servers stopped) when this process exits.
+
+    A command calls it before it starts the processes that should share its servers."""
+    if folder := os.environ.get(SERVERS):
+        return Path(folder)
+    folder = Path(tempfile.mkdtemp(prefix="fork-servers-"))
+    os.environ[SERVERS] = str(folder)
+    atexit.register(stop_servers, folder)
+    return folder
+
+
+def stop_servers(folder: Path) -> None:
+    """Stop every server of a session, with whatever it is still running (each leads its own process group)."""
+    for pid_file in folder.glob("*.pid"):
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+_STARTED: list[subprocess.Popen] = []  # kept so that Popen doesn't warn that they still run; the OS reaps them
+
+
+def _server(python: Path, module: str, cwd: Path, env: dict[str, str]) -> Path:
+    """The socket of the session's server for (python, module), started and preloaded first if it isn't running."""
+    folder = session()
+    key = hashlib.sha256(f"{python}\0{module}\0{cwd}".encode()).hexdigest()[:12]
+    path, pid_file, log = folder / f"{key}.sock", folder / f"{key}.pid", folder / f"{key}.log"
+    with (folder / f"{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one starter per server, across threads and processes
+        if path.exists() and _alive(pid_file):
+            return path
+        path.unlink(missing_ok=True)
+        with log.open("w") as output:
+            server = subprocess.Popen(
+                [str(python), "-m", "offline.forkserver", str(path), module],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stopping it stops its children
+            )
+        _STARTED.append(server)
+        pid_file.write_text(str(server.pid))
+        while not path.exists():
+            if server.poll() is not None:
+                raise RuntimeError(f"the fork server for {module} in {python} exited ({server.returncode}):\n{log.read_text()[-4000:]}")
+            time.sleep(0.02)
+    return path
+
+
+def _alive(pid_file: Path) -> bool:
+    try:
+        pid = int(pid_file.read_text())
+        with contextlib.suppress(ChildProcessError):  # started by this process: reap it if it has ended
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return False
+        os.kill(pid, 0)
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return False
+    return True
+
+
+def _forked(path: Path, request: dict, stdin: str) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryFile() as given, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        given.write(stdin.encode())
+        given.seek(0)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.connect(str(path))
+            socket.send_fds(connection, [json.dumps(request).encode()], [given.fileno(), out.fileno(), err.fileno()])
+            connection.shutdown(socket.SHUT_WR)
+            answer = b"".join(iter(lambda: connection.recv(64), b""))
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if not answer:
+        raise RuntimeError(f"the fork server at {path} stopped before its child finished:\n{stderr[-4000:]}")
+    return subprocess.CompletedProcess([request["module"], *request["args"]], int(answer), stdout, stderr)
+
+
+# --- the server's side -------------------------------------------------------------------------------------------
+
+
+def _main_module(module: str) -> str:
+    """What `python -m <module>` executes: the module, or a package's __main__."""
+    spec = importlib.util.find_spec(module)
+    return f"{module}.__main__" if spec is not None and spec.submodule_search_locations is not None else module
+
+
+def _read_request(connection: socket.socket) -> tuple[dict, list[int]]:
+    data, fds, _, _ = socket.recv_fds(connection, 1 << 16, STANDARD_STREAMS)
+    chunks = [data]
+    while chunk := connection.recv(1 << 16):
+        chunks.append(chunk)
+    return json.loads(b"".join(chunks)), fds
+
+
+def _child(target: str, request: dict, fds: list[int]) -> None:
+    """Become `python -m <module> <args>` in the caller's cwd and environment; never returns."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for standard, fd in enumerate(fds):
+        os.dup2(fd, standard)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    code: object = 0
+    try:
+        after_fork = getattr(sys.modules[target], "after_fork", None)
+        if after_fork is not None:
+            after_fork()
+        sys.modules.pop(target)  # run from its file as __main__, as -m does (what it imports stays preloaded)
+        sys.argv = [request["module"], *request["args"]]
+        runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        code = exc.code
+    except BaseException:  # what Python does with an uncaught exception: the traceback, then exit 1
+        traceback.print_exc()
+        code = 1
+    finally:
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()  # the module's own (Airflow's dispose_orm, logging's), as at a normal exit
+            sys.stdout.flush()
+            sys.stderr.flush()
+    if code is None or isinstance(code, int):
+        os._exit(code or 0)
+    print(code, file=sys.stderr)  # sys.exit("message"): Python prints it and exits 1
+    os._exit(1)
+
+
+def serve(path: str, module: str) -> int:
+    target = _main_module(module)
+    preload = getattr(importlib.import_module(target), "preload", None)
+    if preload is not None:
+        preload()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(f"{path}.new")
+    listener.listen(64)
+    os.rename(f"{path}.new", path)  # the socket appears at `path` listening, once the preload is done
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes select() through the pipe
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    selector.register(wake_read, selectors.EVENT_READ)
+    running: dict[int, socket.socket] = {}
+    while True:
+        events = selector.select(timeout=IDLE_SECONDS)
+        if not events and not running:
+            os.unlink(path)
+            return 0
+        for key, _ in events:
+            if key.fileobj is listener:
+                connection, _ = listener.accept()
+                request, fds = _read_request(connection)
+                if (pid := os.fork()) == 0:  # from this single thread: fork and threads don't mix
+                    listener.close()
+                    connection.close()
+                    _child(target, request, fds)
+                for fd in fds:
+                    os.close(fd)
+                running[pid] = connection
+            else:
+                os.read(wake_read, 4096)
+        while running and (ended := os.waitpid(-1, os.WNOHANG))[0]:
+            connection = running.pop(ended[0])
+            with contextlib.suppress(OSError):  # a caller that gave up
+                connection.sendall(str(os.waitstatus_to_exitcode(ended[1])).encode())
+            connection.close()
+
+
+if __name__ == "__main__":
+    sys.exit(serve(sys.argv[1], sys.argv[2]))
