@@ -20,7 +20,6 @@ import concurrent.futures
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from duty_cycle import GITHUB_MINUTE_USD, RECHECK_MINUTES, DutyCycle
+from offline import forkserver
 from offline.airflow_env import versions
 from offline.dags import DagCheck, check_dags, check_workflow
 from offline.dags import render as render_dags
@@ -38,7 +38,6 @@ from offline.docs import DOC as DOCS_FILE
 from offline.docs import main as docs_main
 from offline.docs import stale as stale_docs
 from offline.exits import FAILED, PASSED, check_child, run_main
-from offline.forkserver import session as fork_session
 from offline.gate import PolicyPackProcess, as_json, render, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, StackRun, preload_providers, run_stack, stack_names, stack_settings
 from offline.pipeline_run import SCENARIOS
@@ -97,11 +96,11 @@ timings = Timings()
 
 
 def pipeline(stack: str, project: Path, as_json: bool, scenario: str, version: str | None, use_cache: bool) -> tuple[bool, object]:
-    """The DAG's run for `scenario`, in its own process (it hosts moto and starts the stack's Airflow)."""
-    command = [sys.executable, "-m", "offline.pipeline_run", stack, "--project", str(project), "--scenario", scenario,
-               *(["--airflow-version", version] if version else []), *(["--json"] if as_json else []),
-               *([] if use_cache else ["--no-cache"])]  # fmt: skip
-    done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True)
+    """The DAG's run for `scenario`, in its own process (it hosts moto and starts the stack's Airflow), forked from the
+    session's server for it (offline/forkserver.py)."""
+    args = [stack, "--project", str(project), "--scenario", scenario, *(["--airflow-version", version] if version else []),
+            *(["--json"] if as_json else []), *([] if use_cache else ["--no-cache"])]  # fmt: skip
+    done = forkserver.call(Path(sys.executable), "offline.pipeline_run", args, PROJECT_DIR, dict(os.environ))
     check_child(done, f"pipeline run for {stack}", ok=(PASSED, FAILED), context=f"pipeline run for {stack}: ")
     return done.returncode == PASSED, json.loads(done.stdout) if as_json else done.stdout
 
@@ -226,7 +225,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["docs"]:
         return docs_main(argv[1:])
     args = parse(argv)
-    fork_session()  # before the threads and processes that share its fork servers
+    forkserver.session()  # before the threads and processes that share its fork servers
     timings.reset()
     stacks = args.stacks or stack_names(args.project)
     pack_dir = args.project / "policies"
