@@ -47,6 +47,8 @@ FORK = "OFFLINE_FORK"
 IDLE_SECONDS = 300
 #: stdin, stdout and stderr of each request, in that order.
 STANDARD_STREAMS = 3
+#: What a server sends once it has forked a request's child; the child's exit code follows when it ends.
+_STARTED_MARK = b"+"
 
 
 # --- the caller's side -------------------------------------------------------------------------------------------
@@ -62,10 +64,11 @@ def call(
         command = [str(python), "-m", module, *args]
         return subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=cwd, env=env)
     request = {"module": module, "args": args, "cwd": str(cwd), "env": env}
+    path, pid = _server(python, module, cwd, server_env or env)
     try:
-        return _forked(_server(python, module, cwd, server_env or env), request, stdin)
-    except ConnectionRefusedError:  # its server stopped between our check and the call (idle, or killed): another
-        return _forked(_server(python, module, cwd, server_env or env), request, stdin)
+        return _forked(path, request, stdin)
+    except _NotStartedError:  # its server stopped before it took the request (idle, or killed): another one runs it
+        return _forked(_server(python, module, cwd, server_env or env, replacing=pid)[0], request, stdin)
 
 
 def session() -> Path:
@@ -91,15 +94,20 @@ def stop_servers(folder: Path) -> None:
 _STARTED: list[subprocess.Popen] = []  # kept so that Popen doesn't warn that they still run; the OS reaps them
 
 
-def _server(python: Path, module: str, cwd: Path, env: dict[str, str]) -> Path:
-    """The socket of the session's server for (python, module), started and preloaded first if it isn't running."""
+def _server(python: Path, module: str, cwd: Path, env: dict[str, str], replacing: int | None = None) -> tuple[Path, int]:
+    """(socket, pid) of the session's server for (python, module), started and preloaded first if it isn't running, or
+    if it is the server `replacing` names (one that failed to take a request: stopped for good here)."""
     folder = session()
     key = hashlib.sha256(f"{python}\0{module}\0{cwd}".encode()).hexdigest()[:12]
     path, pid_file, log = folder / f"{key}.sock", folder / f"{key}.pid", folder / f"{key}.log"
     with (folder / f"{key}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one starter per server, across threads and processes
-        if path.exists() and _alive(pid_file):
-            return path
+        running = _running(pid_file)
+        if running is not None and running == replacing:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(running, signal.SIGKILL)
+        elif running is not None and path.exists():
+            return path, running
         path.unlink(missing_ok=True)
         with log.open("w") as output:
             server = subprocess.Popen(
@@ -117,19 +125,24 @@ def _server(python: Path, module: str, cwd: Path, env: dict[str, str]) -> Path:
             if server.poll() is not None:
                 raise RuntimeError(f"the fork server for {module} in {python} exited ({server.returncode}):\n{log.read_text()[-4000:]}")
             time.sleep(0.02)
-    return path
+    return path, server.pid
 
 
-def _alive(pid_file: Path) -> bool:
+def _running(pid_file: Path) -> int | None:
+    """The pid in `pid_file` if that process still runs."""
     try:
         pid = int(pid_file.read_text())
         with contextlib.suppress(ChildProcessError):  # started by this process: reap it if it has ended
             if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return False
+                return None
         os.kill(pid, 0)
     except (FileNotFoundError, ProcessLookupError, ValueError):
-        return False
-    return True
+        return None
+    return pid
+
+
+class _NotStartedError(ConnectionError):
+    """The server closed the connection before it acknowledged the request: nothing ran."""
 
 
 def _forked(path: Path, request: dict, stdin: str) -> subprocess.CompletedProcess:
@@ -137,10 +150,18 @@ def _forked(path: Path, request: dict, stdin: str) -> subprocess.CompletedProces
         given.write(stdin.encode())
         given.seek(0)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            connection.connect(str(path))
-            socket.send_fds(connection, [json.dumps(request).encode()], [given.fileno(), out.fileno(), err.fileno()])
-            connection.shutdown(socket.SHUT_WR)
-            answer = b"".join(iter(lambda: connection.recv(64), b""))
+            try:
+                connection.connect(str(path))
+                socket.send_fds(connection, [json.dumps(request).encode()], [given.fileno(), out.fileno(), err.fileno()])
+                connection.shutdown(socket.SHUT_WR)
+                started = connection.recv(1) == _STARTED_MARK
+            except (ConnectionError, FileNotFoundError) as exc:
+                raise _NotStartedError(path) from exc
+            if not started:
+                raise _NotStartedError(path)
+            answer = b""
+            with contextlib.suppress(ConnectionError):  # the server died: reported below, as no exit code
+                answer = b"".join(iter(lambda: connection.recv(64), b""))
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
@@ -234,6 +255,8 @@ def serve(path: str, module: str) -> int:
                     _child(target, request, fds)
                 for fd in fds:
                     os.close(fd)
+                with contextlib.suppress(OSError):  # a caller that gave up
+                    connection.sendall(_STARTED_MARK)
                 running[pid] = connection
             else:
                 os.read(wake_read, 4096)
