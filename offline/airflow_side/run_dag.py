@@ -20,6 +20,8 @@ from typing import Any
 from offline.airflow_side.check_dags import after_fork, describe, import_error
 from offline.exits import BAD_INPUT
 
+__all__ = ["after_fork", "main", "preload", "run"]  # after_fork: the check's, for offline/forkserver.py
+
 
 def _first_run_on(dag: Any, day: date) -> datetime:
     from offline.airflow_side.compat import next_run_after
@@ -71,9 +73,6 @@ def preload() -> None:
 
     check_preload()
     build_execution_api()
-
-
-__all__ = ["after_fork", "main", "preload"]  # after_fork: the check's (offline/forkserver.py calls it)
 
 
 class DagImportError(ValueError):
