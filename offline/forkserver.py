@@ -77,7 +77,8 @@ def session() -> Path:
     A command calls it before it starts the processes that should share its servers."""
     if folder := os.environ.get(SERVERS):
         return Path(folder)
-    folder = Path(tempfile.mkdtemp(prefix="fork-servers-"))
+    # Under /tmp where there is one: a socket's path must stay short (104 bytes on macOS, whose $TMPDIR alone is ~50).
+    folder = Path(tempfile.mkdtemp(prefix="fork-servers-", dir="/tmp" if os.path.isdir("/tmp") else None))
     os.environ[SERVERS] = str(folder)
     atexit.register(stop_servers, folder)
     return folder
