@@ -94,26 +94,30 @@ def initialize_as_imported() -> None:
     from airflow import configuration, settings
 
     os.environ.pop("_AIRFLOW__AS_LIBRARY", None)
-    before = {**vars(configuration), **vars(settings)}
+    old_configuration = dict(vars(configuration))
     configuration.AIRFLOW_HOME = configuration.get_airflow_home()
     configuration.AIRFLOW_CONFIG = configuration.get_airflow_config(configuration.AIRFLOW_HOME)
     configuration.conf = configuration.initialize_config()
     configuration.secrets_backend_list = configuration.initialize_secrets_backends()
     configuration.conf.validate()
+    replaced = [(old_configuration, vars(configuration))]
     sdk_configuration = sys.modules.get("airflow.sdk.configuration")  # 3.2+: built on first use, from the environment
     if sdk_configuration is not None and "conf" in vars(sdk_configuration):
-        before["sdk conf"] = sdk_configuration.conf
+        old_sdk_conf = sdk_configuration.conf
         sdk_configuration.conf = sdk_configuration.initialize_config()
-    _repoint(before, {**vars(configuration), "sdk conf": getattr(sdk_configuration, "conf", None)})
-    before = dict(vars(settings))
+        replaced.append(({"conf": old_sdk_conf}, {"conf": sdk_configuration.conf}))
+    _repoint(replaced)
+    old_settings = dict(vars(settings))
     settings.initialize()
-    _repoint(before, vars(settings))
+    _repoint([(old_settings, vars(settings))])
 
 
-def _repoint(before: dict[str, Any], after: dict[str, Any]) -> None:
-    """Every module attribute holding a value of `before` that `after` replaced now holds the replacement."""
-    replaced = {
+def _repoint(replaced: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Every module attribute holding a value that a (before, after) pair of one module's namespace shows replaced now
+    holds the replacement (values compared by identity; None, numbers and "" are too common to follow)."""
+    new = {
         id(old): after[name]
+        for before, after in replaced
         for name, old in before.items()
         if name in after and after[name] is not old and not (old is None or isinstance(old, bool | int | float) or old == "")
     }
@@ -121,5 +125,5 @@ def _repoint(before: dict[str, Any], after: dict[str, Any]) -> None:
         namespace = getattr(module, "__dict__", None)
         if isinstance(namespace, dict):
             for attribute, value in list(namespace.items()):
-                if id(value) in replaced:  # `before` keeps every replaced value alive, so its id is its own
-                    namespace[attribute] = replaced[id(value)]
+                if id(value) in new:  # `replaced` keeps every old value alive, so its id is its own
+                    namespace[attribute] = new[id(value)]

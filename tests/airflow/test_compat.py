@@ -38,7 +38,8 @@ from offline.airflow_side.compat import initialize_as_imported
 new = Path(sys.argv[1])
 os.environ.update(AIRFLOW_HOME=str(new), AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{new / 'airflow.db'}")
 initialize_as_imported()
-print(json.dumps({"dags": [settings.DAGS_FOLDER, serialized.DAGS_FOLDER], "db": str(settings.engine.url),
+print(json.dumps({"names": [settings.__name__, configuration.__name__, settings.log.name],
+                  "dags": [settings.DAGS_FOLDER, serialized.DAGS_FOLDER], "db": str(settings.engine.url),
                   "logs": [c.get("logging", "base_log_folder") for c in (configuration.conf, settings.conf, taskinstance.conf)]}))
 """
     old, new = tmp_path / "server", tmp_path / "child"
@@ -48,6 +49,7 @@ print(json.dumps({"dags": [settings.DAGS_FOLDER, serialized.DAGS_FOLDER], "db": 
     done = subprocess.run([sys.executable, "-c", script, str(new)], capture_output=True, text=True, env=environ, cwd=PROJECT_DIR)
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["names"] == ["airflow.settings", "airflow.configuration", "airflow.settings"]  # only what was replaced
     assert seen["dags"] == [str(new / "dags")] * 2
     assert seen["db"] == f"sqlite:///{new / 'airflow.db'}"
     assert seen["logs"] == [str(new / "logs")] * 3
