@@ -33,7 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from components.serverless_workflow import EVENT_SOURCE, FAILURE_EVENTS
-from offline import airflow_env, cache, forkserver
+from offline import airflow_env, cache
 from offline.dags import SERVERLESS_REQUIREMENTS
 from offline.exits import FAILED, PASSED, run_main
 from offline.harness import (
@@ -358,7 +358,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--project", type=Path, default=PROJECT_DIR, help="the Pulumi program's folder (default: this repository)")
     args = parser.parse_args(argv)
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
-    forkserver.session()
     with contextlib.redirect_stdout(sys.stderr):  # the code runtimes print (the Glue script's log); the report owns stdout
         reports, cached = run_scenarios(args.stack, scenarios, args.airflow_version, args.project, use_cache=not args.no_cache)
     note = f"(cached {cached}: the stack's plan, its code and these tools are unchanged since; --no-cache runs it again)"

@@ -12,7 +12,12 @@ from offline import forkserver
 from offline.harness import PROJECT_DIR
 
 
-def cli(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`python -m <module> <args>` with this environment (plus `env`), as `subprocess.run(..., capture_output=True,
-    text=True)` reports it."""
-    return forkserver.call(Path(sys.executable), module, list(args), PROJECT_DIR, os.environ | (env or {}))
+def cli(module: str, *args: str) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` with this environment, as `subprocess.run(..., capture_output=True, text=True)`
+    reports it."""
+    return forkserver.call(Path(sys.executable), module, list(args), PROJECT_DIR, dict(os.environ))
+
+
+def offline(*args: str) -> subprocess.CompletedProcess:
+    """`python -m offline <args>`: the CLI's commands."""
+    return cli("offline", *args)

@@ -36,6 +36,6 @@ collect_ignore = ["airflow"]  # tests/airflow runs inside the local Airflow (pyt
 
 def pytest_configure(config: pytest.Config) -> None:
     """Every mocked run decides its duty cycle at RUNNING_AT unless a test passes `at`; every test and command shares
-    the session's Airflow fork servers (made by the controller, inherited by xdist's workers)."""
+    the session's fork servers (made by the controller, inherited by xdist's workers)."""
     os.environ[AT_VARIABLE] = RUNNING_AT.isoformat()
     forkserver.session()

@@ -3,19 +3,13 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from offline.__main__ import COMMANDS
 from offline.harness import PROJECT_DIR
-from tests.clikit import cli
+from tests.clikit import offline
 
 AT_RUN = "2026-11-23T04:30Z"
-
-
-def offline(*args: str) -> subprocess.CompletedProcess:
-    return cli("offline", *args)
 
 
 def test_the_plan_shows_the_tree_once_and_the_paused_state_as_its_difference():

@@ -11,12 +11,8 @@ import pytest
 import yaml
 
 from offline.harness import PROJECT_DIR, run_stack
-from tests.clikit import cli
+from tests.clikit import offline
 from tests.stackkit import RUNNING_AT, copy_project, with_setting
-
-
-def offline(*args: str, module: str = "offline") -> subprocess.CompletedProcess:
-    return cli(module, *args)
 
 
 def edit_stack(project: Path, section: str, key: str, value: object) -> Path:

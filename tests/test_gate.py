@@ -12,7 +12,7 @@ import yaml
 
 from offline.gate import PolicyPackProcess, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, StackRun, run_stack
-from tests.clikit import cli
+from tests.clikit import offline
 from tests.stackkit import copy_project
 
 MANDATORY_BY_DESIGN = {
@@ -72,10 +72,6 @@ def broken_project(tmp_path: Path) -> Path:
     bucket_code = project / "components" / "secure_bucket.py"
     bucket_code.write_text(bucket_code.read_text().replace('{"status": "Enabled"}', '{"status": "Suspended"}'))
     return project
-
-
-def offline(*args: str) -> subprocess.CompletedProcess:
-    return cli("offline", *args)
 
 
 @pytest.mark.reference
