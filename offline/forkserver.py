@@ -1,6 +1,7 @@
 """Preloaded processes that fork a child per command, so a command skips the imports every new process repeats.
 
 python -m offline.forkserver <socket> <module>   (started by `call`, in whichever environment runs <module>)
+python -m offline.forkserver --session <command> [args]   (a session for every command <command> starts: .ci/run)
 
 A DAG check or pipeline run spends most of its CPU before it reaches the DAG: importing Airflow and, for a run,
 generating Cadwyn's routers for every execution-API version; a command of the toolchain spends most of its own
@@ -11,10 +12,11 @@ request's environment there: airflow_side/compat.py), and runs as `python -m <mo
 the child's exit code as `subprocess` reports it, so `call` stands in for `subprocess.run(..., capture_output=True)`.
 
 Servers belong to a session, a folder named by $OFFLINE_FORK_SERVERS that every process the session starts inherits
-(a `bin/offline` run, a pytest session): the first caller that needs a server for (interpreter, module) starts it, the
-rest share it, and the process that made the folder stops every server and its children when it exits. A server also
-exits after IDLE_SECONDS without work. OFFLINE_FORK=0 runs each command in a new process instead (to compare, or to
-rule the servers out). Only the standard library: it runs in the toolchain and in every Airflow environment.
+(a `bin/offline` run, a pytest session, or all that `--session <command>` starts, as CI does): the first caller that
+needs a server for (interpreter, module) starts it, the rest share it, and the process that made the folder stops every
+server and its children when it exits. A server also exits after IDLE_SECONDS without work. OFFLINE_FORK=0 runs each
+command in a new process instead (to compare, or to rule the servers out). Only the standard library: it runs in the
+toolchain and in every Airflow environment.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import gc
 import hashlib
 import importlib
 import importlib.util
@@ -90,6 +93,14 @@ def stop_servers(folder: Path) -> None:
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.killpg(int(pid_file.read_text()), signal.SIGTERM)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def within_session(command: list[str]) -> int:
+    """Run `command` in a session of its own: every command it starts shares its servers (CI's phases, one after
+    another and side by side, each preload once), and they stop when it ends; returns its exit code."""
+    session()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # stopped: its servers go too (atexit)
+    return subprocess.run(command).returncode
 
 
 _STARTED: list[subprocess.Popen] = []  # kept so that Popen doesn't warn that they still run; the OS reaps them
@@ -227,6 +238,7 @@ def serve(path: str, module: str) -> int:
     preload = getattr(importlib.import_module(target), "preload", None)
     if preload is not None:
         preload()
+    gc.freeze()  # what the preload made stays out of the children's collections, which would touch (copy) its pages
     sys.stdout.flush()
     sys.stderr.flush()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -269,4 +281,4 @@ def serve(path: str, module: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1], sys.argv[2]))
+    sys.exit(within_session(sys.argv[2:]) if sys.argv[1] == "--session" else serve(sys.argv[1], sys.argv[2]))

@@ -341,10 +341,11 @@ PROVIDER_MODULES = (*(f"pulumi_aws.{name}" for name in AWS_MODULES), "pulumi_aws
 
 
 def preload_providers() -> None:
-    """Import PROVIDER_MODULES now: a fork server's preload (offline/forkserver.py). A module a fork adds to the
-    program still works, imported on first use as before."""
+    """Load PROVIDER_MODULES now: a fork server's preload (offline/forkserver.py). pulumi_aws's submodules are lazy
+    (pulumi/_utils.py: _LazyModule), so importing one only registers it; reading an attribute loads it. A module a
+    fork adds to the program still works, loaded on first use as before."""
     for name in PROVIDER_MODULES:
-        importlib.import_module(name)
+        getattr(importlib.import_module(name), "__all__", None)
 
 
 def run_stack(

@@ -16,6 +16,8 @@ from offline import airflow_env, forkserver
 from offline.harness import PROJECT_DIR, render_dag_folder
 from tests.stackkit import RUNNING_AT
 
+pytestmark = pytest.mark.forkserver
+
 CHECK = "offline.airflow_side.check_dags"
 
 
@@ -57,14 +59,14 @@ def test_a_forked_pipeline_run_reports_what_new_processes_report():
 
 
 def test_a_session_replaces_a_killed_server_and_stops_its_servers_when_it_ends(tmp_path: Path):
-    """A command that owns its session: its server is killed mid-session, the next check starts another, and when the
-    command exits no server of its session is left."""
+    """A command run in a session of its own (`--session`, as .ci/run runs): its server is killed mid-session, the next
+    check starts another, and when the command exits, with its own exit code, no server of its session is left."""
     version = airflow_env.default_version()
     script = f"""
 import json, os, signal, sys
 from pathlib import Path
 from offline import airflow_env, forkserver
-folder = forkserver.session()
+folder = Path(os.environ[forkserver.SERVERS])
 first = airflow_env.run({version!r}, {CHECK!r}, [{str(PROJECT_DIR / "dags")!r}], Path({str(tmp_path)!r}) / "a")
 (pid_file,) = folder.glob("*.pid")
 killed = int(pid_file.read_text())
@@ -72,10 +74,12 @@ os.kill(killed, signal.SIGKILL)
 second = airflow_env.run({version!r}, {CHECK!r}, [{str(PROJECT_DIR / "dags")!r}], Path({str(tmp_path)!r}) / "b")
 pids = [int(p.read_text()) for p in folder.glob("*.pid")]
 print(json.dumps({{"folder": str(folder), "killed": killed, "pids": pids, "same": first["dags"] == second["dags"]}}))
+sys.exit(5)
 """
     env = {k: v for k, v in os.environ.items() if k != forkserver.SERVERS}  # its own session, not the suite's
-    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
+    command = [sys.executable, "-m", "offline.forkserver", "--session", sys.executable, "-c", script]
+    done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 5, done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert result["same"] and len(result["pids"]) == 1 and result["killed"] not in result["pids"]
     assert not Path(result["folder"]).exists()
@@ -90,3 +94,23 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has stopped; init reaps it later
     except FileNotFoundError:
         return False
+
+
+def test_the_commands_preload_leaves_none_of_its_provider_modules_for_a_run_to_load():
+    """A forked command runs its stack's program without loading the providers' modules the preload names (a module a
+    fork adds is loaded on first use). pulumi_aws's submodules are lazy (pulumi/_utils.py), so importing one by name
+    loads nothing: the preload has to read it."""
+    script = """
+import json, sys
+import offline.__main__ as command
+from offline.harness import PROVIDER_MODULES, run_stack
+command.preload()
+before = set(sys.modules)
+for stack in ("dev", "prod", "lite"):
+    run_stack(stack)
+inside = tuple(f"{name}." for name in PROVIDER_MODULES)
+print(json.dumps(sorted(n for n in set(sys.modules) - before if n in PROVIDER_MODULES or n.startswith(inside))))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout) == []
