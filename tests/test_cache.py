@@ -75,6 +75,7 @@ def test_a_changed_tool_scenario_or_version_is_a_new_key(monkeypatch, copies):
     assert cache.key("pipeline-runs", run, scenarios=["success"], version="3.0.6") != base
 
 
+@pytest.mark.long
 def test_a_broken_glue_script_is_run_not_served_from_the_cache(copies):
     _, project = copies
 

@@ -61,6 +61,7 @@ def test_a_bad_pack_config(tmp_path: Path):
     assert_bad_input(done, "policies/config/dev.json: mwaa-environment-class.enforcementLevel 'loud' must be one of")
 
 
+@pytest.mark.long
 def test_a_dag_that_does_not_import_stops_the_pipeline_run_with_its_file_and_line(tmp_path: Path):
     project = copy_project(tmp_path)
     (project / "dags" / "broken.py").write_text("from airflow.sdk import DAG\n\nwith DAG('x') as dag:\n    pass\ndef oops(:\n")

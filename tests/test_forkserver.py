@@ -16,7 +16,7 @@ from offline import airflow_env, forkserver
 from offline.harness import PROJECT_DIR, render_dag_folder
 from tests.stackkit import RUNNING_AT
 
-pytestmark = pytest.mark.forkserver
+pytestmark = [pytest.mark.forkserver, pytest.mark.long]
 
 CHECK = "offline.airflow_side.check_dags"
 

@@ -15,6 +15,8 @@ from offline.harness import stack_settings
 from offline.pipeline_run import PipelineReport
 from tests.clikit import cli
 
+pytestmark = pytest.mark.long
+
 
 def run_instant(day: str) -> datetime:
     """When dev's pipeline runs on `day`, in UTC (shipped: 04:30)."""
