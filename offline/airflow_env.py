@@ -200,7 +200,9 @@ def run(
     server (offline/forkserver.py, which imports Airflow as a library); returns the JSON it prints."""
     python = with_requirements(version, requirements)
     server = airflow_environ(forkserver.session() / "airflow-home", {"_AIRFLOW__AS_LIBRARY": "1"})  # read at import only
-    done = forkserver.call(python, module, args, PROJECT_DIR, airflow_environ(home, environ), stdin or "", server_env=server)
+    done = forkserver.call(
+        python, module, args, PROJECT_DIR, airflow_environ(home, environ), stdin or "", server_env=server, shared_by=Path(__file__).parent
+    )
     check_child(done, f"{module} on Airflow {version}")
     return json.loads(done.stdout)
 

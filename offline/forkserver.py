@@ -11,12 +11,13 @@ directory and environment, calls the module's `after_fork()` if it has one (the 
 request's environment there: airflow_side/compat.py), and runs as `python -m <module> <args>` does. The caller gets
 the child's exit code as `subprocess` reports it, so `call` stands in for `subprocess.run(..., capture_output=True)`.
 
-Servers belong to a session, a folder named by $OFFLINE_FORK_SERVERS that every process the session starts inherits
-(a `bin/offline` run, a pytest session, or all that `--session <command>` starts, as CI does): the first caller that
-needs a server for (interpreter, module) starts it, the rest share it, and the process that made the folder stops every
-server and its children when it exits. A server also exits after IDLE_SECONDS without work. OFFLINE_FORK=0 runs each
-command in a new process instead (to compare, or to rule the servers out). Only the standard library: it runs in the
-toolchain and in every Airflow environment.
+Servers belong to a session, a folder named by $OFFLINE_FORK_SERVERS that every process the session starts inherits (a
+`bin/offline` run, a pytest session, or all that `--session <command>` starts, as CI does): the first caller that needs
+a server for (interpreter, module, checkout) starts it, the rest share it, and the process that made the folder stops
+every server and its children when it exits. The Airflow side's servers stand for the content of offline/ rather than
+for a checkout, so CI's fork-like copy forks from the main checkout's. A server also exits after IDLE_SECONDS without
+work. OFFLINE_FORK=0 runs each command in a new process instead (to compare, or to rule the servers out). Only the
+standard library: it runs in the toolchain and in every Airflow environment.
 """
 
 from __future__ import annotations
@@ -58,20 +59,39 @@ _STARTED_MARK = b"+"
 
 
 def call(
-    python: Path, module: str, args: list[str], cwd: Path, env: dict[str, str], stdin: str = "", server_env: dict[str, str] | None = None
+    python: Path,
+    module: str,
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    stdin: str = "",
+    server_env: dict[str, str] | None = None,
+    shared_by: Path | None = None,
 ) -> subprocess.CompletedProcess:
-    """`python -m <module> <args>` in `cwd` with `env`, forked from the session's server for (python, module), which
-    starts with `server_env` (default `env`) if it isn't running; reported as `subprocess.run(..., text=True,
-    capture_output=True)` reports it."""
+    """`python -m <module> <args>` in `cwd` with `env`, forked from the session's server for (python, module, cwd),
+    which starts with `server_env` (default `env`) if it isn't running; reported as `subprocess.run(..., text=True,
+    capture_output=True)` reports it. With `shared_by`, a package whose children import only from there and from the
+    paths of the request, the content of that package stands for `cwd`: checkouts with the same sources there share a
+    server (the Airflow side, for CI's fork-like copy)."""
     if os.environ.get(FORK) == "0":
         command = [str(python), "-m", module, *args]
         return subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=cwd, env=env)
     request = {"module": module, "args": args, "cwd": str(cwd), "env": env}
-    path, pid = _server(python, module, cwd, server_env or env)
+    identity = _sources_digest(shared_by) if shared_by else str(cwd)
+    path, pid = _server(python, module, identity, cwd, server_env or env)
     try:
         return _forked(path, request, stdin)
     except _NotStartedError:  # its server stopped before it took the request (idle, or killed): another one runs it
-        return _forked(_server(python, module, cwd, server_env or env, replacing=pid)[0], request, stdin)
+        return _forked(_server(python, module, identity, cwd, server_env or env, replacing=pid)[0], request, stdin)
+
+
+def _sources_digest(package: Path) -> str:
+    """A digest of the Python files under `package`, by relative path and content."""
+    digest = hashlib.sha256()
+    for file in sorted(package.rglob("*.py")):
+        if "__pycache__" not in file.parts:
+            digest.update(file.relative_to(package).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def session() -> Path:
@@ -106,11 +126,12 @@ def within_session(command: list[str]) -> int:
 _STARTED: list[subprocess.Popen] = []  # kept so that Popen doesn't warn that they still run; the OS reaps them
 
 
-def _server(python: Path, module: str, cwd: Path, env: dict[str, str], replacing: int | None = None) -> tuple[Path, int]:
-    """(socket, pid) of the session's server for (python, module), started and preloaded first if it isn't running, or
-    if it is the server `replacing` names (one that failed to take a request: stopped for good here)."""
+def _server(python: Path, module: str, identity: str, cwd: Path, env: dict[str, str], replacing: int | None = None) -> tuple[Path, int]:
+    """(socket, pid) of the session's server for (python, module, identity), started in `cwd` and preloaded first if it
+    isn't running, or if it is the server `replacing` names (one that failed to take a request: stopped for good here)."""
     folder = session()
-    key = hashlib.sha256(f"{python}\0{module}\0{cwd}".encode()).hexdigest()[:12]
+    environment = python.parent.resolve() / python.name  # a linked environment (the fork-like copy's) is the same one
+    key = hashlib.sha256(f"{environment}\0{module}\0{identity}".encode()).hexdigest()[:12]
     path, pid_file, log = folder / f"{key}.sock", folder / f"{key}.pid", folder / f"{key}.log"
     with (folder / f"{key}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one starter per server, across threads and processes

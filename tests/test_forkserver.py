@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from offline import airflow_env, forkserver
 from offline.harness import PROJECT_DIR, render_dag_folder
-from tests.stackkit import RUNNING_AT
+from tests.stackkit import RUNNING_AT, copy_project
 
 pytestmark = [pytest.mark.forkserver, pytest.mark.long]
 
@@ -114,3 +115,34 @@ print(json.dumps(sorted(n for n in set(sys.modules) - before if n in PROVIDER_MO
     done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout) == []
+
+
+def test_checkouts_with_the_same_airflow_side_share_its_servers(dev, tmp_path: Path):
+    """CI's fork-like copy forks its DAG checks from the servers the main checkout started, since its offline/ is the
+    same (the children import only from there and from the request's paths); a checkout whose offline/ differs gets a
+    server of its own."""
+    copy = copy_project(tmp_path)
+    (copy / ".venv-airflow").symlink_to(PROJECT_DIR / ".venv-airflow")  # as tests/fork/apply.py links it
+    folder = render_dag_folder(dev, tmp_path / "dags")
+    script = f"""
+import json, sys
+from pathlib import Path
+from offline import airflow_env
+print(json.dumps(airflow_env.run({airflow_env.default_version()!r}, {CHECK!r}, [{str(folder)!r}], Path(sys.argv[1]))))
+"""
+    session = Path(tempfile.mkdtemp(prefix="fork-servers-", dir="/tmp"))  # this test's own
+    env = os.environ | {forkserver.SERVERS: str(session)}
+
+    def check(checkout: Path, home: str) -> tuple[dict, int]:
+        done = subprocess.run([sys.executable, "-c", script, str(tmp_path / home)], cwd=checkout, capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return without_parse_times(json.loads(done.stdout)), len(list(session.glob("*.pid")))
+
+    try:
+        main, servers = check(PROJECT_DIR, "main")
+        assert main["dags"] and check(copy, "copy") == (main, servers)
+        module = copy / "offline" / "airflow_side" / "check_dags.py"
+        module.write_text(module.read_text() + "\n# edited in this checkout only\n")
+        assert check(copy, "edited") == (main, servers + 1)
+    finally:
+        forkserver.stop_servers(session)
