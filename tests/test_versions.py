@@ -121,6 +121,7 @@ def test_ordinary_packages_that_pull_numpy_and_a_provider_resolve(tmp_path: Path
     assert set(report.resolved) == {"apache-airflow-providers-amazon", "pandas", "apache-airflow-providers-snowflake"}
 
 
+@pytest.mark.long  # PyPI resolutions: network-bound, so begun early, beside the work that needs the cores
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
