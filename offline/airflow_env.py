@@ -199,19 +199,26 @@ def run(
     """Run `python -m <module> <args>` in `version`'s environment (plus `requirements`), forked from its preloaded
     server (offline/forkserver.py, which imports Airflow as a library); returns the JSON it prints."""
     python = with_requirements(version, requirements)
-    server = airflow_environ(forkserver.session() / "airflow-home", {"_AIRFLOW__AS_LIBRARY": "1"})  # read at import only
-    done = forkserver.call(
-        python, module, args, PROJECT_DIR, airflow_environ(home, environ), stdin or "", server_env=server, shared_by=Path(__file__).parent
-    )
+    done = _forked(python, module, args, airflow_environ(home, environ), stdin or "")
     check_child(done, f"{module} on Airflow {version}")
     return json.loads(done.stdout)
+
+
+def _forked(python: Path, module: str, args: list[str], environ: dict[str, str], stdin: str = "", preloaded_by: str | None = None):
+    """`python -m <module> <args>` forked from the session's server of the Airflow side in that environment, which
+    imports Airflow as a library (read at import only) and stands for the content of offline/, not for a checkout."""
+    server = airflow_environ(forkserver.session() / "airflow-home", {"_AIRFLOW__AS_LIBRARY": "1"})
+    return forkserver.call(
+        python, module, args, PROJECT_DIR, environ, stdin, server_env=server, shared_by=Path(__file__).parent, preloaded_by=preloaded_by
+    )
 
 
 def pytest_in(wanted: list[str], args: list[str]) -> int:
     """pytest `args` inside each of the `wanted` versions' environments, against dev's DAG folder as `pulumi up` uploads
     it (rendered once). Several versions run concurrently, each on its own copy of the folder, home and database; their
-    outputs are printed one after another in version order, and a failure in any fails the whole. One version's output
-    streams as it comes (-s, --pdb)."""
+    outputs are printed one after another in version order, and a failure in any fails the whole; each is forked from
+    the session's pipeline-run server of its version (Airflow and the execution API's routers preloaded, as the suite
+    reuses it). One version's output streams as it comes (-s, --pdb), from a new process."""
     from offline.harness import render_dag_folder, run_stack
 
     for version in wanted:
@@ -223,9 +230,14 @@ def pytest_in(wanted: list[str], args: list[str]) -> int:
         def run_in(version: str) -> subprocess.CompletedProcess:  # builds the environment too, if it must, beside the others
             folder = shutil.copytree(rendered, Path(tmp) / version / "dags")
             environ = airflow_environ(Path(tmp) / version / "airflow", {"MWAA_AIRFLOW_VERSION": version, "MWAA_DAGS_FOLDER": str(folder)})
-            # --confcutdir: tests/conftest.py belongs to the toolchain (pulumi), which this environment doesn't have.
-            command = [str(ensure(version)), "-m", "pytest", "--confcutdir", "tests/airflow", *args]
-            return subprocess.run(command, cwd=PROJECT_DIR, env=environ, capture_output=capture, text=True)
+            # --confcutdir: tests/conftest.py belongs to the toolchain (pulumi), which this environment doesn't have. Plugins
+            # that Airflow itself imports (anyio's, by FastAPI; time_machine's, on 3.0) are in the server already, too
+            # late for pytest to rewrite their asserts; the tests' own modules are imported, and rewritten, in the child.
+            quiet = "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning"
+            pytest_args = ["--confcutdir", "tests/airflow", "-W", quiet, *args]
+            if capture:
+                return _forked(ensure(version), "pytest", pytest_args, environ, preloaded_by="offline.airflow_side.run_dag")
+            return subprocess.run([str(ensure(version)), "-m", "pytest", *pytest_args], cwd=PROJECT_DIR, env=environ, text=True)
 
         with concurrent.futures.ThreadPoolExecutor(len(wanted)) as pool:
             done = dict(zip(wanted, pool.map(run_in, wanted), strict=True))

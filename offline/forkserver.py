@@ -67,22 +67,25 @@ def call(
     stdin: str = "",
     server_env: dict[str, str] | None = None,
     shared_by: Path | None = None,
+    preloaded_by: str | None = None,
 ) -> subprocess.CompletedProcess:
     """`python -m <module> <args>` in `cwd` with `env`, forked from the session's server for (python, module, cwd),
     which starts with `server_env` (default `env`) if it isn't running; reported as `subprocess.run(..., text=True,
     capture_output=True)` reports it. With `shared_by`, a package whose children import only from there and from the
     paths of the request, the content of that package stands for `cwd`: checkouts with the same sources there share a
-    server (the Airflow side, for CI's fork-like copy)."""
+    server (the Airflow side, for CI's fork-like copy). With `preloaded_by`, the server is that module's (its preload
+    and after_fork), which then runs `module` (pytest, inside an Airflow environment)."""
     if os.environ.get(FORK) == "0":
         command = [str(python), "-m", module, *args]
         return subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=cwd, env=env)
     request = {"module": module, "args": args, "cwd": str(cwd), "env": env}
     identity = _sources_digest(shared_by) if shared_by else str(cwd)
-    path, pid = _server(python, module, identity, cwd, server_env or env)
+    server_module = preloaded_by or module
+    path, pid = _server(python, server_module, identity, cwd, server_env or env)
     try:
         return _forked(path, request, stdin)
     except _NotStartedError:  # its server stopped before it took the request (idle, or killed): another one runs it
-        return _forked(_server(python, module, identity, cwd, server_env or env, replacing=pid)[0], request, stdin)
+        return _forked(_server(python, server_module, identity, cwd, server_env or env, replacing=pid)[0], request, stdin)
 
 
 def _sources_digest(package: Path) -> str:
@@ -235,7 +238,8 @@ def _child(target: str, request: dict, fds: list[int]) -> None:
         after_fork = getattr(sys.modules[target], "after_fork", None)
         if after_fork is not None:
             after_fork()
-        sys.modules.pop(target)  # run from its file as __main__, as -m does (what it imports stays preloaded)
+        sys.modules.pop(_main_module(request["module"]), None)  # run from its file as __main__, as -m does (what it
+        # imports stays preloaded)
         sys.argv = [request["module"], *request["args"]]
         runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
     except SystemExit as exc:
