@@ -123,7 +123,10 @@ def within_session(command: list[str]) -> int:
     another and side by side, each preload once), and they stop when it ends; returns its exit code."""
     session()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # stopped: its servers go too (atexit)
-    return subprocess.run(command).returncode
+    try:
+        return subprocess.run(command).returncode
+    except KeyboardInterrupt:  # Ctrl-C reached the command too, which says what it stopped; no traceback from here
+        return 128 + signal.SIGINT
 
 
 _STARTED: list[subprocess.Popen] = []  # kept so that Popen doesn't warn that they still run; the OS reaps them

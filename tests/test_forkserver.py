@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -146,3 +147,16 @@ print(json.dumps(airflow_env.run({airflow_env.default_version()!r}, {CHECK!r}, [
         assert check(copy, "edited") == (main, servers + 1)
     finally:
         forkserver.stop_servers(session)
+
+
+def test_ctrl_c_stops_a_session_with_its_command_and_no_traceback():
+    """Ctrl-C reaches the whole foreground group: the command stops as it would alone, and the session adds nothing."""
+    quiet = "import signal, sys, time; signal.signal(signal.SIGINT, lambda *_: sys.exit(130)); print('up', flush=True); time.sleep(60)"
+    command = [sys.executable, "-m", "offline.forkserver", "--session", sys.executable, "-c", quiet]
+    env = {k: v for k, v in os.environ.items() if k != forkserver.SERVERS}
+    with subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as session:  # fmt: skip
+        assert session.stdout is not None and session.stdout.readline() == "up\n"
+        os.killpg(session.pid, signal.SIGINT)
+        _, stderr = session.communicate(timeout=30)
+    assert (session.returncode, stderr) == (128 + signal.SIGINT, "")
