@@ -204,7 +204,9 @@ def run(
     return json.loads(done.stdout)
 
 
-def _forked(python: Path, module: str, args: list[str], environ: dict[str, str], stdin: str = "", preloaded_by: str | None = None):
+def _forked(
+    python: Path, module: str, args: list[str], environ: dict[str, str], stdin: str = "", preloaded_by: str | None = None
+) -> subprocess.CompletedProcess:
     """`python -m <module> <args>` forked from the session's server of the Airflow side in that environment, which
     imports Airflow as a library (read at import only) and stands for the content of offline/, not for a checkout."""
     server = airflow_environ(forkserver.session() / "airflow-home", {"_AIRFLOW__AS_LIBRARY": "1"})

@@ -241,8 +241,8 @@ def _child(target: str, request: dict, fds: list[int]) -> None:
         after_fork = getattr(sys.modules[target], "after_fork", None)
         if after_fork is not None:
             after_fork()
-        sys.modules.pop(_main_module(request["module"]), None)  # run from its file as __main__, as -m does (what it
-        # imports stays preloaded)
+        # Run from its file as __main__, as -m does (what it imports stays preloaded).
+        sys.modules.pop(_main_module(request["module"]), None)
         sys.argv = [request["module"], *request["args"]]
         runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
     except SystemExit as exc:

@@ -1,5 +1,6 @@
-"""The fork servers (offline/forkserver.py): a forked child reports exactly what a new process
-reports, on every supported Airflow, and a session's servers go when the session does."""
+"""The fork servers (offline/forkserver.py): a forked child reports exactly what a new process reports, on every
+supported Airflow; a session's servers go when the session does, Ctrl-C included; checkouts with the same offline/ share
+the Airflow side's servers; and the commands' preload leaves none of its provider modules to load."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""bin/test's type check (offline/typecheck.py) is served from the cache only for the files it would read again."""
+"""bin/test's type check (offline/typecheck.py) keeps a pass only while the files basedpyright reads stay the same."""
 
 from __future__ import annotations
 
