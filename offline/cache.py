@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,14 +26,20 @@ TOOL_SOURCES = ("offline", "serverless", "policies/rules", "mwaa-images", "requi
                 "constraints.txt", "settings.py", "duty_cycle.py")  # fmt: skip
 
 
-def _tree_digest(root: Path) -> str:
+def files_digest(root: Path, files: Iterable[Path]) -> str:
+    """A digest of `files`, each by its path relative to `root` and its content, in the order given."""
     digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _tree_digest(root: Path) -> str:
+    files: list[Path] = []
     for relative in TOOL_SOURCES:
         path = root / relative
-        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
-        for file in files:
-            digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
-    return digest.hexdigest()
+        files += sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
+    return files_digest(root, files)
 
 
 def digest(kind: str, **request: Any) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import hashlib
 import subprocess
 import sys
 import tomllib
@@ -57,11 +56,9 @@ def checked_files(project: Path) -> list[Path]:
 
 
 def sources_digest(project: Path) -> str:
-    """A digest of the checked files and CONFIG_FILES, each by its path relative to `project` and its content."""
-    digest = hashlib.sha256()
-    for file in [*(project / name for name in CONFIG_FILES if (project / name).exists()), *checked_files(project)]:
-        digest.update(file.relative_to(project).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """A digest of CONFIG_FILES and the checked files."""
+    config = [project / name for name in CONFIG_FILES if (project / name).exists()]
+    return cache.files_digest(project, [*config, *checked_files(project)])
 
 
 def check(project: Path) -> str:
