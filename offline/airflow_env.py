@@ -16,7 +16,7 @@ python -m offline.airflow_env pytest <version> [args]  # run pytest in that vers
 python -m offline.airflow_env pytest all [args]        # in every version's, concurrently (bin/test); outputs in turn
 
 The Airflow-side modules are forked from a preloaded server per environment and module (offline/forkserver.py), shared
-by every process of a session (a `bin/offline` run, a pytest session).
+by every process of a session (a `bin/offline` run, a `bin/test`, a CI run) and by checkouts with the same offline/.
 """
 
 from __future__ import annotations
