@@ -15,6 +15,10 @@ What doesn't carry over, and what this does instead:
 - `on_failure_callback` and `dagrun_timeout` are ignored: failures alert through an EventBridge rule on the service's
   events (components/serverless_workflow.py), and each task has its own execution_timeout.
 - Limits: retries 0-3, retry_delay 0-300 s, execution_timeout at most 3600 s; a bigger Glue timeout is an error here.
+- Durations: the service loads the YAML with dag-factory 1.0.1, which converts only `__type__`-tagged values, and
+  Airflow refuses a plain number for execution_timeout. So each timeout is written as AWS's converter writes it
+  (`{__type__: datetime.timedelta, seconds: N}`, its cleanup.py); retry_delay may stay whole seconds (BaseOperator
+  converts a number).
 
 Sources: the MWAA Serverless user guide's operator allowlist and limits, as encoded by AWS in
 aws-samples/amazon-mwaa-examples serverless/mcp/src (constraints.py, schema.py, tools.py at 88ad45d; the allowlist is
@@ -56,6 +60,8 @@ TASK_MARGIN_SECONDS = {"validate_input": 60, "transform": 300}
 TIMEOUT_SETTINGS = {"validate_input": "pipeline.lambda.timeoutSeconds", "transform": "pipeline.glue.timeoutMinutes"}
 #: Billed per task-second with a one-minute minimum per task (the service's pricing); Glue start-up and polling.
 GLUE_TASK_OVERHEAD_MINUTES = 1
+#: The type tag dag-factory casts to a timedelta (utils.cast_with_type).
+TIMEDELTA = "datetime.timedelta"
 
 DAG_KEYS = {"dag_id", "description", "schedule", "start_date", "end_date", "max_active_runs", "max_active_tasks", "params",
             "default_args", "tasks"}  # fmt: skip
@@ -113,6 +119,11 @@ def utc_cron(pipeline: PipelineSettings) -> str:
     return f"{at % 60} {at // 60} * * {_cron_days(days)}"
 
 
+def duration(seconds: int) -> dict[str, Any]:
+    """A duration as dag-factory 1.0.1 builds a timedelta from YAML (AWS's converter writes the same)."""
+    return {"__type__": TIMEDELTA, "seconds": seconds}
+
+
 def task_seconds(pipeline: PipelineSettings) -> dict[str, int]:
     """Each task's execution_timeout: the Lambda's or the Glue job's own timeout plus start-up and polling."""
     return {
@@ -141,7 +152,7 @@ def definition(pipeline: PipelineSettings, *, function_name: str, job_name: str)
                     "operator": LAMBDA_OPERATOR,
                     "function_name": function_name,
                     "payload": json.dumps({"run_date": "{{ ds }}"}),
-                    "execution_timeout": timeouts["validate_input"],
+                    "execution_timeout": duration(timeouts["validate_input"]),
                 },
                 "transform": {
                     "operator": GLUE_OPERATOR,
@@ -150,7 +161,7 @@ def definition(pipeline: PipelineSettings, *, function_name: str, job_name: str)
                     "script_args": {"--RUN_DATE": "{{ ds }}", "--INPUT_KEY": INPUT_KEY.format(prefix=pipeline.input_prefix)},
                     "wait_for_completion": True,
                     "job_poll_interval": 15,
-                    "execution_timeout": timeouts["transform"],
+                    "execution_timeout": duration(timeouts["transform"]),
                     "dependencies": ["validate_input"],
                 },
             },
@@ -164,12 +175,16 @@ def render(document: dict[str, Any]) -> str:
     return header + yaml.safe_dump(document, sort_keys=False, width=120)
 
 
-def _seconds(value: Any) -> int | None:
-    """A duration as the service reads it: whole seconds, or a string such as 5m (constraints.py)."""
-    if isinstance(value, int) and not isinstance(value, bool):
+def _seconds(value: Any, *, plain: bool) -> int | None:
+    """A duration's whole seconds as dag-factory 1.0.1 hands it to Airflow: a `__type__: datetime.timedelta` mapping, or
+    (where Airflow converts one, `plain`) a whole number; None for anything Airflow would refuse or round."""
+    if plain and isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and (match := re.fullmatch(r"(\d+)([smhd])", value)):
-        return int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    if isinstance(value, dict) and value.get("__type__") == TIMEDELTA and set(value) <= {"__type__", "days", "hours", "minutes", "seconds"}:
+        parts = [value.get(unit, 0) for unit in ("days", "hours", "minutes", "seconds")]
+        if all(isinstance(part, int) and not isinstance(part, bool) for part in parts):
+            days, hours, minutes, seconds = parts
+            return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
     return None
 
 
@@ -200,15 +215,19 @@ def _limit_problems(where: str, values: dict[str, Any]) -> list[str]:
     if retries is not None and (not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= MAX_RETRIES):
         found.append(f"{where}: retries {retries!r} is outside the service's 0-{MAX_RETRIES}")
     if "retry_delay" in values:
-        delay = _seconds(values["retry_delay"])
+        delay = _seconds(values["retry_delay"], plain=True)
         if delay is None or not 0 <= delay <= MAX_RETRY_DELAY_SECONDS:
             found.append(f"{where}: retry_delay {values['retry_delay']!r} must be whole seconds from 0 to {MAX_RETRY_DELAY_SECONDS}")
     if "execution_timeout" in values:
-        timeout = _seconds(values["execution_timeout"])
-        if timeout is None or not 0 < timeout <= MAX_TASK_SECONDS:
+        timeout = _seconds(values["execution_timeout"], plain=False)
+        if timeout is None:
             found.append(
-                f"{where}: execution_timeout {values['execution_timeout']!r} must be whole seconds up to {MAX_TASK_SECONDS} "
-                "(a task runs at most 60 minutes)"
+                f"{where}: execution_timeout {values['execution_timeout']!r} is not a timedelta as dag-factory 1.0.1 builds one "
+                f"(Airflow refuses a plain number): write {{__type__: {TIMEDELTA}, seconds: N}}"
+            )
+        elif not 0 < timeout <= MAX_TASK_SECONDS:
+            found.append(
+                f"{where}: execution_timeout of {timeout} s must be at most {MAX_TASK_SECONDS} s (a task runs at most 60 minutes)"
             )
     return found
 

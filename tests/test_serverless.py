@@ -83,15 +83,16 @@ def test_retries_follow_the_provisioned_dag():
 
 def test_task_timeouts_come_from_the_lambda_and_glue_settings():
     tasks = generated(**{"lambda": {"timeoutSeconds": 300}, "glue": {"timeoutMinutes": 45}})[sd.DAG_ID]["tasks"]
-    assert tasks["validate_input"]["execution_timeout"] == 300 + 60
-    assert tasks["transform"]["execution_timeout"] == 45 * 60 + 300
+    # As AWS's converter writes a timedelta (cleanup.py) and dag-factory 1.0.1 casts it: a plain number fails in Airflow.
+    assert tasks["validate_input"]["execution_timeout"] == {"__type__": "datetime.timedelta", "seconds": 300 + 60}
+    assert tasks["transform"]["execution_timeout"] == {"__type__": "datetime.timedelta", "seconds": 45 * 60 + 300}
 
 
 def test_a_glue_timeout_beyond_the_services_hour_names_the_setting():
     settings = fixture_settings(mwaa=SERVERLESS, pipeline={"glue": {"timeoutMinutes": 56}})
     with pytest.raises(ConfigError) as caught:
         sd.checked_definition(settings.pipeline, function_name="f", job_name="j")
-    assert "task transform: execution_timeout 3660 must be whole seconds up to 3600" in str(caught.value)
+    assert "task transform: execution_timeout of 3660 s must be at most 3600 s" in str(caught.value)
     assert "it is pipeline.glue.timeoutMinutes plus 300 s, so lower that setting" in str(caught.value)
 
 
@@ -124,8 +125,12 @@ def _two_dags(document):
         (_set(("tasks", "validate_input", "retries"), 5), "task validate_input: retries 5 is outside the service's 0-3"),
         (_set(("default_args", "retry_delay"), 301), "retry_delay 301 must be whole seconds from 0 to 300"),
         (_set(("default_args", "retry_delay"), 2.5), "retry_delay 2.5 must be whole seconds from 0 to 300"),
-        (_set(("tasks", "transform", "execution_timeout"), 3601), "execution_timeout 3601 must be whole seconds up to 3600"),
-        (_set(("tasks", "transform", "execution_timeout"), "2h"), "execution_timeout '2h' must be whole seconds up to 3600"),
+        (_set(("tasks", "transform", "execution_timeout"), sd.duration(3601)), "execution_timeout of 3601 s must be at most 3600 s"),
+        (_set(("tasks", "transform", "execution_timeout"), {"__type__": "datetime.timedelta", "hours": 2}),
+         "execution_timeout of 7200 s must be at most 3600 s"),
+        (_set(("tasks", "transform", "execution_timeout"), 600), "execution_timeout 600 is not a timedelta as dag-factory 1.0.1"),
+        (_set(("tasks", "transform", "execution_timeout"), "2h"), "execution_timeout '2h' is not a timedelta as dag-factory 1.0.1"),
+        (_set(("default_args", "retry_delay"), "5m"), "retry_delay '5m' must be whole seconds from 0 to 300"),
         (_set(("schedule",), "@daily"), "schedule '@daily' is not a 5-field cron expression"),
         (_set(("schedule",), {"datasets": ["s3://x"]}), "is not supported: use a cron string in UTC"),
         (_set(("tasks", "validate_input", "payload"), "{{ ti.xcom_pull('a') | fromjson }}"), "Jinja filter in {{ ti.xcom_pull('a') |"),
