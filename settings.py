@@ -592,8 +592,9 @@ class Settings(_Model):
         if fixed_utc_offset(self.pipeline.timezone) is None:
             raise ValueError(
                 f"pipeline.timezone {self.pipeline.timezone} changes its UTC offset during the year (daylight saving), and MWAA "
-                "Serverless schedules are cron in UTC: the runs would move by an hour twice a year. Use a zone without daylight "
-                "saving (e.g. Asia/Kolkata or UTC) for a serverless stack, or mwaa.mode provisioned (its DAG schedules in the zone)"
+                "Serverless schedules are cron in UTC: the runs would move by an hour twice a year. Give this stack its own "
+                f"schedule in a zone without daylight saving: in Pulumi.{self.stack}.yaml, mwaa-platform:pipeline with runDays, "
+                "runTime and timezone: UTC (or e.g. Asia/Kolkata); or use mwaa.mode provisioned (its DAG schedules in the zone)"
             )
         return self
 

@@ -1,11 +1,13 @@
 """The offline main job: what `pulumi preview --policy-pack policies` would show, per stack.
 
-python -m offline                 # plan + policy gate + cost per stack state, then a local pipeline run
-python -m offline plan dev        # the resource tree only
-python -m offline gate --json     # the gate, machine-readable; exit 1 on a mandatory violation
-python -m offline duty-cycle      # each stack's windows, next resume and pause, active hours, cron lines
-python -m offline dags dev        # the DAG folder MWAA would get, parsed by the stack's Airflow (exit 1 on a problem)
-python -m offline requirements    # each stack's requirements.txt resolved as MWAA would (exit 1 on a problem)
+bin/offline                 # plan + policy gate + cost per stack state, then a local pipeline run
+bin/offline plan dev        # the resource tree only
+bin/offline gate --json     # the gate, machine-readable; exit 1 on a mandatory violation
+bin/offline duty-cycle      # each stack's windows, next resume and pause, active hours, cron lines
+bin/offline dags dev        # the DAG folder MWAA would get, parsed by the stack's Airflow (exit 1 on a problem)
+bin/offline requirements    # each stack's requirements.txt resolved as MWAA would (exit 1 on a problem)
+
+(`bin/offline` is `.venv/bin/python -m offline` after creating .venv; options go anywhere: `--timings prod` works.)
 
 A duty-cycled stack is shown in both states, running (at its next resume, or now)
 and paused (at its next pause, or now); `--at <ISO time>` shows the one state
@@ -22,6 +24,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -30,18 +33,19 @@ from typing import Any
 
 from duty_cycle import GITHUB_MINUTE_USD, RECHECK_MINUTES, DutyCycle
 from offline import forkserver
-from offline.airflow_env import versions
+from offline.airflow_env import stack_requirements, versions
 from offline.dags import DagCheck, check_dags, check_workflow
 from offline.dags import render as render_dags
 from offline.docs import COMMAND as DOCS_COMMAND
 from offline.docs import DOC as DOCS_FILE
 from offline.docs import main as docs_main
 from offline.docs import stale as stale_docs
-from offline.exits import FAILED, PASSED, check_child, run_main
+from offline.exits import BAD_INPUT, BUG, FAILED, PASSED, check_child, input_errors, run_main
 from offline.gate import PolicyPackProcess, as_json, render, run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, StackRun, preload_providers, run_stack, stack_names, stack_settings
 from offline.pipeline_run import SCENARIOS
-from offline.plan import render_plan, render_plan_diff
+from offline.plan import plan_as_json, render_plan, render_plan_diff
+from offline.report import counted, render_summary
 from offline.requirements_check import check_requirements
 from offline.requirements_check import render as render_requirements
 from offline.workflows import COMMAND as WORKFLOWS_COMMAND
@@ -183,13 +187,17 @@ def iso_time(value: str) -> datetime:
 def build_parser() -> argparse.ArgumentParser:
     commands = "\n".join(f"  {name:<13} {what}" for name, what in COMMANDS.items())
     parser = argparse.ArgumentParser(
-        prog="python -m offline",
+        prog="bin/offline",
         description=__doc__.splitlines()[0],
         epilog=f"commands:\n{commands}\n\nexit codes: 0 passed, 1 a check failed, 2 bad input, 3 a bug in these tools",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", nargs="?", default="all", choices=COMMANDS, metavar="command", help="one of the commands below")
-    parser.add_argument("stacks", nargs="*", help="stacks to run (default: every Pulumi.<stack>.yaml)")
+    parser.add_argument(
+        "words",
+        nargs="*",
+        metavar="[command] [stack ...]",
+        help="one of the commands below (default: all), then the stacks to run (default: every Pulumi.<stack>.yaml)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument("--preview", action="store_true", help="plan, gate and cost as a first preview: IDs, ARNs and version ids unknown")
     parser.add_argument("--at", type=iso_time, help="decide the duty cycle at this ISO time (e.g. 2026-11-23T04:30Z)")
@@ -208,10 +216,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    """`bin/offline dev` means `all dev`: a first word that is not a command starts the list of stacks."""
-    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
-        argv = ["all", *argv]
-    return build_parser().parse_args(argv)
+    """Options anywhere (`--timings prod` as `prod --timings`); `bin/offline dev` means `all dev`: a first word that is
+    not a command starts the list of stacks. A word that is neither is an error naming both lists."""
+    parser = build_parser()
+    args = parser.parse_intermixed_args(argv)
+    words = args.words
+    args.command, args.stacks = (words[0], words[1:]) if words and words[0] in COMMANDS else ("all", words)
+    known = stack_names(args.project)
+    if unknown := [stack for stack in args.stacks if stack not in known]:
+        parser.error(
+            f"{unknown[0]!r} is neither a command ({', '.join(COMMANDS)}) nor a stack here ({', '.join(known)}); a new stack "
+            f"needs its Pulumi.{unknown[0]}.yaml"
+        )
+    return args
 
 
 def preload() -> None:
@@ -252,7 +269,7 @@ def _check_dags(deployed: StackRun, settings: Settings, cycle: DutyCycle, args: 
         args.at or _now(),
         cycle=cycle,
         settings=settings.duty_cycle,
-        requirements=args.project / settings.dag_bucket.requirements_file,
+        requirements=stack_requirements(settings, args.project),
     )
 
 
@@ -260,15 +277,21 @@ def check_stacks(args: argparse.Namespace, stacks: list[str], pack_dir: Path, ru
     """Every check the command asks for, stack by stack, then the summary."""
     # First every stack's recorded runs (the mocked program swaps modules, so nothing else runs meanwhile), then their DAG
     # checks in parallel: each is its own local-Airflow process, like the pipeline runs already under way.
-    prepared, deployed = {}, {}
+    # A stack whose config or program fails keeps its error, reported as its own FAIL row; the other stacks go on.
+    prepared: dict[str, tuple | Exception] = {}
+    deployed = {}
     for stack in stacks:
-        settings = stack_settings(stack, args.project)
-        cycle = DutyCycle.from_settings(settings)
-        shown = states(cycle, args.at, settings.serverless) if args.command in ("all", "plan", "gate", "cost", "dags") else []
-        with timings("program under mocks (plan)"):
-            runs = [(state, at, run_stack(stack, project_dir=args.project, preview=args.preview, at=at)) for state, at in shown]
-            if args.command in ("all", "dags"):  # both states upload the same DAGs; a preview can't render them (ARNs unknown)
-                deployed[stack] = run_stack(stack, project_dir=args.project, at=runs[0][1]) if args.preview else runs[0][2]
+        try:
+            settings = stack_settings(stack, args.project)
+            cycle = DutyCycle.from_settings(settings)
+            shown = states(cycle, args.at, settings.serverless) if args.command in ("all", "plan", "gate", "cost", "dags") else []
+            with timings("program under mocks (plan)"):
+                runs = [(state, at, run_stack(stack, project_dir=args.project, preview=args.preview, at=at)) for state, at in shown]
+                if args.command in ("all", "dags"):  # both states upload the same DAGs; a preview can't render them (ARNs unknown)
+                    deployed[stack] = run_stack(stack, project_dir=args.project, at=runs[0][1]) if args.preview else runs[0][2]
+        except Exception as exc:
+            prepared[stack] = exc
+            continue
         prepared[stack] = (settings, cycle, runs)
     with contextlib.ExitStack() as running:
         dag_workers = running.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2))
@@ -281,88 +304,36 @@ def check_stacks(args: argparse.Namespace, stacks: list[str], pack_dir: Path, ru
 def _report(
     args: argparse.Namespace, stacks: list[str], pack_dir: Path, runs_ahead: dict, prepared: dict, dag_checks: dict, analyzer: Any
 ) -> int:
-    """Each stack's results in order as they come in, then the summary."""
+    """Each stack's results in order as they come in, then the summary. An error in one stack (bad input, or a crash of
+    these tools) is that stack's FAIL row with its message; the other stacks are still checked, and the exit code is the
+    worst of all (offline/exits.py)."""
     report: dict[str, dict] = {}
-    failed = False
+    worst = PASSED
     summary: list[tuple[str, str, str, str]] = []  # (stack, state, check, verdict), printed last
     for stack in stacks:
-        settings, cycle, runs = prepared[stack]
-        serverless = settings.serverless
-        dag_check_ahead = dag_checks.get(stack)
         entry = report.setdefault(stack, {})
-        if args.command in ("all", "duty-cycle"):
-            entry["duty_cycle"] = describe_duty_cycle(stack, cycle, args.at or _now(), serverless)
-            if not args.json:
-                print(render_duty_cycle(entry["duty_cycle"]), end="\n\n")
-        if dag_check_ahead is not None:
-            with timings("waiting for the DAG checks"):
-                dag_check = dag_check_ahead.result()
-            failed |= not dag_check.passed
-            summary.append((stack, "", "DAGs", "PASS" if dag_check.passed else f"FAIL ({len(dag_check.report['problems'])} problems)"))
-            entry["dags"] = dag_check.report
-            if not args.json:
-                print(render_dags(dag_check), end="\n\n")
-        if args.command in ("all", "requirements") and serverless:
-            entry["requirements"] = "none: an MWAA Serverless workflow runs the service's own operators, no requirements.txt"
-            if not args.json:
-                print(f"Requirements of stack {stack}: {entry['requirements']}", end="\n\n")
-        elif args.command in ("all", "requirements"):
-            with timings("requirements (pip, PyPI)"):
-                requirements = check_requirements(settings, args.project, use_cache=not args.no_cache)
-            failed |= not requirements.passed
-            summary.append((stack, "", "requirements", "PASS" if requirements.passed else f"FAIL ({len(requirements.problems)} problems)"))
-            entry["requirements"] = asdict(requirements) | {"passed": requirements.passed}
-            if not args.json:
-                print(render_requirements(requirements), end="\n\n")
-        for index, (state, at, run) in enumerate(runs if args.command in ("all", "plan", "gate", "cost") else []):
-            shown = entry.setdefault("states", {}).setdefault(state, {"at": at.isoformat()})
-            title = state_title(stack, state, at)
-            if args.command in ("all", "plan"):
-                shown["resources"] = len(run.resources)
-                if not args.json:  # the tree once per stack; another state as its difference from it
-                    first_state, _, first_run = runs[0]
-                    plan = render_plan(run, title) if index == 0 else render_plan_diff(first_run, run, title, first_state)
-                    print(plan, end="\n\n")
-            if args.command in ("all", "gate"):
-                with timings("policy gate (pack over gRPC)"):
-                    result = run_gate(run, *stack_pack_config(stack, pack_dir), pack_dir=pack_dir, analyzer=analyzer)
-                failed |= not result.passed
-                advisories = f" ({len(result.advisory)} advisory)" if result.advisory else ""
-                verdict = f"PASS{advisories}" if result.passed else f"FAIL ({len(result.mandatory)} mandatory){advisories}"
-                summary.append((stack, state, "policy gate", verdict))
-                shown["policy"] = as_json(result)
-                if not args.json:
-                    print(render(result, title), end="\n\n")
-            if args.command in ("all", "cost"):
-                with timings("cost"):
-                    priced = estimate((r.type, r.inputs) for r in run.resources)
-                failed |= not priced.complete  # every missing figure is named; the other checks still run
-                summary.append((stack, state, "cost", f"${priced.total:,.2f}/month" if priced.complete else "INCOMPLETE (prices missing)"))
-                shown["cost"] = {
-                    **asdict(priced),
-                    "total": priced.total,
-                    "always_on_total": priced.always_on_total,
-                    "complete": priced.complete,
-                }
-                if not args.json:
-                    print(render_cost(priced, title), end="\n\n")
-        if args.command == "all" and entry["dags"]["problems"]:
-            entry["pipeline"] = "skipped: the DAG check failed (above), so no DAG would run"
-            summary.append((stack, "", "pipeline run", "skipped (DAG check failed)"))
-            if not args.json:
-                print(f"Pipeline run for {stack} skipped: the DAG check failed (above), so no DAG would run")
-        elif args.command in ("all", "pipeline"):
-            with timings("waiting for the pipeline runs"):
-                as_expected, output = runs_ahead[stack].result()
-            failed |= not as_expected
-            summary.append((stack, "", f"pipeline run ({args.scenario})", "PASS" if as_expected else "FAIL"))
-            entry["pipeline"] = output
-            if not args.json:
-                print(output)
+        rows_before = len(summary)  # a stack that fails midway keeps the rows of the checks it finished
+        try:
+            if isinstance(prepared[stack], Exception):
+                raise prepared[stack]
+            if not _report_stack(args, stack, pack_dir, runs_ahead, prepared[stack], dag_checks.get(stack), analyzer, entry, summary):
+                worst = max(worst, FAILED)
+        except Exception as exc:
+            code = stack_error(stack, exc)
+            worst = max(worst, code)
+            kind = "bad input" if code == BAD_INPUT else "a bug in the offline tools"
+            summary.append((stack, "", "checks" if len(summary) == rows_before else "the rest", f"FAIL ({kind}): {gist(exc)}"))
+            entry["error"] = str(exc)
     with timings("workflows check"):
-        outdated = stale_workflows(args.project / ".github" / "workflows", args.project) if args.command == "all" else []
+        try:  # the workflows follow every stack's settings, so one stack's bad config leaves them unchecked
+            outdated = stale_workflows(args.project / ".github" / "workflows", args.project) if args.command == "all" else []
+        except Exception as exc:
+            outdated = []
+            if worst < BAD_INPUT:  # else the stack's own error above already says why
+                worst = max(worst, stack_error("all", exc))
+            summary.append(("all", "", "workflows", "FAIL (not checked: a stack's config fails, see its error)"))
     if outdated:
-        failed = True
+        worst = max(worst, FAILED)
         summary.append(("all", "", "workflows", f"FAIL (stale: run `{WORKFLOWS_COMMAND}`)"))
         report["workflows"] = {"stale": outdated, "fix": WORKFLOWS_COMMAND}
         if not args.json:
@@ -370,7 +341,7 @@ def _report(
                 "\n".join(f"Workflows: .github/workflows/{name} does not follow the stacks; run `{WORKFLOWS_COMMAND}`" for name in outdated)
             )
     if args.command == "all" and stale_docs(args.project):
-        failed = True
+        worst = max(worst, FAILED)
         summary.append(("all", "", "docs", f"FAIL (stale: run `{DOCS_COMMAND}`)"))
         report["docs"] = {"stale": str(DOCS_FILE), "fix": DOCS_COMMAND}
         if not args.json:
@@ -380,19 +351,117 @@ def _report(
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     elif len(summary) > 1:
-        print(render_summary(summary, failed))
+        print(render_summary(summary, worst != PASSED))
     if args.timings and not args.json:
         print(timings.render())
-    return FAILED if failed else PASSED
+    return worst
 
 
-def render_summary(rows: list[tuple[str, str, str, str]], failed: bool) -> str:
-    """One table at the end: every stack, state and check with its verdict, then the run's."""
-    lines = ["", "Summary", f"    {'stack':<10} {'state':<10} {'check':<26} verdict"]
-    lines += [f"    {stack:<10} {state or '-':<10} {check:<26} {verdict}" for stack, state, check, verdict in rows]
-    failures = sum(1 for row in rows if row[3].startswith(("FAIL", "INCOMPLETE")))
-    lines.append(f"FAILED: {failures} of {len(rows)} checks failed" if failed else f"PASSED: all {len(rows)} checks")
-    return "\n".join(lines)
+def _report_stack(
+    args: argparse.Namespace,
+    stack: str,
+    pack_dir: Path,
+    runs_ahead: dict,
+    prepared: tuple,
+    dag_check_ahead: Any,
+    analyzer: Any,
+    entry: dict,
+    summary: list[tuple[str, str, str, str]],
+) -> bool:
+    """One stack's checks, printed as they come in, its rows added to `summary`; True when every one passed."""
+    settings, cycle, runs = prepared
+    serverless = settings.serverless
+    failed = False
+    if args.command in ("all", "duty-cycle"):
+        entry["duty_cycle"] = describe_duty_cycle(stack, cycle, args.at or _now(), serverless)
+        if not args.json:
+            print(render_duty_cycle(entry["duty_cycle"]), end="\n\n")
+    if dag_check_ahead is not None:
+        with timings("waiting for the DAG checks"):
+            dag_check = dag_check_ahead.result()
+        failed |= not dag_check.passed
+        problems = counted(len(dag_check.report["problems"]), "problem")
+        summary.append((stack, "", "DAGs", "PASS" if dag_check.passed else f"FAIL ({problems})"))
+        entry["dags"] = dag_check.report
+        if not args.json:
+            print(render_dags(dag_check), end="\n\n")
+    if args.command in ("all", "requirements") and serverless:
+        entry["requirements"] = "none: an MWAA Serverless workflow runs the service's own operators, no requirements.txt"
+        if not args.json:
+            print(f"Requirements of stack {stack}: {entry['requirements']}", end="\n\n")
+    elif args.command in ("all", "requirements"):
+        with timings("requirements (pip, PyPI)"):
+            requirements = check_requirements(settings, args.project, use_cache=not args.no_cache)
+        failed |= not requirements.passed
+        problems = counted(len(requirements.problems), "problem")
+        summary.append((stack, "", "requirements", "PASS" if requirements.passed else f"FAIL ({problems})"))
+        entry["requirements"] = asdict(requirements) | {"passed": requirements.passed}
+        if not args.json:
+            print(render_requirements(requirements), end="\n\n")
+    for index, (state, at, run) in enumerate(runs if args.command in ("all", "plan", "gate", "cost") else []):
+        shown = entry.setdefault("states", {}).setdefault(state, {"at": at.isoformat()})
+        title = state_title(stack, state, at)
+        if args.command in ("all", "plan"):
+            shown["resources"] = plan_as_json(run)
+            if not args.json:  # the tree once per stack; another state as its difference from it
+                first_state, _, first_run = runs[0]
+                plan = render_plan(run, title) if index == 0 else render_plan_diff(first_run, run, title, first_state)
+                print(plan, end="\n\n")
+        if args.command in ("all", "gate"):
+            with timings("policy gate (pack over gRPC)"):
+                result = run_gate(run, *stack_pack_config(stack, pack_dir), pack_dir=pack_dir, analyzer=analyzer)
+            failed |= not result.passed
+            advisories = f" ({len(result.advisory)} advisory)" if result.advisory else ""
+            verdict = f"PASS{advisories}" if result.passed else f"FAIL ({len(result.mandatory)} mandatory){advisories}"
+            summary.append((stack, state, "policy gate", verdict))
+            shown["policy"] = as_json(result)
+            if not args.json:
+                print(render(result, title), end="\n\n")
+        if args.command in ("all", "cost"):
+            with timings("cost"):
+                priced = estimate((r.type, r.inputs) for r in run.resources)
+            failed |= not priced.complete  # every missing figure is named; the other checks still run
+            summary.append((stack, state, "cost", f"${priced.total:,.2f}/month" if priced.complete else "INCOMPLETE (prices missing)"))
+            shown["cost"] = {
+                **asdict(priced),
+                "total": priced.total,
+                "always_on_total": priced.always_on_total,
+                "complete": priced.complete,
+            }
+            if not args.json:
+                print(render_cost(priced, title), end="\n\n")
+    if args.command == "all" and entry["dags"]["problems"]:
+        entry["pipeline"] = "skipped: the DAG check failed (above), so no DAG would run"
+        summary.append((stack, "", "pipeline run", "skipped (DAG check failed)"))
+        if not args.json:
+            print(f"Pipeline run for {stack} skipped: the DAG check failed (above), so no DAG would run")
+    elif args.command in ("all", "pipeline"):
+        with timings("waiting for the pipeline runs"):
+            as_expected, output = runs_ahead[stack].result()
+        failed |= not as_expected
+        summary.append((stack, "", f"pipeline run ({args.scenario})", "PASS" if as_expected else "FAIL"))
+        entry["pipeline"] = output
+        if not args.json:
+            print(output)
+    return not failed
+
+
+def gist(exc: Exception, width: int = 110) -> str:
+    """The line of an error's message that says what is wrong (not a heading ending in a colon), cut to `width`."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    line = next((line for line in lines if not line.endswith(":")), lines[0])
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def stack_error(stack: str, exc: Exception) -> int:
+    """Report an error raised while checking one stack as `run_main` reports a command's (offline/exits.py): bad input is
+    one `error:` message, anything else a bug with its traceback; returns the exit code it stands for."""
+    if isinstance(exc, input_errors()):
+        print(f"error: stack {stack}: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    traceback.print_exception(exc)
+    print(f"error: stack {stack}: that is a bug in the offline tools, not in your input: the traceback above says where", file=sys.stderr)
+    return BUG
 
 
 if __name__ == "__main__":

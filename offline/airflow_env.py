@@ -41,11 +41,14 @@ from packaging.utils import canonicalize_name
 from offline import forkserver
 from offline.exits import InputError, check_child, run_main
 from settings import AIRFLOW_VERSIONS as MATRIX
+from settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 IMAGES = PROJECT_DIR / "mwaa-images"
 VENVS = PROJECT_DIR / ".venv-airflow"
 REQUIREMENTS = PROJECT_DIR / "requirements-airflow.txt"
+#: What the local Airflow needs beside MWAA's packages to load a serverless definition as the service does (dag-factory).
+SERVERLESS_REQUIREMENTS = PROJECT_DIR / "serverless" / "requirements.txt"
 
 
 class AirflowEnvError(InputError):
@@ -169,7 +172,14 @@ def with_requirements(version: str, requirements_file: Path | None) -> Path:
     try:
         return _build(VENVS / f"{version}+{digest}", version, digest, _base_lines(version) + lines, what)
     except AirflowEnvError as exc:
-        raise AirflowEnvError(f"{exc}\n(run `python -m offline requirements` to see how MWAA would resolve it)") from None
+        raise AirflowEnvError(f"{exc}\n(run `bin/offline requirements` to see how MWAA would resolve it)") from None
+
+
+def stack_requirements(settings: Settings, project: Path = PROJECT_DIR) -> Path:
+    """What the stack's Airflow installs beside MWAA's packages: its requirements.txt (MWAA installs it before it parses
+    a DAG), or for a serverless stack the service's loader. The DAG check, the pipeline run and the DAG tests all use
+    it, so one run never calls a DAG both parsed and broken."""
+    return SERVERLESS_REQUIREMENTS if settings.serverless else project / settings.dag_bucket.requirements_file
 
 
 def requirement_file_lines(path: Path) -> list[tuple[int, str]]:
@@ -220,12 +230,15 @@ def pytest_in(wanted: list[str], args: list[str]) -> int:
     it (rendered once). Several versions run concurrently, each on its own copy of the folder, home and database; their
     outputs are printed one after another in version order, and a failure in any fails the whole; each is forked from
     the session's pipeline-run server of its version (Airflow and the execution API's routers preloaded, as the suite
-    reuses it). One version's output streams as it comes (-s, --pdb), from a new process."""
-    from offline.harness import render_dag_folder, run_stack
+    reuses it). One version's output streams as it comes (-s, --pdb), from a new process. Each version's environment
+    has dev's requirements.txt installed, as the DAG check and the pipeline run have it (a DAG that imports a provider the
+    file adds parses there)."""
+    from offline.harness import render_dag_folder, run_stack, stack_settings
 
     for version in wanted:
         constraint_files(version)  # an unsupported version says so before anything is rendered
     capture = len(wanted) > 1
+    requirements = stack_requirements(stack_settings("dev"))
     with tempfile.TemporaryDirectory(prefix="airflow-tests-") as tmp:
         rendered = render_dag_folder(run_stack("dev"), Path(tmp) / "dags")
 
@@ -237,9 +250,10 @@ def pytest_in(wanted: list[str], args: list[str]) -> int:
             # late for pytest to rewrite their asserts; the tests' own modules are imported, and rewritten, in the child.
             quiet = "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning"
             pytest_args = ["--confcutdir", "tests/airflow", "-W", quiet, *args]
+            python = with_requirements(version, requirements)
             if capture:
-                return _forked(ensure(version), "pytest", pytest_args, environ, preloaded_by="offline.airflow_side.run_dag")
-            return subprocess.run([str(ensure(version)), "-m", "pytest", *pytest_args], cwd=PROJECT_DIR, env=environ, text=True)
+                return _forked(python, "pytest", pytest_args, environ, preloaded_by="offline.airflow_side.run_dag")
+            return subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=PROJECT_DIR, env=environ, text=True)
 
         with concurrent.futures.ThreadPoolExecutor(len(wanted)) as pool:
             done = dict(zip(wanted, pool.map(run_in, wanted), strict=True))

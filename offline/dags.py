@@ -25,12 +25,10 @@ import yaml
 
 from duty_cycle import WEEK, DutyCycle, minute_of_week, pipeline_run_minutes
 from offline import airflow_env
-from offline.harness import PROJECT_DIR, StackRun, object_body, render_dag_folder, render_workflow_folder, workflow_definition
+from offline.harness import StackRun, object_body, render_dag_folder, render_workflow_folder, workflow_definition
+from offline.report import counted
 from serverless import definition as serverless
 from settings import WEEKDAYS, DutyCycleSettings, Settings
-
-#: What the local Airflow needs beside MWAA's packages to load a serverless definition (dag-factory).
-SERVERLESS_REQUIREMENTS = PROJECT_DIR / "serverless" / "requirements.txt"
 
 #: How long a DAG run is assumed to take when the DAG sets no dagrun_timeout.
 DEFAULT_RUN_MINUTES = 60
@@ -51,8 +49,11 @@ def _clock(moment: datetime) -> str:
 
 
 def window_problem(dag: dict[str, Any], cycle: DutyCycle, settings: DutyCycleSettings) -> str | None:
-    """Why the DAG's first run that the duty cycle can't serve would not happen, with the window that would cover it."""
+    """Every run of the DAG that the duty cycle can't serve, named at once (one per weekday and time: the windows repeat
+    weekly), with the windows that would cover them all."""
     minutes = dag["run_timeout_seconds"] / 60 if dag["run_timeout_seconds"] else DEFAULT_RUN_MINUTES
+    missed: dict[tuple[int, str], tuple[datetime, str]] = {}  # (weekday, clock) -> (first such run, why)
+    wanted: dict[tuple[str, str], list[str]] = {}  # (start, end) of a window that would serve a run -> its days
     for text in dag["runs"]:
         run = datetime.fromisoformat(text)
         at = minute_of_week(run)
@@ -66,13 +67,27 @@ def window_problem(dag: dict[str, Any], cycle: DutyCycle, settings: DutyCycleSet
             why = f"would outlive its window ({minutes:g} min run timeout{'' if dag['run_timeout_seconds'] else ' assumed'})"
         else:
             continue
+        if (run.weekday(), _clock(run)) in missed:
+            continue
+        missed[run.weekday(), _clock(run)] = (run, why)
         start, end = run - timedelta(minutes=settings.lead_minutes), run + timedelta(minutes=minutes + settings.tail_margin_minutes)
-        entry = f'{{days: [{WEEKDAYS[start.weekday()]}], start: "{_clock(start)}", end: "{_clock(end)}"}}'
-        return (
-            f"{dag['file']}: DAG {dag['dag_id']} would never run at {run:%a %Y-%m-%d %H:%M} UTC: it {why}. "
-            f"Add a window that covers it, e.g. dutyCycle.windows: [{entry}] (with the run's other days), or change its schedule"
-        )
-    return None
+        days = wanted.setdefault((_clock(start), _clock(end)), [])
+        if WEEKDAYS[start.weekday()] not in days:
+            days.append(WEEKDAYS[start.weekday()])
+    if not missed:
+        return None
+    runs = sorted(missed.values())
+    reasons = "; ".join(f"it {why}" for why in dict.fromkeys(why for _, why in runs))
+    entries = ", ".join(
+        f'{{days: [{", ".join(sorted(days, key=WEEKDAYS.index))}], start: "{start}", end: "{end}"}}'
+        for (start, end), days in wanted.items()
+    )
+    them = "it" if len(runs) == 1 else "them all"
+    return (
+        f"{dag['file']}: DAG {dag['dag_id']} would never run at {', '.join(f'{run:%a %Y-%m-%d %H:%M}' for run, _ in runs)} UTC: "
+        f"{reasons}. Add {'a window' if len(wanted) == 1 else 'windows'} that cover{'s' if len(wanted) == 1 else ''} {them}, "
+        f"e.g. dutyCycle.windows: [{entries}], or change its schedule"
+    )
 
 
 def start_date_problem(dag: dict[str, Any], at: datetime) -> str | None:
@@ -124,7 +139,7 @@ def check_workflow(run: StackRun, settings: Settings, at: datetime) -> DagCheck:
             "offline.airflow_side.check_dags",
             [str(folder), at.isoformat()],
             Path(tmp) / "airflow",
-            requirements=SERVERLESS_REQUIREMENTS,
+            requirements=airflow_env.stack_requirements(settings),
             AIRFLOW__CORE__DAGS_FOLDER=str(folder),
         )
     report["definition"] = definition.inputs["key"]
@@ -153,5 +168,5 @@ def render(check: DagCheck) -> str:
         lines.append(f"    DAG {dag['dag_id']:<36} {dag['schedule']}, first run {dag['first_run'] or 'none'}")
     lines += [f"    problem: {problem}" for problem in report["problems"]]
     verdict = "PASSED" if check.passed else "FAILED"
-    lines.append(f"{check.stack}: DAGs {verdict}: {len(report['dags'])} DAGs, {len(report['problems'])} problems")
+    lines.append(f"{check.stack}: DAGs {verdict}: {counted(len(report['dags']), 'DAG')}, {counted(len(report['problems']), 'problem')}")
     return "\n".join(lines)

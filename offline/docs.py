@@ -1,7 +1,7 @@
 """The settings table in docs/configuration.md, generated from the settings model (settings.py).
 
-python -m offline docs           # rewrite the table from the model's fields, defaults and docstrings
-python -m offline docs --check   # exit 1 when the file differs (bin/offline runs this)
+bin/offline docs           # rewrite the table from the model's fields, defaults and docstrings
+bin/offline docs --check   # exit 1 when the file differs (bin/offline runs this)
 
 Each field's docstring is its description (pydantic `use_attribute_docstrings`), so a key, its default and what it
 means are written once, beside the validation that enforces them.
@@ -22,7 +22,7 @@ from offline.exits import FAILED, PASSED, run_main
 from offline.harness import PROJECT_DIR
 from settings import Settings
 
-COMMAND = "python -m offline docs"
+COMMAND = "bin/offline docs"  # as printed: runs from the project folder, venv or not
 DOC = Path("docs") / "configuration.md"
 BEGIN = "<!-- generated: settings table from settings.py's docstrings (regenerate: the docs command of offline) -->"
 END = "<!-- end of generated settings table -->"

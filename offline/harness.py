@@ -235,21 +235,23 @@ def render_dag_folder(run: StackRun, folder: Path) -> Path:
     return folder
 
 
+def plain(value: Any) -> Any:
+    """Recorded inputs as JSON values: a file asset by its content's digest, an archive by its members'."""
+    if isinstance(value, pulumi.FileAsset):
+        return {"file-sha256": hashlib.sha256(Path(value.path).read_bytes()).hexdigest()}
+    if isinstance(value, pulumi.AssetArchive):
+        return {name: plain(asset) for name, asset in sorted(value.assets.items())}
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 def plan_fingerprint(run: StackRun) -> dict[str, str]:
     """A digest per URN of what `pulumi up` would send for it: type, inputs (file assets by content), parent, dependencies,
     provider and options. Equal fingerprints mean the engine sees no difference (tests/golden/plans.json keeps dev's
     and prod's; the pipeline run's cache keys on it)."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, pulumi.FileAsset):
-            return {"file-sha256": hashlib.sha256(Path(value.path).read_bytes()).hexdigest()}
-        if isinstance(value, pulumi.AssetArchive):
-            return {name: plain(asset) for name, asset in sorted(value.assets.items())}
-        if isinstance(value, dict):
-            return {key: plain(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [plain(item) for item in value]
-        return value
 
     def digest(r: Recorded) -> str:
         sent = {

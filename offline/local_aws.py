@@ -161,6 +161,12 @@ class LocalAws:
 
         return boto3.client(service, endpoint_url=self.url, region_name=self.region)
 
+    def bucket_location(self) -> dict[str, Any]:
+        """CreateBucket's arguments for this region, as AWS wants them: us-east-1 takes no location constraint, every other
+        region its own (S3 API reference, CreateBucket: `CreateBucketConfiguration.LocationConstraint`; moto refuses
+        a bucket without one on another region's endpoint with IllegalLocationConstraintException, as S3 does)."""
+        return {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+
     def _post(self, path: str, body: dict) -> None:
         request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST")
         urllib.request.urlopen(request, timeout=10).read()

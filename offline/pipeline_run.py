@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo
 
 from components.serverless_workflow import EVENT_SOURCE, FAILURE_EVENTS
 from offline import airflow_env, cache
-from offline.dags import SERVERLESS_REQUIREMENTS
 from offline.exits import FAILED, PASSED, run_main
 from offline.harness import (
     PROJECT_DIR,
@@ -104,7 +103,7 @@ def deploy(run: StackRun, aws: Any) -> None:
     """Create in moto what the recorded program would create in AWS."""
     s3, iam = aws.client("s3"), aws.client("iam")
     for bucket in run.of_type("aws:s3/bucket:Bucket"):
-        s3.create_bucket(Bucket=bucket.outputs["bucket"])
+        s3.create_bucket(Bucket=bucket.outputs["bucket"], **aws.bucket_location())
         s3.put_bucket_versioning(Bucket=bucket.outputs["bucket"], VersioningConfiguration={"Status": "Enabled"})
     for obj in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2"):
         s3.put_object(Bucket=obj.inputs["bucket"], Key=obj.inputs["key"], Body=object_body(obj))
@@ -218,7 +217,7 @@ def run_scenarios(
     run, settings = run_stack(stack, project_dir=project), stack_settings(stack, project)
     digest = run_key(run, scenarios, version or settings.airflow_version)
     reports, stored = cache.remembered(
-        "pipeline-runs", digest, lambda: [asdict(report) for report in _run(run, settings, scenarios, version)], use_cache
+        "pipeline-runs", digest, lambda: [asdict(report) for report in _run(run, settings, scenarios, version, project)], use_cache
     )
     return [PipelineReport(**report) for report in reports], stored
 
@@ -228,7 +227,7 @@ def run_key(run: StackRun, scenarios: list[str], version: str) -> str:
     return cache.key("pipeline-runs", run, NOT_DEPLOYED, scenarios=scenarios, version=version)
 
 
-def _run(run: StackRun, settings: Settings, scenarios: list[str], version: str | None) -> list[PipelineReport]:
+def _run(run: StackRun, settings: Settings, scenarios: list[str], version: str | None, project: Path) -> list[PipelineReport]:
     from offline.local_aws import LocalAws  # moto: imported only when a run starts, so the CLI starts fast
 
     dates, idle = scenario_days(settings.pipeline)
@@ -258,7 +257,7 @@ def _run(run: StackRun, settings: Settings, scenarios: list[str], version: str |
             [],
             Path(tmp) / "airflow",
             stdin=json.dumps(request),
-            requirements=SERVERLESS_REQUIREMENTS if serverless else None,
+            requirements=airflow_env.stack_requirements(settings, project),  # the DAG check's: MWAA's set plus the stack's file
             AIRFLOW__CORE__DAGS_FOLDER=str(dags),  # Airflow 3.3's dag.test() syncs the DAG through this bundle
             **aws_connection(aws),
         )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
-from offline.harness import Recorded, StackRun
+from offline.harness import Recorded, StackRun, plain
 
 #: Inputs worth showing next to a resource in the plan.
 _HIGHLIGHTS = {
@@ -44,6 +45,14 @@ def render_plan(run: StackRun, title: str | None = None) -> str:
     lines.append("Outputs (from Pulumi's mocks: names are the program's, IDs, ARNs and URLs are placeholders):")
     lines += [f"    {key:<22} {'(known after apply)' if value is None else value}" for key, value in run.outputs.items()]
     return "\n".join(lines)
+
+
+def plan_as_json(run: StackRun) -> list[dict[str, Any]]:
+    """Every resource `pulumi up` would create, as `plan --json` prints it: type, name, URN, parent, provider,
+    dependencies and inputs (file assets by content digest), in the stable order the text tree uses."""
+    fields = ("type", "name", "urn", "parent", "provider", "protect")
+    ordered = sorted(run.resources, key=lambda r: (r.type, r.name))
+    return [{f: getattr(r, f) for f in fields} | {"dependencies": sorted(r.dependencies), "inputs": plain(r.inputs)} for r in ordered]
 
 
 def render_plan_diff(shown: StackRun, other: StackRun, title: str, shown_title: str) -> str:

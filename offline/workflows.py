@@ -1,8 +1,8 @@
 """The parts of `.github/workflows/` that follow the stacks: the duty-cycle cron lines, the drift check's hour (outside
 every window), the stack matrices, the regions.
 
-python -m offline workflows           # rewrite them from the Pulumi.<stack>.yaml files
-python -m offline workflows --check   # exit 1, naming each stale file, when they differ (bin/offline runs this)
+bin/offline workflows           # rewrite them from the Pulumi.<stack>.yaml files
+bin/offline workflows --check   # exit 1, naming each stale file, when they differ (bin/offline runs this)
 
 Each generated line carries a `# generated:` marker, so a fork's own edits elsewhere in the files are kept. The
 deploy chain itself (dev, then prod after approval) is fixed; a stack beyond those two gets previews and drift checks
@@ -22,7 +22,7 @@ from duty_cycle import RECHECK_MINUTES, WEEK, DutyCycle
 from offline.exits import FAILED, PASSED, run_main
 from offline.harness import PROJECT_DIR, stack_names, stack_settings
 
-COMMAND = "python -m offline workflows"
+COMMAND = "bin/offline workflows"  # as printed: runs from the project folder, venv or not
 #: A week to look at (any week: the windows repeat weekly).
 WEEK_OF = datetime(2026, 11, 23, tzinfo=UTC)
 _MATRIX = re.compile(r"^(?P<indent>\s+)include: .*# generated: (?P<which>all stacks|duty-cycled stacks)$", re.M)

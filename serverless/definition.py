@@ -226,9 +226,7 @@ def _limit_problems(where: str, values: dict[str, Any]) -> list[str]:
                 f"(Airflow refuses a plain number): write {{__type__: {TIMEDELTA}, seconds: N}}"
             )
         elif not 0 < timeout <= MAX_TASK_SECONDS:
-            found.append(
-                f"{where}: execution_timeout of {timeout} s must be at most {MAX_TASK_SECONDS} s (a task runs at most 60 minutes)"
-            )
+            found.append(f"{where}: execution_timeout of {timeout} s must be at most {MAX_TASK_SECONDS} s (a task runs at most 60 minutes)")
     return found
 
 

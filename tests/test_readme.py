@@ -29,7 +29,7 @@ def test_the_two_commands_exist_and_ci_runs_the_test_command():
 def test_the_settings_table_is_the_models_and_covers_every_key():
     from offline.docs import rendered, rows
 
-    assert rendered(DOCS["configuration.md"]) == DOCS["configuration.md"], "stale: run `python -m offline docs`"
+    assert rendered(DOCS["configuration.md"]) == DOCS["configuration.md"], "stale: run `bin/offline docs`"
     keys = [key for key, _, description in rows()]
     assert "mwaa.mode" in keys and "pipeline.glue.expectedRunMinutes" in keys and "aws:region" in keys
     assert not [key for key, _, description in rows() if not description], "a setting without a docstring in settings.py"
@@ -58,9 +58,7 @@ def test_the_cost_tables_are_the_tools_output(dev: StackRun, prod: StackRun):
     lite = run_stack("lite")
     for run, state in ((dev, "running"), (prod, "running"), (lite, "serverless")):  # decided at RUNNING_AT, as the README's command says
         table = render(priced(run), state_title(run.stack, state, RUNNING_AT))
-        assert table in TEXT, (
-            f"the {run.stack} cost table in docs/ is stale; paste `python -m offline cost --at {RUNNING_AT:%Y-%m-%dT%H:%MZ}`"
-        )
+        assert table in TEXT, f"the {run.stack} cost table in docs/ is stale; paste `bin/offline cost --at {RUNNING_AT:%Y-%m-%dT%H:%MZ}`"
 
 
 #: An offline command as the README writes it: in a code block or inline, through bin/offline or python -m offline.
@@ -87,7 +85,7 @@ def test_every_offline_command_in_the_readme_is_accepted():
         try:
             parse(words)
         except SystemExit:
-            raise AssertionError(f"README command `python -m offline {' '.join(words)}` is rejected") from None
+            raise AssertionError(f"README command `bin/offline {' '.join(words)}` is rejected") from None
 
 
 def readme_yaml_examples() -> list[dict]:

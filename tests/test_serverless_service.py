@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 from offline import airflow_env
-from offline.dags import SERVERLESS_REQUIREMENTS, check_workflow
+from offline.airflow_env import SERVERLESS_REQUIREMENTS
+from offline.dags import check_workflow
 from offline.harness import StackRun, object_body, run_stack, stack_settings, workflow_definition
 from serverless import definition as sd
 from tests.stackkit import WEEK_OF

@@ -194,7 +194,7 @@ def test_the_workflows_follow_the_stacks_and_a_command_rewrites_them(tmp_path: P
     command = [sys.executable, "-m", "offline.workflows", "--project", str(project)]
     check = subprocess.run([*command, "--check"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
     assert check.returncode == 1
-    assert "stale: .github/workflows/duty-cycle.yml does not follow the stacks; run `python -m offline workflows`" in check.stdout
+    assert "stale: .github/workflows/duty-cycle.yml does not follow the stacks; run `bin/offline workflows`" in check.stdout
     assert "stale: .github/workflows/pulumi.yml" in check.stdout  # dev's region
     assert subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120).returncode == 0
     assert subprocess.run([*command, "--check"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120).returncode == 0
