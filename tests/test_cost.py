@@ -7,9 +7,9 @@ import pytest
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import StackRun, run_stack, stack_settings
 from policies.rules.cost_model import load_pricing, render
-from tests.stackkit import priced, with_setting
+from tests.stackkit import PRICED_REGION, in_priced_region, priced, with_setting
 
-PRICES = load_pricing()["regions"]["us-east-1"]
+PRICES = load_pricing()["regions"][PRICED_REGION]
 HOURS = 730
 
 
@@ -36,12 +36,15 @@ def test_dev_is_cheaper_by_exactly_one_nat_gateway(dev: StackRun, prod: StackRun
 
 
 @pytest.mark.parametrize(("key", "value", "extra_instances"), [("minWorkers", 3, 2), ("schedulers", 3, 1), ("minWebservers", 4, 2)])
-def test_more_always_on_instances_cost_their_hourly_rate(dev: StackRun, key: str, value: int, extra_instances: int):
-    config = with_setting("mwaa", key, value)
+def test_more_always_on_instances_cost_their_hourly_rate(key: str, value: int, extra_instances: int):
+    config = in_priced_region("dev", "mwaa", key, value)
     if key == "minWebservers":
         config["mwaa-platform:mwaa"]["maxWebservers"] = value
-    raised = priced(run_stack("dev", config=config)).always_on_total - priced(dev).always_on_total
-    assert raised == pytest.approx(extra_instances * HOURS * PRICES["mwaa_additional_instance_hour"]["mw1.small"]["usd"], abs=0.01)
+    base = priced(run_stack("dev", config=in_priced_region("dev")))
+    raised = priced(run_stack("dev", config=config)).always_on_total - base.always_on_total
+    environment_class = stack_settings("dev").mwaa.environment_class
+    rate = PRICES["mwaa_additional_instance_hour"][environment_class]["usd"]
+    assert raised == pytest.approx(extra_instances * HOURS * rate, abs=0.01)
 
 
 def test_glue_cost_follows_the_schedule_and_the_minimum_bill(dev: StackRun):
@@ -66,10 +69,10 @@ def test_an_unknown_region_is_incomplete_and_names_every_missing_figure(dev: Sta
 
 
 def test_an_unpriced_class_is_named_not_a_silent_zero():
-    estimate = priced(run_stack("dev", config=with_setting("mwaa", "environmentClass", "mw1.xlarge")))
+    estimate = priced(run_stack("dev", config=in_priced_region("dev", "mwaa", "environmentClass", "mw1.xlarge")))
     assert estimate.missing == [
-        'regions["us-east-1"].mwaa_environment_hour["mw1.xlarge"]',
-        'regions["us-east-1"].mwaa_additional_instance_hour["mw1.xlarge"]',
+        f'regions["{PRICED_REGION}"].mwaa_environment_hour["mw1.xlarge"]',
+        f'regions["{PRICED_REGION}"].mwaa_additional_instance_hour["mw1.xlarge"]',
     ]
 
 

@@ -14,7 +14,7 @@ from offline.gate import run_gate, stack_pack_config
 from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_config, stack_names, stack_settings
 from policies.rules.cost_model import load_pricing
 from settings import ConfigError
-from tests.stackkit import PAUSED_AT, RUNNING_AT, fixture_settings, priced, with_setting
+from tests.stackkit import PAUSED_AT, RUNNING_AT, fixture_settings, in_priced_region, priced, with_setting
 from tests.workflowkit import workflow
 
 ENV = "aws:mwaa/environment:Environment"
@@ -201,8 +201,9 @@ def test_usage_tags_carry_the_active_hours_only_on_what_a_pause_removes(dev: Sta
 # --- the pack ---------------------------------------------------------------------------
 
 
-def test_the_pack_passes_a_paused_dev_stack(paused_dev: StackRun):
-    result = run_gate(paused_dev, *stack_pack_config("dev"))
+def test_the_pack_passes_a_paused_dev_stack():
+    paused = run_stack("dev", config=in_priced_region("dev"), at=PAUSED_AT)  # where its budget can be judged
+    result = run_gate(paused, *stack_pack_config("dev"))
     assert result.passed and [v.policy for v in result.violations] == ["sns-topic-has-subscriber"]  # advisory in dev
 
 
@@ -276,10 +277,10 @@ def test_a_window_in_a_zone_with_daylight_saving_covers_both_utc_times():
     assert "SAT 08:00 - SAT 18:00 UTC" in [str(w) for w in utc.windows]
 
 
-def test_the_scheduler_costs_a_small_share_of_what_the_duty_cycle_saves(dev: StackRun):
+def test_the_scheduler_costs_a_small_share_of_what_the_duty_cycle_saves():
     cycle = DutyCycle.from_settings(stack_settings("dev"))
     minutes = cycle.scheduler_minutes_per_month
-    estimate = priced(dev)
+    estimate = priced(run_stack("dev", config=in_priced_region("dev"), at=RUNNING_AT))
     saved = estimate.always_on_total - estimate.total
     assert minutes * GITHUB_MINUTE_USD < 0.10 * saved, (minutes, saved)
 

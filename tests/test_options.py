@@ -15,16 +15,17 @@ import yaml
 
 from components.dag_bucket import plugins_zip
 from offline.gate import run_gate, stack_pack_config
-from offline.harness import StackRun, run_stack, stack_config
+from offline.harness import StackRun, run_stack, stack_config, stack_settings
 from offline.local_aws import LocalAws
 from offline.pipeline_run import deploy
 from settings import ConfigError
 from tests.policykit import check, environment, guarded_bucket, network, violations
-from tests.stackkit import PAUSED_AT, copy_project, with_setting
+from tests.stackkit import PAUSED_AT, copy_project, other_region, with_setting
 
 ENV = "aws:mwaa/environment:Environment"
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
-KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+REGION = stack_settings("dev").region  # a fork's region, not ours
+KEY_ARN = f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def project_with(tmp_path: Path, **bucket_settings: str) -> Path:
@@ -148,12 +149,13 @@ def test_a_created_key_rotates_and_covers_environment_logs_bucket_and_role(prod:
     key = prod.one("aws:kms/key:Key")
     arn = key.outputs["arn"]
     assert key.inputs["enableKeyRotation"] is True and key.protect
-    assert prod.one("aws:kms/alias:Alias").inputs["name"] == "alias/mwaa-platform-prod"
+    assert prod.one("aws:kms/alias:Alias").inputs["name"] == f"alias/{prod.outputs['environment_name']}"
     root, logs = json.loads(key.inputs["policy"])["Statement"]
+    region, name = stack_settings("prod").region, prod.outputs["environment_name"]
     assert root["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
-    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs["Principal"] == {"Service": f"logs.{region}.amazonaws.com"}
     assert logs["Condition"]["ArnLike"] == {
-        "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:123456789012:log-group:airflow-mwaa-platform-prod-*"
+        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:123456789012:log-group:airflow-{name}-*"
     }
     env = prod.one(ENV)
     assert env.inputs["kmsKey"] == arn and key.urn in env.property_dependencies["kmsKey"]
@@ -166,8 +168,8 @@ def test_a_created_key_rotates_and_covers_environment_logs_bucket_and_role(prod:
     assert "AwsOwnedKeyViaSqs" not in statements
     assert statements["CustomerKeyViaSqsAndS3"]["Resource"] == [arn]
     assert statements["CustomerKeyViaSqsAndS3"]["Condition"]["StringLike"]["kms:ViaService"] == [
-        "sqs.us-east-1.amazonaws.com",
-        "s3.us-east-1.amazonaws.com",
+        f"sqs.{region}.amazonaws.com",
+        f"s3.{region}.amazonaws.com",
     ]
 
 
@@ -191,7 +193,10 @@ def test_a_replaced_environment_is_deleted_first(each_stack: StackRun):
     ("value", "message"),
     [
         ("yes", "mwaa-platform:mwaa.kms: kms 'yes' must be none, create, or a KMS key ARN"),
-        (KEY_ARN.replace("us-east-1", "eu-west-1"), "mwaa.kms is a key in eu-west-1; MWAA needs a key in the stack's region us-east-1"),
+        (
+            KEY_ARN.replace(REGION, other_region(REGION)),
+            f"mwaa.kms is a key in {other_region(REGION)}; MWAA needs a key in the stack's region {REGION}",
+        ),
     ],
 )
 def test_bad_kms_settings_are_clear_errors(value: str, message: str):

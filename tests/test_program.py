@@ -264,18 +264,18 @@ def test_dag_permissions_are_scoped_to_this_pipeline(each_stack: StackRun):
 
 
 def test_mwaa_arns_derive_from_the_environment_name(each_stack: StackRun):
-    name = each_stack.outputs["environment_name"]
-    env_arn = f"arn:aws:airflow:us-east-1:123456789012:environment/{name}"
+    name, region = each_stack.outputs["environment_name"], each_stack.config["aws:region"]
+    env_arn = f"arn:aws:airflow:{region}:123456789012:environment/{name}"
     assert statement(each_stack, "PublishMetrics")["Resource"] == [env_arn]
-    assert statement(each_stack, "WriteOwnLogGroups")["Resource"] == [f"arn:aws:logs:us-east-1:123456789012:log-group:airflow-{name}-*"]
+    assert statement(each_stack, "WriteOwnLogGroups")["Resource"] == [f"arn:aws:logs:{region}:123456789012:log-group:airflow-{name}-*"]
     bucket = each_stack.by_name("dags-storage-bucket").outputs["arn"]
     assert statement(each_stack, "ReadSourceBucket")["Resource"] == [bucket, f"{bucket}/*"]
     assert statement(each_stack, "NoBucketListing")["Effect"] == "Deny"
-    assert statement(each_stack, "CeleryQueueInAwsAccount")["Resource"] == ["arn:aws:sqs:us-east-1:*:airflow-celery-*"]
+    assert statement(each_stack, "CeleryQueueInAwsAccount")["Resource"] == [f"arn:aws:sqs:{region}:*:airflow-celery-*"]
     if each_stack.stack == "dev":  # mwaa.kms: none, the queue's AWS-owned key
         kms = statement(each_stack, "AwsOwnedKeyViaSqs")
         assert kms["NotResource"] == "arn:aws:kms:*:123456789012:key/*"
-        assert kms["Condition"]["StringLike"]["kms:ViaService"] == ["sqs.us-east-1.amazonaws.com"]
+        assert kms["Condition"]["StringLike"]["kms:ViaService"] == [f"sqs.{region}.amazonaws.com"]
     else:  # mwaa.kms: create, scoped to that one key (tests/test_options.py)
         assert statement(each_stack, "CustomerKeyViaSqsAndS3")["Resource"] == [each_stack.one("aws:kms/key:Key").outputs["arn"]]
     trust = json.loads(each_stack.by_name("airflow-execution-role").inputs["assumeRolePolicy"])["Statement"][0]
