@@ -51,7 +51,7 @@ from offline.requirements_check import render as render_requirements
 from offline.workflows import COMMAND as WORKFLOWS_COMMAND
 from offline.workflows import main as workflows_main
 from offline.workflows import stale as stale_workflows
-from policies.rules.cost_model import billed_hours, estimate, load_pricing
+from policies.rules.cost_model import TEAM_PRICING_NAME, billed_hours, estimate, load_pricing
 from policies.rules.cost_model import render as render_cost
 from settings import Settings
 
@@ -217,17 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     """Options anywhere (`--timings prod` as `prod --timings`); `bin/offline dev` means `all dev`: a first word that is
-    not a command starts the list of stacks. A word that is neither is an error naming both lists."""
-    parser = build_parser()
-    args = parser.parse_intermixed_args(argv)
+    not a command starts the list of stacks (one without a Pulumi.<stack>.yaml is that stack's error, naming the others)."""
+    args = build_parser().parse_intermixed_args(argv)
     words = args.words
     args.command, args.stacks = (words[0], words[1:]) if words and words[0] in COMMANDS else ("all", words)
-    known = stack_names(args.project)
-    if unknown := [stack for stack in args.stacks if stack not in known]:
-        parser.error(
-            f"{unknown[0]!r} is neither a command ({', '.join(COMMANDS)}) nor a stack here ({', '.join(known)}); a new stack "
-            f"needs its Pulumi.{unknown[0]}.yaml"
-        )
     return args
 
 
@@ -419,9 +412,12 @@ def _report_stack(
                 print(render(result, title), end="\n\n")
         if args.command in ("all", "cost"):
             with timings("cost"):
-                priced = estimate((r.type, r.inputs) for r in run.resources)
+                priced = estimate(((r.type, r.inputs) for r in run.resources), load_pricing(team=args.project / TEAM_PRICING_NAME))
             failed |= not priced.complete  # every missing figure is named; the other checks still run
-            summary.append((stack, state, "cost", f"${priced.total:,.2f}/month" if priced.complete else "INCOMPLETE (prices missing)"))
+            verdict = f"${priced.total:,.2f}/month"
+            if not priced.complete:
+                verdict = f"INCOMPLETE: at least {verdict}, {counted(len(priced.missing), 'price')} missing"
+            summary.append((stack, state, "cost", verdict))
             shown["cost"] = {
                 **asdict(priced),
                 "total": priced.total,

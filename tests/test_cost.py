@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import StackRun, run_stack, stack_settings
+from policies.rules import cost_model
 from policies.rules.cost_model import load_pricing, render
-from tests.stackkit import PRICED_REGION, in_priced_region, priced, with_setting
+from tests.clikit import offline
+from tests.stackkit import PRICED_REGION, RUNNING_AT, copy_project, in_priced_region, priced, set_region, with_setting
 
 PRICES = load_pricing()["regions"][PRICED_REGION]
 HOURS = 730
@@ -118,3 +122,79 @@ def test_an_unpriceable_stack_fails_the_budget_closed(prod: StackRun):
     assert message.startswith(
         f'[mandatory] can\'t judge the budget of ${budget:,.2f}: no price for regions["eu-west-9"].mwaa_environment_hour'
     )
+
+
+# --- a team's own prices: policies/team-prices.json, merged over pricing.json by the pack and the offline tools -------
+
+
+def team_prices(region: str, figures: dict | None = None) -> dict:
+    """A team's file pricing `region` with every figure pricing.json has for PRICED_REGION (its own quote, say)."""
+    table = figures if figures is not None else {key: _with_source(entry) for key, entry in PRICES.items()}
+    return {"sources": {"quote": {"title": "our AWS quote", "as_of": "2026-12-01"}}, "regions": {region: table}}
+
+
+def _with_source(entry: dict) -> dict:
+    if "usd" in entry:
+        return {"usd": entry["usd"], "source": "quote"}
+    return {variant: {"usd": figure["usd"], "source": "quote"} for variant, figure in entry.items()}
+
+
+def test_a_teams_prices_complete_a_region_for_the_cost_and_the_budget(tmp_path):
+    project = copy_project(tmp_path)
+    for stack in ("dev", "prod"):
+        set_region(project, stack, "eu-west-1")
+    (project / "policies" / "team-prices.json").write_text(json.dumps(team_prices("eu-west-1")))
+    cost = offline("cost", "--project", str(project), "--at", RUNNING_AT.isoformat())
+    assert cost.returncode == 0 and "INCOMPLETE" not in cost.stdout, cost.stdout[-3000:] + cost.stderr
+    assert "estimated monthly cost in eu-west-1" in cost.stdout
+    gate = offline("gate", "prod", "--project", str(project), "--json")  # the pack reads the same file: the budget is judged
+    violations = json.loads(gate.stdout)["prod"]["states"]["running"]["policy"]["violations"]
+    assert not [v for v in violations if v["policy"] == "monthly-cost-budget"], violations
+
+
+def test_the_teams_figures_are_the_ones_priced(tmp_path):
+    team = tmp_path / "team-prices.json"
+    figures = {key: _with_source(entry) for key, entry in PRICES.items()}
+    figures["mwaa_environment_hour"]["mw1.small"]["usd"] = 1.0  # a rate of the team's own, not pricing.json's
+    team.write_text(json.dumps(team_prices("eu-west-1", figures)))
+    config = in_priced_region("dev") | {"aws:region": "eu-west-1"}
+    estimate = cost_model.estimate(((r.type, r.inputs) for r in run_stack("dev", config=config).resources), load_pricing(team=team))
+    environment = next(item for item in estimate.items if item.name.startswith("MWAA mw1"))
+    assert estimate.complete and environment.unit_usd == 1.0
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["regions"]["eu-west-1"]["nat_gateway_hour"].pop("source"), 'regions["eu-west-1"].nat_gateway_hour: needs source'),
+        (lambda d: d["regions"]["eu-west-1"]["nat_gateway_hour"].update(usd=-1), 'regions["eu-west-1"].nat_gateway_hour: needs usd'),
+        (lambda d: d["regions"]["eu-west-1"]["mwaa_environment_hour"]["mw1.small"].update(source="nowhere"),
+         'regions["eu-west-1"].mwaa_environment_hour["mw1.small"]: needs source, the name of its entry in sources'),
+        (lambda d: d["regions"]["eu-west-1"].update(nat_hour={"usd": 1, "source": "quote"}),
+         'regions["eu-west-1"].nat_hour: unknown figure; pricing.json has'),
+        (lambda d: d["sources"]["quote"].pop("as_of"), 'sources["quote"] needs a title and as_of (YYYY-MM-DD)'),
+        (lambda d: d["sources"].update(mwaa={"title": "x", "as_of": "2026-01-01"}), 'sources["mwaa"]: pricing.json has a source'),
+    ],
+)  # fmt: skip
+def test_a_bad_team_figure_is_named_with_the_fix(tmp_path, edit, message: str):
+    document = team_prices("eu-west-1")
+    edit(document)
+    (team := tmp_path / "team-prices.json").write_text(json.dumps(document))
+    with pytest.raises(cost_model.CostModelError) as caught:
+        load_pricing(team=team)
+    assert str(caught.value).startswith("policies/team-prices.json: ") and message in str(caught.value), str(caught.value)
+    assert str(caught.value).endswith('(docs/cost.md, "Your own prices")')
+
+
+def test_an_incomplete_total_reads_as_a_lower_bound():
+    estimate = priced(run_stack("dev", config=in_priced_region("dev") | {"aws:region": "eu-west-9"}))
+    text = render(estimate, "t")
+    assert f"total: AT LEAST (a lower bound: {len(estimate.missing)} prices missing, below)" in text
+    assert "add each, with its source, to policies/team-prices.json" in text
+
+
+def test_extra_webservers_say_their_rate_is_an_upper_bound():
+    config = in_priced_region("dev", "mwaa", "minWebservers", 4)
+    config["mwaa-platform:mwaa"]["maxWebservers"] = 4
+    item = next(i for i in priced(run_stack("dev", config=config)).items if "webservers beyond" in i.name)
+    assert "about half" in item.note and "is an upper bound" in render(priced(run_stack("dev", config=config)), "t")

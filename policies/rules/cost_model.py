@@ -21,6 +21,12 @@ from .graph import MWAA_ENVIRONMENTS, PROVIDER_DEFAULT_CLASS, UNKNOWN, as_number
 HOURS_TAG, CYCLES_TAG = "duty-cycle:hours-per-month", "duty-cycle:cycles-per-month"
 
 PRICING_FILE = Path(__file__).with_name("pricing.json")
+#: The team's own figures (a region or class pricing.json lacks, a negotiated rate), each with its source: merged over
+#: pricing.json by the pack and the offline tools alike (docs/cost.md, "Your own prices"). Absent by default.
+TEAM_PRICING_FILE = Path(__file__).resolve().parent.parent / "team-prices.json"
+TEAM_PRICING_NAME = "policies/team-prices.json"
+#: Figures priced per environment class.
+PER_CLASS = ("mwaa_environment_hour", "mwaa_additional_instance_hour")
 GLUE_WORKER_DPU = {"G.025X": 0.25, "G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
 SCHEDULES = ("aws:scheduler/schedule:Schedule",)
 WORKFLOWS = ("aws-native:mwaaserverless:Workflow",)
@@ -79,8 +85,58 @@ class Estimate:
         return sorted(self.items, key=lambda item: -item.monthly_usd)[:count]
 
 
-def load_pricing(path: Path = PRICING_FILE) -> dict[str, Any]:
-    return json.loads(path.read_text())
+def load_pricing(path: Path = PRICING_FILE, team: Path = TEAM_PRICING_FILE) -> dict[str, Any]:
+    """pricing.json with the team's own figures merged over it, when it has a team-prices.json."""
+    pricing = json.loads(path.read_text())
+    if team.exists():
+        try:
+            document = json.loads(team.read_text())
+        except json.JSONDecodeError as exc:
+            raise CostModelError(f"{TEAM_PRICING_NAME} is not valid JSON ({exc})") from None
+        _merge_team_prices(pricing, document)
+    return pricing
+
+
+def _merge_team_prices(pricing: dict[str, Any], team: Any) -> None:
+    """Validate the team's file and merge its figures over pricing.json's: one error names every bad entry and the fix."""
+    if not isinstance(team, dict) or not set(team) <= {"about", "sources", "regions"}:
+        raise CostModelError(f"{TEAM_PRICING_NAME}: the top level is an object of about, sources and regions")
+    sources, regions = team.get("sources", {}), team.get("regions", {})
+    known = {key for table in pricing["regions"].values() for key in table}
+    problems = [
+        f'sources["{name}"] needs a title and as_of (YYYY-MM-DD), and a url where there is one'
+        for name, source in sources.items()
+        if not isinstance(source, dict) or not source.get("title") or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(source.get("as_of")))
+    ]
+    figures: list[tuple[str, str, str | None, Any]] = []  # (region, key, class or None, figure)
+    taken = sorted(set(sources) & set(pricing["sources"]))
+    problems += [f'sources["{name}"]: pricing.json has a source of that name; choose another' for name in taken]
+    for region, table in regions.items():
+        for key, entry in table.items() if isinstance(table, dict) else [("", None)]:
+            if key not in known:
+                problems.append(f'regions["{region}"].{key}: unknown figure; pricing.json has {", ".join(sorted(known))}')
+            elif key in PER_CLASS and isinstance(entry, dict):
+                figures += [(region, key, cls, figure) for cls, figure in entry.items()]
+            elif key in PER_CLASS:
+                problems.append(f'regions["{region}"].{key}: an object of environment class to figure, e.g. {{"mw1.small": {{...}}}}')
+            else:
+                figures.append((region, key, None, entry))
+    for region, key, cls, figure in figures:
+        where = f'regions["{region}"].{key}' + (f'["{cls}"]' if cls else "")
+        usd = figure.get("usd") if isinstance(figure, dict) else None
+        if not isinstance(usd, int | float) or isinstance(usd, bool) or usd < 0:
+            problems.append(f"{where}: needs usd, a number of dollars >= 0")
+        elif figure.get("source") not in sources:
+            problems.append(f"{where}: needs source, the name of its entry in sources (where the figure comes from)")
+    if problems:
+        raise CostModelError(f"{TEAM_PRICING_NAME}: " + "; ".join(problems) + ' (docs/cost.md, "Your own prices")')
+    for region, key, cls, figure in figures:
+        table = pricing["regions"].setdefault(region, {})
+        if cls:
+            table.setdefault(key, {})[cls] = figure
+        else:
+            table[key] = figure
+    pricing["sources"] |= sources
 
 
 class _Prices:
@@ -214,13 +270,14 @@ class _Pricer:
             base_webservers = included["webservers"].get(cls, included["webservers"]["default"])
             min_workers = _number(env, "minWorkers", 1)
             result.items.append(_item(f"MWAA {cls} environment", hours, "hour", environment_rate))
-            for label, count in (
-                ("schedulers beyond the included", _number(env, "schedulers", base_schedulers) - base_schedulers),
-                ("webservers beyond the included (minWebservers)", _number(env, "minWebservers", base_webservers) - base_webservers),
-                ("workers beyond the included one (minWorkers floor)", min_workers - included["workers"]),
-            ):
+            for label, count, note in (
+                ("schedulers beyond the included", _number(env, "schedulers", base_schedulers) - base_schedulers, ""),
+                ("webservers beyond the included (minWebservers)", _number(env, "minWebservers", base_webservers) - base_webservers,
+                 price.pricing["notes"]["mwaa_additional_webserver_hour"]),
+                ("workers beyond the included one (minWorkers floor)", min_workers - included["workers"], ""),
+            ):  # fmt: skip
                 if count > 0:
-                    result.items.append(_item(f"MWAA {label}", count * hours, "instance-hour", extra_rate))
+                    result.items.append(replace(_item(f"MWAA {label}", count * hours, "instance-hour", extra_rate), note=note))
             # The metadata DB exists only while the environment does.
             metadata_gb_months = assume["metadata_db_gb"] * hours / price.hours
             result.items.append(_item("MWAA metadata database", metadata_gb_months, "GB-month", price("mwaa_metadata_gb_month")))
@@ -294,7 +351,8 @@ def render(estimate_: Estimate, title: str) -> str:
             f"    {item.name:<52}{item.quantity:>12,.2f} {item.unit:<14}{item.unit_usd:>12.6g}{item.monthly_usd:>12,.2f}"
             f"{item.always_on_usd:>13,.2f}"
         )
-    lines.append(f"    {'total':<52}{'':>12} {'':<14}{'':>12}{estimate_.total:>12,.2f}{estimate_.always_on_total:>13,.2f}")
+    total = "total" if estimate_.complete else f"total: AT LEAST (a lower bound: {len(estimate_.missing)} prices missing, below)"
+    lines.append(f"    {total:<52}{'':>12} {'':<14}{'':>12}{estimate_.total:>12,.2f}{estimate_.always_on_total:>13,.2f}")
     if estimate_.always_on_worker_ceiling_usd:
         lines.append(
             f"    (not in the total) autoscaling to maxWorkers while it runs would add up to ${estimate_.worker_ceiling_usd:,.2f}"
@@ -312,5 +370,5 @@ def missing_prices(estimate_: Estimate) -> str:
     """The one message for every figure a stack needs that pricing.json lacks."""
     return (
         f"no price for {', '.join(estimate_.missing)} in policies/rules/{PRICING_FILE.name}: priced at $0, so the total is a "
-        f"lower bound; add each with its source"
+        f'lower bound; add each, with its source, to {TEAM_PRICING_NAME} (docs/cost.md, "Your own prices")'
     )

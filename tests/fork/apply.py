@@ -14,6 +14,44 @@ REPO = Path(__file__).resolve().parents[2]
 SKIPPED = shutil.ignore_patterns(".venv", ".venv-airflow", ".git", "__pycache__", ".pytest_cache", ".ruff_cache")
 
 
+#: dev's region in the fork: not us-east-1, and pricing.json has only its NAT and IPv4 rates.
+FORK_REGION = "ap-south-1"
+TEAM_DAG = '''"""The team's own DAG: a note to Slack (the provider its requirements.txt adds) after the weekly data lands."""
+
+from __future__ import annotations
+
+from airflow.providers.slack.operators.slack import SlackAPIPostOperator
+from airflow.sdk import DAG
+from airflow.timetables.trigger import CronTriggerTimetable
+
+with DAG(
+    dag_id="team_report",
+    schedule=CronTriggerTimetable("0 11 * * MON,WED,FRI", timezone="Europe/Berlin"),
+    catchup=False,
+    is_paused_upon_creation=False,
+):
+    SlackAPIPostOperator(task_id="post", channel="#data", text="The pipeline's results are in.")
+'''
+
+
+def team_prices(region: str) -> dict:
+    """policies/team-prices.json as a fork keeps it (docs/cost.md): the figures pricing.json lacks for `region`. In this
+    fixture they are us-east-1's, labelled as the fork's own; a real fork writes its region's, each with its source."""
+    pricing = json.loads((REPO / "policies" / "rules" / "pricing.json").read_text())["regions"]
+    have = pricing.get(region, {})
+    source = {"title": "tests/fork fixture: us-east-1's figures standing in for the fork's own quote", "as_of": "2026-12-07"}
+    figures = {}
+    for key, entry in pricing["us-east-1"].items():
+        if key in have:
+            continue
+        if "usd" in entry:
+            figures[key] = {"usd": entry["usd"], "source": "fork-quote"}
+        else:
+            figures[key] = {variant: {"usd": figure["usd"], "source": "fork-quote"} for variant, figure in entry.items()}
+    about = "the fork's own prices (docs/cost.md, Your own prices)"
+    return {"about": about, "sources": {"fork-quote": source}, "regions": {region: figures}}
+
+
 def _edit_yaml(path: Path, edit) -> None:
     document = yaml.safe_load(path.read_text())
     edit(document)
@@ -41,6 +79,10 @@ def apply(target: Path) -> Path:
     _edit_yaml(target / "Pulumi.lite.yaml", lambda d: d["config"].update({"mwaa-platform:pipeline": lite_schedule}))
     requirements = target / "dags" / "requirements.txt"
     requirements.write_text(requirements.read_text() + "apache-airflow-providers-slack\n")
+    (target / "dags" / "team_report.py").write_text(TEAM_DAG)  # a second DAG, importing the provider the team added
+    # dev in Mumbai, with the team's own figures for what pricing.json lacks there (MWAA, Glue, Lambda, ... rates).
+    _edit_yaml(target / "Pulumi.dev.yaml", lambda d: d["config"].update({"aws:region": FORK_REGION}))
+    (target / "policies" / "team-prices.json").write_text(json.dumps(team_prices(FORK_REGION), indent=2) + "\n")
     # As a fork does after such edits: the workflows follow the stacks (bin/offline says so otherwise).
     subprocess.run([sys.executable, "-m", "offline.workflows", "--project", str(target)], cwd=target, check=True, capture_output=True)
     return target

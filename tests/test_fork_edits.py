@@ -1,0 +1,130 @@
+"""A fork's ordinary edits get a true answer: another region, a provider a DAG uses, a stack whose config fails, options
+in any order. Each test edits a copy of the project as a team would and runs the commands the README gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from offline.harness import PROJECT_DIR
+from tests.clikit import offline
+from tests.stackkit import RUNNING_AT, copy_project, set_region
+
+#: A shell outside any venv: what a person has when they type a printed command.
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")} | {
+    "PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p)
+}
+#: A DAG of the team's, importing the provider its requirements.txt adds.
+TEAM_DAG = (
+    "from airflow.providers.slack.operators.slack import SlackAPIPostOperator\nfrom airflow.sdk import DAG\n\n"
+    "with DAG('team_report', schedule=None) as dag:\n    SlackAPIPostOperator(task_id='post', channel='#data', text='done')\n"
+)
+
+
+def summary_rows(stdout: str) -> dict[tuple[str, str, str], str]:
+    """(stack, state, check) -> verdict, from the summary table that closes the main job."""
+    table = stdout.split("\nSummary\n", 1)[1].splitlines()[1:-1]
+    rows = [re.match(r"^    (\S+)\s+(\S+)\s+(.+?)\s{2,}(.+)$", line) for line in table]
+    return {(m[1], m[2], m[3].strip()): m[4] for m in rows if m}
+
+
+def gate_verdicts(rows: dict[tuple[str, str, str], str], stack: str) -> list[str]:
+    """The stack's policy-gate verdicts in every state shown, advisories aside."""
+    return sorted({verdict.split(" (")[0] for (name, _, check), verdict in rows.items() if name == stack and check == "policy gate"})
+
+
+@pytest.mark.long
+@pytest.mark.parametrize(
+    ("region", "scenario", "states"),
+    [
+        ("eu-west-1", "success", {"validate_input": "success", "transform": "success"}),
+        ("ap-south-1", "bad-input", {"validate_input": "success", "transform": "failed"}),  # the alert goes to that region's topic
+        ("us-west-2", "missing-input", {"validate_input": "failed", "transform": "upstream_failed"}),
+    ],
+)
+def test_the_pipeline_runs_end_to_end_in_any_region(tmp_path: Path, region: str, scenario: str, states: dict):
+    """S3 refuses a bucket without a location constraint outside us-east-1 (IllegalLocationConstraintException): every
+    local bucket is created as AWS creates it in the stack's region."""
+    project = copy_project(tmp_path)
+    set_region(project, "dev", region)
+    done = offline("pipeline", "dev", "--project", str(project), "--scenario", scenario, "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = json.loads(done.stdout)["dev"]["pipeline"][0]
+    assert run["as_expected"] and run["task_states"] == states, run
+    if scenario != "success":
+        (alert,) = run["alerts"]  # the DAG's failure callback reached the topic in the stack's region
+        assert f"of DAG lambda_glue_pipeline failed on try 1 for logical date {run['logical_date']}" in alert
+
+
+@pytest.mark.long
+def test_a_provider_the_requirements_add_serves_a_dag_through_the_whole_main_job(tmp_path: Path):
+    """The DAG check, the pipeline run (the DAG folder must import before anything runs) and the DAG tests all use MWAA's
+    package set plus the stack's requirements: one run never calls the same DAG parsed and broken."""
+    project = copy_project(tmp_path)
+    requirements = project / "dags" / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "apache-airflow-providers-slack\n")
+    (project / "dags" / "team_report.py").write_text(TEAM_DAG)
+    done = offline("all", "dev", "--project", str(project), "--at", RUNNING_AT.isoformat(), "--scenario", "success")
+    rows = summary_rows(done.stdout)
+    assert rows[("dev", "-", "DAGs")] == "PASS" and rows[("dev", "-", "pipeline run (success)")] == "PASS", done.stdout[-4000:]
+    assert "DAG team_report" in done.stdout and "doesn't import" not in done.stdout + done.stderr
+
+
+def test_one_stacks_bad_config_is_its_fail_row_and_the_others_are_still_checked(tmp_path: Path):
+    project = copy_project(tmp_path)
+    project_file = project / "Pulumi.yaml"  # a zone with daylight saving for every stack: fine provisioned, refused serverless
+    project_file.write_text(re.sub(r"timezone: \S+", "timezone: Europe/Berlin", project_file.read_text()))
+    done = offline("gate", "--project", str(project), "--at", "2026-11-23T08:00Z")
+    assert done.returncode == 2, done.stdout + done.stderr  # bad input, the worst of the verdicts
+    assert done.stderr.count("error: ") == 1 and "Traceback" not in done.stderr
+    assert "error: stack lite: " in done.stderr and "in Pulumi.lite.yaml, mwaa-platform:pipeline" in done.stderr
+    rows = summary_rows(done.stdout)
+    assert rows[("lite", "-", "checks")].startswith("FAIL (bad input): mwaa-platform: pipeline.timezone Europe/Berlin changes")
+    assert gate_verdicts(rows, "dev") == gate_verdicts(rows, "prod") == ["PASS"]
+    assert re.search(r"\nFAILED: 1 of \d+ checks failed$", done.stdout.rstrip())
+
+
+def test_one_stacks_crash_is_its_fail_row_with_the_traceback_and_the_others_are_still_checked(tmp_path: Path):
+    project = copy_project(tmp_path)
+    component = project / "components" / "serverless_workflow.py"  # only the serverless stack builds it
+    component.write_text(component.read_text().replace("super().__init__(", "{}['boom']\n        super().__init__(", 1))
+    done = offline("gate", "--project", str(project), "--at", "2026-11-23T08:00Z")
+    assert done.returncode == 3 and "Traceback" in done.stderr and "KeyError: 'boom'" in done.stderr, done.stderr[-3000:]
+    assert "error: stack lite: that is a bug in the offline tools" in done.stderr
+    rows = summary_rows(done.stdout)
+    assert rows[("lite", "-", "checks")].startswith("FAIL (a bug in the offline tools)")
+    assert gate_verdicts(rows, "dev") == gate_verdicts(rows, "prod") == ["PASS"]
+
+
+def test_options_go_before_or_after_the_command_and_stacks():
+    before, after = offline("--json", "duty-cycle", "prod"), offline("duty-cycle", "prod", "--json")
+    assert before.returncode == after.returncode == 0, before.stderr + after.stderr
+    assert json.loads(before.stdout) == json.loads(after.stdout) and set(json.loads(before.stdout)) == {"prod"}
+    stack_first = offline("--at", "2026-11-23T04:30Z", "prod", "--json")  # `bin/offline --timings prod` style: stacks only
+    assert stack_first.returncode in (0, 1) and "prod" in json.loads(stack_first.stdout), stack_first.stderr[-2000:]
+
+
+def test_plan_json_lists_the_resources():
+    done = offline("plan", "prod", "--json", "--at", "2026-11-23T04:30Z")
+    resources = json.loads(done.stdout)["prod"]["states"]["running"]["resources"]
+    environment = next(r for r in resources if r["type"] == "aws:mwaa/environment:Environment")
+    assert environment["inputs"]["environmentClass"] and environment["urn"].endswith("::airflow-environment")
+    assert {"type", "name", "urn", "parent", "provider", "dependencies", "inputs", "protect"} <= set(environment)
+
+
+def test_the_commands_the_tools_print_run_as_printed(tmp_path: Path):
+    """A stale workflow names `bin/offline workflows`, which runs from anywhere, venv or not, and mends it."""
+    project = copy_project(tmp_path)
+    (project / ".venv").symlink_to(PROJECT_DIR / ".venv")  # the same pinned toolchain: bin/setup finds it up to date
+    set_region(project, "dev", "eu-central-1")  # the workflows' regions now lag behind
+    stale = offline("workflows", "--check", "--project", str(project))
+    (command,) = set(re.findall(r"run `([^`]+)`", stale.stdout))
+    assert stale.returncode == 1 and command == "bin/offline workflows", stale.stdout
+    done = subprocess.run([str(project / "bin" / "offline"), "workflows"], cwd=tmp_path, capture_output=True, text=True, env=CLEAN_ENV)
+    assert done.returncode == 0 and "rewrote .github/workflows/" in done.stdout, done.stderr
+    assert offline("workflows", "--check", "--project", str(project)).returncode == 0
