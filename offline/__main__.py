@@ -319,7 +319,7 @@ def _report(
             entry["error"] = str(exc)
     with timings("workflows check"):
         try:  # the workflows follow every stack's settings, so one stack's bad config leaves them unchecked
-            outdated = stale_workflows(args.project / ".github" / "workflows", args.project) if args.command == "all" else []
+            outdated = stale_workflows(args.project) if args.command == "all" else []
         except Exception as exc:
             outdated = []
             if worst < BAD_INPUT:  # else the stack's own error above already says why
@@ -330,9 +330,7 @@ def _report(
         summary.append(("all", "", "workflows", f"FAIL (stale: run `{WORKFLOWS_COMMAND}`)"))
         report["workflows"] = {"stale": outdated, "fix": WORKFLOWS_COMMAND}
         if not args.json:
-            print(
-                "\n".join(f"Workflows: .github/workflows/{name} does not follow the stacks; run `{WORKFLOWS_COMMAND}`" for name in outdated)
-            )
+            print("\n".join(f"Workflows: {name} does not follow the stacks; run `{WORKFLOWS_COMMAND}`" for name in outdated))
     if args.command == "all" and stale_docs(args.project):
         worst = max(worst, FAILED)
         summary.append(("all", "", "docs", f"FAIL (stale: run `{DOCS_COMMAND}`)"))

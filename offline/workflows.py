@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from duty_cycle import RECHECK_MINUTES, WEEK, DutyCycle
+from duty_cycle import RECHECK_MINUTES, WEEK, DutyCycle, pipeline_run_minutes
 from offline.exits import FAILED, PASSED, run_main
 from offline.harness import PROJECT_DIR, stack_names, stack_settings
 
@@ -31,19 +31,55 @@ _DRIFT = re.compile(r'^(?P<indent>\s+)- cron: "[^"]*"(?P<pad>\s+)# generated: dr
 _SCHEDULE = re.compile(r"(?P<head>  schedule:  # generated: duty-cycle edges\n)(?P<lines>(?:    - cron: .*\n)*)")
 
 
+#: The docs whose generated parts follow the stacks.
+DOCS = ("docs/real-path.md",)
+_GENERATED = re.compile(r"<!-- generated: (?P<what>[\w -]+) -->(?P<text>.*?)<!-- /generated -->", re.S)
+_WINDOW = re.compile(r"^(?P<day>\w+) (?P<start>\S+) - (?P=day) (?P<end>\S+) UTC$")
+
+
 @dataclass(frozen=True)
 class StackFacts:
     name: str
     region: str
     cycle: DutyCycle
+    #: The pipeline's first run in WEEK_OF: a time at which the stack's environment is up.
+    first_run: datetime
 
 
 def stack_facts(project: Path = PROJECT_DIR) -> list[StackFacts]:
     facts = []
     for stack in stack_names(project):
         settings = stack_settings(stack, project)
-        facts.append(StackFacts(stack, settings.region, DutyCycle.from_settings(settings)))
+        first_run = WEEK_OF + timedelta(minutes=min(pipeline_run_minutes(settings.pipeline)))
+        facts.append(StackFacts(stack, settings.region, DutyCycle.from_settings(settings), first_run))
     return facts
+
+
+def _windows(cycle: DutyCycle) -> str:
+    """The windows as a person reads them: 03:30-07:45 UTC on MON, TUE, WED (one span per time of day)."""
+    spans: dict[str, list[str]] = {}
+    for window in cycle.windows:
+        match = _WINDOW.match(str(window))
+        span, day = (f"{match['start']}-{match['end']} UTC", match["day"]) if match else (str(window), "")
+        spans.setdefault(span, []).append(day)
+    return "; ".join(f"{span} on {', '.join(days)}" if all(days) else span for span, days in spans.items())
+
+
+def doc_parts(stacks: list[StackFacts]) -> dict[str, str]:
+    """What each `<!-- generated: ... -->` span of the docs says, from the stacks."""
+    cycled = [s for s in stacks if not s.cycle.always_on]
+    first = cycled[0] if cycled else stacks[0]
+    return {
+        "duty-cycled windows": "; ".join(f"{s.name}: {_windows(s.cycle)}" for s in cycled) or "no stack is duty-cycled",
+        "resume example": f"`DUTY_CYCLE_AT={first.first_run:%Y-%m-%dT%H:%MZ} pulumi up -s {first.name}`",
+        "drift hour": f"{drift_hour(stacks):02d}:00 UTC",
+    }
+
+
+def render_doc(text: str, stacks: list[StackFacts]) -> str:
+    """`text` with every generated span rewritten from `stacks` (an unknown span name is kept as it is)."""
+    parts = doc_parts(stacks)
+    return _GENERATED.sub(lambda m: f"<!-- generated: {m['what']} -->{parts.get(m['what'], m['text'])}<!-- /generated -->", text)
 
 
 def _include(stacks: list[StackFacts]) -> str:
@@ -99,11 +135,18 @@ def render(name: str, text: str, stacks: list[StackFacts]) -> str:
     return text
 
 
-def stale(folder: Path, project: Path = PROJECT_DIR) -> list[str]:
-    """Workflow files whose generated parts differ from what the stacks say."""
-    stacks = stack_facts(project)
-    texts = {path.name: path.read_text() for path in sorted(folder.glob("*.yml"))}
-    return [name for name, text in texts.items() if render(name, text, stacks) != text]
+def _rendered(project: Path, stacks: list[StackFacts]) -> dict[Path, tuple[str, str]]:
+    """path -> (its text, the text with its generated parts from `stacks`), for every file that follows the stacks."""
+    found = {path: path.read_text() for path in sorted((project / ".github" / "workflows").glob("*.yml"))}
+    found |= {project / doc: (project / doc).read_text() for doc in DOCS if (project / doc).exists()}
+    return {
+        path: (text, render_doc(text, stacks) if path.suffix == ".md" else render(path.name, text, stacks)) for path, text in found.items()
+    }
+
+
+def stale(project: Path = PROJECT_DIR) -> list[str]:
+    """Files (relative to the project) whose generated parts differ from what the stacks say."""
+    return [path.relative_to(project).as_posix() for path, (text, new) in _rendered(project, stack_facts(project)).items() if text != new]
 
 
 def main(argv: list[str]) -> int:
@@ -111,18 +154,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--check", action="store_true", help="only report stale files (exit 1)")
     parser.add_argument("--project", type=Path, default=PROJECT_DIR)
     args = parser.parse_args(argv)
-    folder = args.project / ".github" / "workflows"
     if args.check:
-        found = stale(folder, args.project)
+        found = stale(args.project)
         for name in found:
-            print(f"stale: .github/workflows/{name} does not follow the stacks; run `{COMMAND}`")
+            print(f"stale: {name} does not follow the stacks; run `{COMMAND}`")
         return FAILED if found else PASSED
-    stacks = stack_facts(args.project)
-    for path in sorted(folder.glob("*.yml")):
-        updated = render(path.name, path.read_text(), stacks)
-        if updated != path.read_text():
+    for path, (text, updated) in _rendered(args.project, stack_facts(args.project)).items():
+        if updated != text:
             path.write_text(updated)
-            print(f"rewrote .github/workflows/{path.name}")
+            print(f"rewrote {path.relative_to(args.project).as_posix()}")
     return PASSED
 
 
