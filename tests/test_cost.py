@@ -82,7 +82,8 @@ def test_an_unpriced_class_is_named_not_a_silent_zero():
 
 def test_a_region_with_partial_prices_names_only_the_missing_figures(dev: StackRun):
     config = dict(dev.config) | {"aws:region": "ap-south-1"}
-    missing = priced(run_stack("dev", config=config)).missing
+    resources = ((r.type, r.inputs) for r in run_stack("dev", config=config).resources)
+    missing = cost_model.estimate(resources, load_pricing(team=None)).missing  # pricing.json's own, whatever a fork adds
     assert 'regions["ap-south-1"].mwaa_environment_hour["mw1.small"]' in missing
     assert not [m for m in missing if "nat_gateway_hour" in m or "public_ipv4_hour" in m]  # those are priced
 

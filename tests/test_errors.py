@@ -12,7 +12,7 @@ import yaml
 
 from offline.harness import PROJECT_DIR, run_stack
 from tests.clikit import offline
-from tests.stackkit import RUNNING_AT, copy_project, with_setting
+from tests.stackkit import RUNNING_AT, copy_project, set_region, with_setting
 
 
 def edit_stack(project: Path, section: str, key: str, value: object) -> Path:
@@ -46,8 +46,7 @@ def test_a_missing_stack_file(tmp_path: Path):
 def test_an_unpriced_region_is_reported_for_every_stack_and_the_rest_goes_on(tmp_path: Path):
     project = copy_project(tmp_path)
     for stack in ("dev", "prod"):
-        stack_file = project / f"Pulumi.{stack}.yaml"
-        stack_file.write_text(stack_file.read_text().replace("aws:region: us-east-1", "aws:region: eu-west-1"))
+        set_region(project, stack, "eu-west-1")
     done = offline("cost", "--project", str(project), "--at", RUNNING_AT.isoformat())  # dev's first run: both stacks up
     assert done.returncode == 1, done.stderr  # a check failed (the cost is incomplete), not a crash or bad input
     assert done.stdout.count('INCOMPLETE: no price for regions["eu-west-1"].mwaa_environment_hour[') == 2  # dev and prod

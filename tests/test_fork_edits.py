@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from offline.harness import PROJECT_DIR
 from tests.clikit import offline
@@ -77,8 +78,10 @@ def test_a_provider_the_requirements_add_serves_a_dag_through_the_whole_main_job
 
 def test_one_stacks_bad_config_is_its_fail_row_and_the_others_are_still_checked(tmp_path: Path):
     project = copy_project(tmp_path)
-    project_file = project / "Pulumi.yaml"  # a zone with daylight saving for every stack: fine provisioned, refused serverless
-    project_file.write_text(re.sub(r"timezone: \S+", "timezone: Europe/Berlin", project_file.read_text()))
+    lite = project / "Pulumi.lite.yaml"  # a zone with daylight saving: fine provisioned, refused serverless
+    document = yaml.safe_load(lite.read_text())
+    document["config"]["mwaa-platform:pipeline"] = {"runDays": ["MON"], "runTime": "09:00", "timezone": "Europe/Berlin"}
+    lite.write_text(yaml.safe_dump(document))
     done = offline("gate", "--project", str(project), "--at", "2026-11-23T08:00Z")
     assert done.returncode == 2, done.stdout + done.stderr  # bad input, the worst of the verdicts
     assert done.stderr.count("error: ") == 1 and "Traceback" not in done.stderr

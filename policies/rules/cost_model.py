@@ -85,10 +85,10 @@ class Estimate:
         return sorted(self.items, key=lambda item: -item.monthly_usd)[:count]
 
 
-def load_pricing(path: Path = PRICING_FILE, team: Path = TEAM_PRICING_FILE) -> dict[str, Any]:
-    """pricing.json with the team's own figures merged over it, when it has a team-prices.json."""
+def load_pricing(path: Path = PRICING_FILE, team: Path | None = TEAM_PRICING_FILE) -> dict[str, Any]:
+    """pricing.json with the team's own figures merged over it, when it has a team-prices.json (None: pricing.json's own)."""
     pricing = json.loads(path.read_text())
-    if team.exists():
+    if team is not None and team.exists():
         try:
             document = json.loads(team.read_text())
         except json.JSONDecodeError as exc:
