@@ -163,10 +163,12 @@ def ensure(version: str) -> Path:
 
 
 def with_requirements(version: str, requirements_file: Path | None) -> Path:
-    """The Python of `version`'s environment plus the packages of a stack's requirements file (the base when none)."""
+    """The Python of `version`'s environment plus the packages of a stack's requirements file: the base itself when it
+    already satisfies every line (the shipped file names only the Amazon provider, which MWAA's set has)."""
     lines = [line for _, line in requirement_file_lines(requirements_file) if not line.startswith("-")] if requirements_file else []
-    if not lines:
-        return ensure(version)
+    base = ensure(version)
+    if all(_satisfied(line, _installed(VENVS / version)) for line in lines):
+        return base
     digest = hashlib.sha256("\n".join([_base_stamp(version), *lines]).encode()).hexdigest()[:12]
     what = f"Airflow {version} + {requirements_file}"
     try:
@@ -180,6 +182,25 @@ def stack_requirements(settings: Settings, project: Path = PROJECT_DIR) -> Path:
     a DAG), or for a serverless stack the service's loader. The DAG check, the pipeline run and the DAG tests all use
     it, so one run never calls a DAG both parsed and broken."""
     return SERVERLESS_REQUIREMENTS if settings.serverless else project / settings.dag_bucket.requirements_file
+
+
+def _installed(venv: Path) -> dict[str, str]:
+    """name -> version of what an environment has installed (its dist-info folders; canonical names)."""
+    found = {}
+    for info in venv.glob("lib/python*/site-packages/*.dist-info"):
+        name, _, installed = info.name.removesuffix(".dist-info").rpartition("-")
+        found[canonicalize_name(name)] = installed
+    return found
+
+
+def _satisfied(line: str, installed: dict[str, str]) -> bool:
+    """Whether a requirement line needs nothing the environment lacks (no extras, no markers: those are installed)."""
+    try:
+        requirement = Requirement(line)
+    except ValueError:
+        return False  # not a plain requirement: let the installer say what it is
+    have = installed.get(canonicalize_name(requirement.name))
+    return have is not None and not requirement.extras and not requirement.marker and requirement.specifier.contains(have, prereleases=True)
 
 
 def requirement_file_lines(path: Path) -> list[tuple[int, str]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from google.protobuf import empty_pb2, json_format
 
+from offline import airflow_env
 from offline.airflow_env import MATRIX, constraint_files, pins
 from offline.gate import PolicyPackProcess
 from offline.harness import PROJECT_DIR, run_stack, stack_settings
@@ -148,3 +149,19 @@ def test_the_requirements_command_fails_with_the_reason(tmp_path: Path):
     assert done.returncode == 1
     assert "problem: dags/requirements.txt:2: boto3==1.30.0 conflicts with Airflow 3.3.1's constraint" in done.stdout
     assert "dev: requirements FAILED" in done.stdout
+
+
+def test_requirements_the_base_already_satisfies_reuse_its_environment(tmp_path: Path):
+    """The shipped file names only the Amazon provider, which MWAA's set has: no second environment is built for it;
+    anything the base lacks or pins otherwise gets one (offline/airflow_env.py `with_requirements`)."""
+    version = airflow_env.default_version()
+    installed = airflow_env._installed(airflow_env.VENVS / version)
+    provider = installed["apache-airflow-providers-amazon"]
+    assert airflow_env._satisfied("apache-airflow-providers-amazon", installed)
+    assert airflow_env._satisfied(f"apache-airflow-providers-amazon=={provider}", installed)
+    assert not airflow_env._satisfied("apache-airflow-providers-amazon==0.0.1", installed)
+    assert not airflow_env._satisfied("apache-airflow-providers-slack", installed)
+    assert not airflow_env._satisfied("apache-airflow-providers-amazon[pandas]", installed)  # extras may add packages
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text('--constraint "https://example.invalid/constraints.txt"\napache-airflow-providers-amazon\n')
+    assert airflow_env.with_requirements(version, requirements) == airflow_env.ensure(version)
