@@ -255,7 +255,7 @@ def _check_dags(deployed: StackRun, settings: Settings, cycle: DutyCycle, args: 
     """The stack's DAG folder, or its serverless definition, on the Airflow it runs; a duty-cycled stack's runs must fit
     its windows."""
     if settings.serverless:
-        return check_workflow(deployed, settings, args.at or _now())
+        return check_workflow(deployed, settings, args.at or _now(), args.project)
     return check_dags(
         deployed,
         settings.airflow_version,
@@ -373,6 +373,8 @@ def _report_stack(
         failed |= not dag_check.passed
         problems = counted(len(dag_check.report["problems"]), "problem")
         summary.append((stack, "", "DAGs", "PASS" if dag_check.passed else f"FAIL ({problems})"))
+        if named := [n["dag_id"] or n["file"] for n in dag_check.report.get("not_run", [])]:  # said, never dropped silently
+            summary.append((stack, "", "DAGs it doesn't run", f"{counted(len(named), 'DAG')} named above: {', '.join(named)}"))
         entry["dags"] = dag_check.report
         if not args.json:
             print(render_dags(dag_check), end="\n\n")

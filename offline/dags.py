@@ -15,6 +15,7 @@ would then change the infrastructure and its cost without anyone choosing to.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ import yaml
 
 from duty_cycle import WEEK, DutyCycle, minute_of_week, pipeline_run_minutes
 from offline import airflow_env
-from offline.harness import StackRun, object_body, render_dag_folder, render_workflow_folder, workflow_definition
+from offline.harness import PROJECT_DIR, StackRun, object_body, render_dag_folder, render_workflow_folder, workflow_definition
 from offline.report import counted
 from serverless import definition as serverless
 from settings import WEEKDAYS, DutyCycleSettings, Settings
@@ -127,11 +128,13 @@ def check_dags(
     return DagCheck(run.stack, report)
 
 
-def check_workflow(run: StackRun, settings: Settings, at: datetime) -> DagCheck:
+def check_workflow(run: StackRun, settings: Settings, at: datetime, project: Path = PROJECT_DIR) -> DagCheck:
     """A serverless stack's definition as uploaded: the service's rules (serverless/definition.py), then loaded with
-    dag-factory in the Airflow the service runs, and its runs compared with the pipeline settings' run times."""
+    dag-factory in the Airflow the service runs, and its runs compared with the pipeline settings' run times. Every
+    other DAG of the team's (dags/) is named with what keeps it off the service, never dropped silently."""
     definition = workflow_definition(run)
     document = yaml.safe_load(object_body(definition))
+    requirements = airflow_env.stack_requirements(settings)
     with tempfile.TemporaryDirectory(prefix="mwaa-workflow-") as tmp:
         folder = render_workflow_folder(run, Path(tmp) / "dags")
         report = airflow_env.run(
@@ -139,8 +142,17 @@ def check_workflow(run: StackRun, settings: Settings, at: datetime) -> DagCheck:
             "offline.airflow_side.check_dags",
             [str(folder), at.isoformat()],
             Path(tmp) / "airflow",
-            requirements=airflow_env.stack_requirements(settings),
+            requirements=requirements,
             AIRFLOW__CORE__DAGS_FOLDER=str(folder),
+        )
+        team = shutil.copytree(project / "dags", Path(tmp) / "team-dags", ignore=shutil.ignore_patterns("__pycache__"))
+        report["not_run"] = airflow_env.run(
+            serverless.AIRFLOW_VERSION,
+            "offline.airflow_side.serverless_fit",
+            [str(team), serverless.PIPELINE_DAG_FILE],
+            Path(tmp) / "airflow-team",
+            requirements=requirements,
+            AIRFLOW__CORE__DAGS_FOLDER=str(team),
         )
     report["definition"] = definition.inputs["key"]
     report["problems"] = serverless.problems(document) + report["problems"]
@@ -164,6 +176,9 @@ def render(check: DagCheck) -> str:
         lines.append(f"    {f['file']:<40} {f['seconds'] * 1000:8.1f} ms  ({share:.1%} of dagbag_import_timeout {timeout:g} s)")
     if "definition" in report:
         lines.append(f"    MWAA Serverless definition {report['definition']}, loaded with dag-factory as the service reads it")
+    for named in report.get("not_run", []):
+        what = f"DAG {named['dag_id']} ({named['file']})" if named["dag_id"] else named["file"]
+        lines.append(f"    not run by {check.stack}: {what}: " + "; ".join(named["reasons"]))
     for dag in report["dags"]:
         lines.append(f"    DAG {dag['dag_id']:<36} {dag['schedule']}, first run {dag['first_run'] or 'none'}")
     lines += [f"    problem: {problem}" for problem in report["problems"]]

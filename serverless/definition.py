@@ -39,8 +39,10 @@ from settings import AIRFLOW_VERSIONS, ConfigError, PipelineSettings
 
 #: The Airflow the service runs every workflow on (policies/rules/mwaa_versions.json).
 AIRFLOW_VERSION = AIRFLOW_VERSIONS["serverless"]["airflow"]
-#: The DAG's id, the same as the provisioned DAG's (dags/lambda_glue_pipeline.py).
+#: The DAG's id, the same as the provisioned DAG's.
 DAG_ID = "lambda_glue_pipeline"
+#: The provisioned DAG this definition stands for: a serverless stack runs it from here, not from its Python file.
+PIPELINE_DAG_FILE = f"{DAG_ID}.py"
 #: The day's input object, as functions/validate_input/handler.py `input_key` names it (that code can't be imported here:
 #: the program's environment has no boto3).
 INPUT_KEY = "{prefix}{{{{ ds }}}}.csv"

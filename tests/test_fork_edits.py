@@ -70,10 +70,11 @@ def test_a_provider_the_requirements_add_serves_a_dag_through_the_whole_main_job
     requirements = project / "dags" / "requirements.txt"
     requirements.write_text(requirements.read_text() + "apache-airflow-providers-slack\n")
     (project / "dags" / "team_report.py").write_text(TEAM_DAG)
-    done = offline("all", "dev", "--project", str(project), "--at", RUNNING_AT.isoformat(), "--scenario", "success")
-    rows = summary_rows(done.stdout)
-    assert rows[("dev", "-", "DAGs")] == "PASS" and rows[("dev", "-", "pipeline run (success)")] == "PASS", done.stdout[-4000:]
-    assert "DAG team_report" in done.stdout and "doesn't import" not in done.stdout + done.stderr
+    # The main job's two Airflow checks of the DAG folder, as `bin/offline dev` runs them (its other checks read no DAG).
+    checked = offline("dags", "dev", "--project", str(project), "--at", RUNNING_AT.isoformat(), "--json")
+    assert checked.returncode == 0 and "team_report" in [d["dag_id"] for d in json.loads(checked.stdout)["dev"]["dags"]["dags"]]
+    ran = offline("pipeline", "dev", "--project", str(project), "--scenario", "success")
+    assert ran.returncode == 0 and "doesn't import" not in ran.stdout + ran.stderr, ran.stdout[-3000:] + ran.stderr[-3000:]
 
 
 def test_one_stacks_bad_config_is_its_fail_row_and_the_others_are_still_checked(tmp_path: Path):
@@ -131,3 +132,43 @@ def test_the_commands_the_tools_print_run_as_printed(tmp_path: Path):
     done = subprocess.run([str(project / "bin" / "offline"), "workflows"], cwd=tmp_path, capture_output=True, text=True, env=CLEAN_ENV)
     assert done.returncode == 0 and "rewrote .github/workflows/" in done.stdout, done.stderr
     assert offline("workflows", "--check", "--project", str(project)).returncode == 0
+
+
+SEVERAL = """from airflow.providers.standard.operators.bash import BashOperator
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG, TaskGroup, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+with DAG("several", schedule=CronTriggerTimetable("0 9 * * *", timezone="Europe/Berlin")):
+    with TaskGroup("group"):
+        EmptyOperator(task_id="inside")
+    BashOperator(task_id="shell", bash_command="echo hi")
+
+    @task
+    def compute():
+        return 1
+
+    compute()
+"""
+
+
+def test_the_serverless_stack_names_every_dag_it_does_not_run_with_why(tmp_path: Path):
+    """lite runs the shipped pipeline from its generated definition; every other DAG of the team's is named, in the
+    output and the summary, with what keeps it off MWAA Serverless (never dropped silently)."""
+    project = copy_project(tmp_path)
+    (project / "dags" / "team_report.py").write_text(TEAM_DAG)  # its provider is not in the service's Airflow
+    (project / "dags" / "several.py").write_text(SEVERAL)
+    done = offline("dags", "lite", "--project", str(project), "--json")
+    assert done.returncode == 0, done.stderr[-3000:]  # the definition itself is fine: naming is not failing
+    named = {n["dag_id"] or n["file"]: n["reasons"] for n in json.loads(done.stdout)["lite"]["dags"]["not_run"]}
+    assert set(named) == {"team_report.py", "several"}  # never the shipped pipeline's file: lite runs its definition
+    assert "No module named 'airflow.providers.slack'" in named["team_report.py"][1]
+    assert named["several"][0].startswith("a Python DAG: MWAA Serverless runs dag-factory YAML definitions")
+    assert "its cron runs in Europe/Berlin, which has daylight saving: the service reads cron in UTC" in named["several"]
+    bash = "airflow.providers.standard.operators.bash.BashOperator"
+    assert f"operator {bash} (task shell) is not on the service's allowlist" in named["several"]
+    assert "task compute runs Python (TaskFlow or a python_callable): not supported" in named["several"]
+    assert "task group.inside is in task group group: task groups are not supported" in named["several"]
+    text = offline("dags", "lite", "--project", str(project))
+    assert "    not run by lite: DAG several (several.py): a Python DAG" in text.stdout
+    assert summary_rows(text.stdout)[("lite", "-", "DAGs it doesn't run")] == "2 DAGs named above: team_report.py, several"
