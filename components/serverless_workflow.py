@@ -54,9 +54,6 @@ class ServerlessWorkflow(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServerlessWorkflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mwaa:serverless:ServerlessWorkflow", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        account = aws.get_caller_identity_output(opts=invoke).account_id
-        partition = aws.get_partition_output(opts=invoke).partition
         workflow = args.workflow_name
 
         self.definition_key = f"{DEFINITION_PREFIX}{workflow}.yaml"
@@ -72,17 +69,12 @@ class ServerlessWorkflow(pulumi.ComponentResource):
             f"{name}-logs", name=f"airflow-{workflow}-workflow", retention_in_days=args.log_retention_days, opts=child
         )
 
-        # Confused deputy: only this account's workflows may use the role (the service's documented SourceArn form).
-        workflows_in_account = pulumi.Output.concat("arn:", partition, ":airflow-serverless:", args.region, ":", account, ":workflow/*")
-        role = aws.iam.Role(
-            f"{name}-execution-role",
-            name=f"{workflow}-workflow",
-            assume_role_policy=trust_policy(
-                "airflow-serverless.amazonaws.com",
-                condition={"StringEquals": {"aws:SourceAccount": account}, "ArnLike": {"aws:SourceArn": workflows_in_account}},
-            ),
-            opts=child,
-        )
+        # The trust AWS documents: the user guide creates the role with the IAM console's "Amazon MWAA Serverless workflow"
+        # use case, the service principal alone (mwaa-serverless-userguide, get-started-execution-role). No AWS source
+        # shows the service sending aws:SourceArn or aws:SourceAccount, and a condition on a key it doesn't send fails
+        # every run; the role may only invoke this pipeline's function and job, so it lends nothing more.
+        trust = trust_policy("airflow-serverless.amazonaws.com")
+        role = aws.iam.Role(f"{name}-execution-role", name=f"{workflow}-workflow", assume_role_policy=trust, opts=child)
         policy = aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=role.id,

@@ -1,12 +1,14 @@
-"""The parts of `.github/workflows/` that follow the stacks: the duty-cycle cron lines, the drift check's hour (outside
-every window), the stack matrices, the regions.
+"""The parts of `.github/workflows/` and of docs/real-path.md that follow the stacks: the duty-cycle cron lines, the
+drift check's hour (outside every window), the stack matrices, the regions; in the doc, the windows, the drift hour
+and the `DUTY_CYCLE_AT` example (followed as written, a shipped value would deploy a fork's dev paused).
 
 bin/offline workflows           # rewrite them from the Pulumi.<stack>.yaml files
 bin/offline workflows --check   # exit 1, naming each stale file, when they differ (bin/offline runs this)
 
-Each generated line carries a `# generated:` marker, so a fork's own edits elsewhere in the files are kept. The
-deploy chain itself (dev, then prod after approval) is fixed; a stack beyond those two gets previews and drift checks
-(the matrices) and, when duty-cycled, the scheduler, and its own deploy job is yours to add.
+Each generated line carries a `# generated:` marker (in the doc, `<!-- generated: ... -->` around the text), so a
+fork's own edits elsewhere in the files are kept. The deploy chain itself (dev, then prod after approval) is fixed.
+Previews and drift checks cover the stacks CI deploys (`deployed`): a stack beyond dev and prod (lite) joins them once
+it has a `deploy-<stack>` job of its own, or is duty-cycled (the scheduler deploys it).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from offline.harness import PROJECT_DIR, stack_names, stack_settings
 COMMAND = "bin/offline workflows"  # as printed: runs from the project folder, venv or not
 #: A week to look at (any week: the windows repeat weekly).
 WEEK_OF = datetime(2026, 11, 23, tzinfo=UTC)
-_MATRIX = re.compile(r"^(?P<indent>\s+)include: .*# generated: (?P<which>all stacks|duty-cycled stacks)$", re.M)
+_MATRIX = re.compile(r"^(?P<indent>\s+)include: .*# generated: (?P<which>deployed stacks|duty-cycled stacks)$", re.M)
+_DEPLOY_JOB = re.compile(r"^  deploy-(?P<stack>[\w-]+):$", re.M)
 _REGION = re.compile(r"^(?P<indent>\s+)aws-region: \S+(?P<pad>\s+)# generated: region of (?P<stack>[\w-]+)$", re.M)
 _DRIFT = re.compile(r'^(?P<indent>\s+)- cron: "[^"]*"(?P<pad>\s+)# generated: drift check.*$', re.M)
 _SCHEDULE = re.compile(r"(?P<head>  schedule:  # generated: duty-cycle edges\n)(?P<lines>(?:    - cron: .*\n)*)")
@@ -116,13 +119,20 @@ def drift_hour(stacks: list[StackFacts]) -> int:
     raise ValueError("every hour of the week has a duty-cycle window; the drift check has no settled time left")
 
 
-def render(name: str, text: str, stacks: list[StackFacts]) -> str:
-    """`text` with every generated part rewritten from `stacks`."""
+def deployed(stacks: list[StackFacts], pulumi_workflow: str) -> list[StackFacts]:
+    """The stacks CI creates: each with a `deploy-<stack>` job in pulumi.yml, and each duty-cycled one (duty-cycle.yml
+    runs its `up`). Previews and drift checks cover these only: a stack nothing deploys doesn't exist in the backend, so
+    its preview would fail on every pull request. A stack opts in with a deploy job of its own (docs/real-path.md)."""
+    jobs = set(_DEPLOY_JOB.findall(pulumi_workflow))
+    return [s for s in stacks if s.name in jobs or not s.cycle.always_on]
+
+
+def render(name: str, text: str, stacks: list[StackFacts], pulumi_workflow: str = "") -> str:
+    """`text` with every generated part rewritten from `stacks` (`pulumi_workflow`: pulumi.yml's text, its deploy jobs)."""
     cycled = [s for s in stacks if not s.cycle.always_on]
     by_name = {s.name: s for s in stacks}
-    text = _MATRIX.sub(
-        lambda m: f"{m['indent']}include: {_include(stacks if m['which'] == 'all stacks' else cycled)}  # generated: {m['which']}", text
-    )
+    matrices = {"deployed stacks": deployed(stacks, pulumi_workflow or text), "duty-cycled stacks": cycled}
+    text = _MATRIX.sub(lambda m: f"{m['indent']}include: {_include(matrices[m['which']])}  # generated: {m['which']}", text)
     text = _REGION.sub(
         lambda m: f"{m['indent']}aws-region: {by_name[m['stack']].region}{m['pad']}# generated: region of {m['stack']}", text
     )
@@ -138,9 +148,11 @@ def render(name: str, text: str, stacks: list[StackFacts]) -> str:
 def _rendered(project: Path, stacks: list[StackFacts]) -> dict[Path, tuple[str, str]]:
     """path -> (its text, the text with its generated parts from `stacks`), for every file that follows the stacks."""
     found = {path: path.read_text() for path in sorted((project / ".github" / "workflows").glob("*.yml"))}
+    pulumi_workflow = found.get(project / ".github" / "workflows" / "pulumi.yml", "")
     found |= {project / doc: (project / doc).read_text() for doc in DOCS if (project / doc).exists()}
     return {
-        path: (text, render_doc(text, stacks) if path.suffix == ".md" else render(path.name, text, stacks)) for path, text in found.items()
+        path: (text, render_doc(text, stacks) if path.suffix == ".md" else render(path.name, text, stacks, pulumi_workflow))
+        for path, text in found.items()
     }
 
 

@@ -194,8 +194,15 @@ def test_an_incomplete_total_reads_as_a_lower_bound():
     assert "add each, with its source, to policies/team-prices.json" in text
 
 
-def test_extra_webservers_say_their_rate_is_an_upper_bound():
-    config = in_priced_region("dev", "mwaa", "minWebservers", 4)
-    config["mwaa-platform:mwaa"]["maxWebservers"] = 4
-    item = next(i for i in priced(run_stack("dev", config=config)).items if "webservers beyond" in i.name)
-    assert "about half" in item.note and "is an upper bound" in render(priced(run_stack("dev", config=config)), "t")
+def test_extra_webservers_have_their_own_rate_where_sourced_and_say_so_where_not():
+    config = in_priced_region("dev")
+    config["mwaa-platform:mwaa"] = config["mwaa-platform:mwaa"] | {"minWebservers": 4, "maxWebservers": 4}
+    webservers = lambda estimate: next(i for i in estimate.items if "webservers beyond" in i.name)  # noqa: E731
+    cls = config["mwaa-platform:mwaa"].get("environmentClass", "mw1.small")
+    here = priced(run_stack("dev", config=config))  # no source gives this region's webserver rate: the worker rate, flagged
+    assert webservers(here).unit_usd == PRICES["mwaa_additional_instance_hour"][cls]["usd"] and "upper bound" in webservers(here).note
+    assert "is an upper bound" in render(here, "t")
+    tokyo = priced(run_stack("dev", config=config | {"aws:region": "ap-northeast-1"}))  # classmethod-tokyo prints it: about half
+    tokyo_rates = load_pricing(team=None)["regions"]["ap-northeast-1"]
+    assert webservers(tokyo).unit_usd == tokyo_rates["mwaa_additional_webserver_hour"][cls]["usd"] and webservers(tokyo).note == ""
+    assert webservers(tokyo).unit_usd < tokyo_rates["mwaa_additional_instance_hour"][cls]["usd"]

@@ -143,9 +143,23 @@ def test_the_whole_path_has_its_jobs():
     jobs = workflow("pulumi.yml")["jobs"]
     assert set(jobs) == {"offline", "preview", "deploy-dev", "deploy-prod", "drift"}
     stacks = lambda job: [entry["stack"] for entry in jobs[job]["strategy"]["matrix"]["include"]]  # noqa: E731
-    assert stacks("preview") == STACKS == stacks("drift")
+    # Previews and drift checks cover what CI deploys: a stack nothing creates has no state to preview.
+    deployed = [s for s in STACKS if f"deploy-{s}" in jobs or not DutyCycle.from_settings(stack_settings(s)).always_on]
+    assert stacks("preview") == deployed == stacks("drift")
     # What a fork's CI runs must pass on a fork: its suite without the tests that pin our shipped values.
     assert [s["run"] for s in jobs["offline"]["steps"] if "run" in s] == ['bin/test -m "not reference"', "bin/offline"]
+
+
+def test_a_stack_joins_the_previews_and_drift_checks_with_its_deploy_job(tmp_path: Path):
+    project = copy_project(tmp_path)
+    pulumi_yml = project / ".github" / "workflows" / "pulumi.yml"
+    text = pulumi_yml.read_text()
+    deploy_dev = text[text.index("  deploy-dev:") : text.index("  deploy-prod:")]
+    pulumi_yml.write_text(text.replace("  deploy-prod:", deploy_dev.replace("deploy-dev", "deploy-lite") + "  deploy-prod:", 1))
+    command = [sys.executable, "-m", "offline.workflows", "--project", str(project)]
+    assert subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120).returncode == 0
+    rewritten = workflows(project / ".github" / "workflows")["pulumi.yml"]["jobs"]
+    assert "lite" in [entry["stack"] for entry in rewritten["preview"]["strategy"]["matrix"]["include"]]
 
 
 def test_prod_deploys_the_commit_dev_ran_after_an_approval():

@@ -26,7 +26,7 @@ PRICING_FILE = Path(__file__).with_name("pricing.json")
 TEAM_PRICING_FILE = Path(__file__).resolve().parent.parent / "team-prices.json"
 TEAM_PRICING_NAME = "policies/team-prices.json"
 #: Figures priced per environment class.
-PER_CLASS = ("mwaa_environment_hour", "mwaa_additional_instance_hour")
+PER_CLASS = ("mwaa_environment_hour", "mwaa_additional_instance_hour", "mwaa_additional_webserver_hour")
 GLUE_WORKER_DPU = {"G.025X": 0.25, "G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
 SCHEDULES = ("aws:scheduler/schedule:Schedule",)
 WORKFLOWS = ("aws-native:mwaaserverless:Workflow",)
@@ -160,6 +160,11 @@ class _Prices:
             return 0.0
         return entry["usd"]
 
+    def own(self, key: str, variant: str) -> float | None:
+        """The region's figure where it has one, else None (for a rate that falls back to another, said in a note)."""
+        entry = (self.table.get(key) or {}).get(variant)
+        return None if entry is None else entry["usd"]
+
     def caveat(self, key: str) -> str:
         """Why the region's figure for `key` is not its own (pricing.json `upper_bound`), or ""."""
         return (self.table.get(key) or {}).get("upper_bound", "")
@@ -270,14 +275,16 @@ class _Pricer:
             base_webservers = included["webservers"].get(cls, included["webservers"]["default"])
             min_workers = _number(env, "minWorkers", 1)
             result.items.append(_item(f"MWAA {cls} environment", hours, "hour", environment_rate))
-            for label, count, note in (
-                ("schedulers beyond the included", _number(env, "schedulers", base_schedulers) - base_schedulers, ""),
+            webserver_rate = price.own("mwaa_additional_webserver_hour", cls)
+            for label, count, rate, note in (
+                ("schedulers beyond the included", _number(env, "schedulers", base_schedulers) - base_schedulers, extra_rate, ""),
                 ("webservers beyond the included (minWebservers)", _number(env, "minWebservers", base_webservers) - base_webservers,
-                 price.pricing["notes"]["mwaa_additional_webserver_hour"]),
-                ("workers beyond the included one (minWorkers floor)", min_workers - included["workers"], ""),
+                 extra_rate if webserver_rate is None else webserver_rate,
+                 price.pricing["notes"]["mwaa_additional_webserver_hour"] if webserver_rate is None else ""),
+                ("workers beyond the included one (minWorkers floor)", min_workers - included["workers"], extra_rate, ""),
             ):  # fmt: skip
                 if count > 0:
-                    result.items.append(replace(_item(f"MWAA {label}", count * hours, "instance-hour", extra_rate), note=note))
+                    result.items.append(replace(_item(f"MWAA {label}", count * hours, "instance-hour", rate), note=note))
             # The metadata DB exists only while the environment does.
             metadata_gb_months = assume["metadata_db_gb"] * hours / price.hours
             result.items.append(_item("MWAA metadata database", metadata_gb_months, "GB-month", price("mwaa_metadata_gb_month")))

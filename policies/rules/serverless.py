@@ -3,8 +3,10 @@
 A workflow is declared through pulumi-aws-native (`aws-native:mwaaserverless:Workflow`) or inside a CloudFormation
 template (`AWS::MWAAServerless::Workflow`); both are checked. Its definition is code that runs with its role, so the
 bucket it is read from must be versioned and private, and the workflow must pin the object's version (otherwise a
-changed definition never reaches the workflow, or an old one comes back). Its role must trust the service with a
-confused-deputy condition and grant no wildcard actions.
+changed definition never reaches the workflow, or an old one comes back). Its role must trust the service and grant
+no wildcard actions. No confused-deputy condition is required: AWS documents the role with the service principal alone
+(the user guide's "Amazon MWAA Serverless workflow" use case) and no source shows the service sending aws:SourceArn or
+aws:SourceAccount, so a rule that demanded one would pass a role no run can assume.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ SERVICE = "airflow-serverless.amazonaws.com"
 OBJECT_TYPES = ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject")
 ROLE_POLICIES = ("aws:iam/rolePolicy:RolePolicy",)
 ATTACHMENTS = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",)
-CONFUSED_DEPUTY_KEYS = ("aws:SourceAccount", "aws:SourceArn")
 
 
 def _document(value: Any) -> Mapping[str, Any] | None:
@@ -119,11 +120,6 @@ def _trust_problem(trust: Any) -> str | None:
     for statement in [statements] if isinstance(statements, Mapping) else statements:
         services = (statement.get("Principal") or {}).get("Service", [])
         if SERVICE in ([services] if isinstance(services, str) else services):
-            keys = {key for block in (statement.get("Condition") or {}).values() if isinstance(block, Mapping) for key in block}
-            if not keys & set(CONFUSED_DEPUTY_KEYS):
-                return (
-                    f"its trust policy lets {SERVICE} assume it without an aws:SourceAccount or aws:SourceArn condition (confused deputy)"
-                )
             return None
     return f"its trust policy does not name {SERVICE}, so the workflow can't use it"
 
