@@ -14,12 +14,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
+import names
 from components.airflow_environment import AirflowEnvironment, AirflowEnvironmentArgs
 from components.dag_bucket import DagBucket, DagBucketArgs
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.missed_run_alarm import MissedRunAlarm, MissedRunAlarmArgs
 from components.network import Network, NetworkArgs
-from components.pipeline import PipelineAssets, PipelineAssetsArgs, glue_job_name, lambda_name
+from components.pipeline import PipelineAssets, PipelineAssetsArgs
 from components.serverless_workflow import ServerlessWorkflow, ServerlessWorkflowArgs
 from duty_cycle import DutyCycle, decision_time, pipeline_run_minutes
 from serverless import definition as workflow_definition
@@ -32,7 +33,9 @@ pipe = settings.pipeline
 # A serverless stack's workflow is checked against the service's rules before anything is registered.
 definition_yaml = (
     workflow_definition.render(
-        workflow_definition.checked_definition(pipe, function_name=lambda_name(settings.name), job_name=glue_job_name(settings.name))
+        workflow_definition.checked_definition(
+            pipe, function_name=names.validate_input_function(settings.name), job_name=names.glue_job(settings.name)
+        )
     )
     if serverless
     else ""

@@ -22,6 +22,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
+import names
+from names import LOG_TYPES
+
 PROJECT = "mwaa-platform"
 #: AWS prices by 730-hour months.
 HOURS_PER_MONTH = 730
@@ -43,15 +46,14 @@ CLASS_LIMITS: dict[str, ClassLimits] = {
 }
 LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 LOG_LEVELS = get_args(LogLevel)
-LOG_TYPES = ("DAGProcessing", "Scheduler", "Task", "WebServer", "Worker")
 CLOUDWATCH_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAINTENANCE_WINDOW = re.compile(r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):(00|30)$")
-#: MWAA allows 80 characters; 48 leaves room for the derived Lambda name (64 at most).
-ENVIRONMENT_NAME = re.compile(r"^[a-zA-Z][0-9a-zA-Z_-]{0,47}$")
+#: MWAA's own form (CreateEnvironment Name); the length every derived name allows is checked apart (names.py).
+ENVIRONMENT_NAME = re.compile(r"^[a-zA-Z][0-9a-zA-Z_-]*$")
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/(mrk-)?[0-9a-f-]{32,36}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -519,8 +521,8 @@ class Settings(_Model):
     cost_center: str = Field(min_length=1)
     """default tag `cost-center` on every resource"""
     environment_name: str | None = None
-    """the MWAA environment's (or workflow's) name, ≤ 48 characters; every derived name and ARN comes from it. Unset:
-    `mwaa-platform-<stack>`
+    """the MWAA environment's (or workflow's) name; every derived name and ARN comes from it, and each must fit AWS's
+    limit (names.py; an error gives the longest that fits). Unset: `mwaa-platform-<stack>`
     """
     tags: dict[str, str] = {}
     """extra default tags"""
@@ -569,7 +571,13 @@ class Settings(_Model):
     @model_validator(mode="after")
     def _name_form(self) -> Settings:
         if not ENVIRONMENT_NAME.match(self.name):
-            raise ValueError(f"environmentName {self.name!r} must start with a letter and hold up to 48 letters, digits, '-' or '_'")
+            raise ValueError(f"environmentName {self.name!r} must start with a letter and hold only letters, digits, '-' or '_'")
+        if over := names.too_long(self.name, self.serverless):
+            where = "environmentName" if self.environment_name else f"environmentName (unset: {self.name!r}, from the stack's name)"
+            raise ValueError(
+                f"{where} makes names longer than AWS allows: {'; '.join(over)}. Set mwaa-platform:environmentName to at most "
+                f"{names.longest_name(self.serverless)} characters"
+            )
         return self
 
     @model_validator(mode="after")

@@ -17,12 +17,7 @@ import pulumi_aws as aws
 
 from components.dag_bucket import PLUGINS_KEY, STARTUP_SCRIPT_KEY
 from components.iam import allow, pipeline_task_statements, policy_document, trust_policy
-from settings import LOG_TYPES
-
-
-def log_group_names(environment_name: str) -> dict[str, str]:
-    """MWAA writes to these fixed names; creating them first is how retention gets set."""
-    return {log_type: f"airflow-{environment_name}-{log_type}" for log_type in LOG_TYPES}
+from names import environment_log_groups
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,7 +86,7 @@ class AirflowEnvironment(pulumi.ComponentResource):
                 kms_key_id=args.kms_key_arn,
                 opts=child,
             )
-            for log_type, group in log_group_names(env).items()
+            for log_type, group in environment_log_groups(env).items()  # MWAA's fixed names: pre-created for retention
         ]
 
         role = aws.iam.Role(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+import names
 from components.iam import policy_document
 
 
@@ -66,7 +67,9 @@ class EncryptionKey(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
         )
-        alias = aws.kms.Alias(f"{name}-alias", name=f"alias/{env}", target_key_id=key.key_id, opts=pulumi.ResourceOptions(parent=self))
+        alias = aws.kms.Alias(
+            f"{name}-alias", name=names.kms_alias(env), target_key_id=key.key_id, opts=pulumi.ResourceOptions(parent=self)
+        )
         self.key_arn = key.arn
         self.alias_name = alias.name
         self.register_outputs({"key_arn": self.key_arn, "alias_name": self.alias_name})

@@ -15,6 +15,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+import names
 from components.iam import allow, policy_document, prefix_read, trust_policy
 from components.python_function import python_function
 
@@ -52,7 +53,7 @@ class MissedRunAlarm(pulumi.ComponentResource):
             f"{name}-function",
             resource_name=f"{name}-function",
             policy_name=f"{name}-function-access",
-            function_name=f"{args.environment_name}-missed-run-check",
+            function_name=names.missed_run_function(args.environment_name),
             source_dir=args.source_dir,
             runtime=args.runtime,
             memory_mb=128,
@@ -86,7 +87,7 @@ class MissedRunAlarm(pulumi.ComponentResource):
         )
         schedule = aws.scheduler.Schedule(
             f"{name}-schedule",
-            name=f"{args.environment_name}-missed-run",
+            name=names.missed_run_schedule(args.environment_name),
             description=f"At each {args.environment_name} pipeline run's deadline: alert if it produced no result",
             schedule_expression=args.deadline_cron,
             schedule_expression_timezone=args.timezone,

@@ -14,20 +14,12 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+import names
 from components.iam import allow, policy_document, prefix_read, trust_policy
 from components.python_function import python_function
 from components.secure_bucket import SecureBucket, SecureBucketArgs
 
 GLUE_SCRIPT_KEY = "scripts/transform.py"
-
-
-def lambda_name(environment_name: str) -> str:
-    """The input check's name: known before anything exists, so a serverless definition can name it."""
-    return f"{environment_name}-validate-input"
-
-
-def glue_job_name(environment_name: str) -> str:
-    return f"{environment_name}-transform"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,7 +75,7 @@ class PipelineAssets(pulumi.ComponentResource):
             SecureBucketArgs(noncurrent_version_expiration_days=args.noncurrent_version_expiration_days, protect=args.protect),
             child,
         )
-        topic = aws.sns.Topic(f"{name}-alerts", name=f"{args.environment_name}-alerts", opts=child)
+        topic = aws.sns.Topic(f"{name}-alerts", name=names.alert_topic(args.environment_name), opts=child)
         for i, email in enumerate(args.alert_emails):
             aws.sns.TopicSubscription(f"{name}-alerts-email-{i + 1}", topic=topic.arn, protocol="email", endpoint=email, opts=child)
 
@@ -93,7 +85,7 @@ class PipelineAssets(pulumi.ComponentResource):
             f"{name}-lambda",
             resource_name=f"{name}-validate-input",
             policy_name=f"{name}-lambda-read-input",
-            function_name=lambda_name(args.environment_name),
+            function_name=names.validate_input_function(args.environment_name),
             source_dir=args.lambda_source_dir,
             runtime=args.lambda_runtime,
             memory_mb=args.lambda_memory_mb,
@@ -137,7 +129,7 @@ class PipelineAssets(pulumi.ComponentResource):
         )
         job = aws.glue.Job(
             f"{name}-transform",
-            name=glue_job_name(args.environment_name),
+            name=names.glue_job(args.environment_name),
             role_arn=glue_role.arn,
             glue_version=args.glue_version,
             command={

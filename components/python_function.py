@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+import names
 from components.iam import policy_document, trust_policy
 
 
@@ -39,7 +40,9 @@ def python_function(
         opts=child,
     )
     policy = aws.iam.RolePolicy(policy_name, role=role.id, policy=policy_document(*statements), opts=child)
-    logs = aws.cloudwatch.LogGroup(f"{prefix}-logs", name=f"/aws/lambda/{function_name}", retention_in_days=log_retention_days, opts=child)
+    logs = aws.cloudwatch.LogGroup(
+        f"{prefix}-logs", name=names.lambda_log_group(function_name), retention_in_days=log_retention_days, opts=child
+    )
     return aws.lambda_.Function(
         resource_name,
         name=function_name,

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
+import names
 from components.dag_bucket import version_for_mwaa
 from components.iam import allow, pipeline_task_statements, policy_document, trust_policy
 from serverless.definition import DEFINITION_PREFIX
@@ -66,7 +67,7 @@ class ServerlessWorkflow(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.dag_bucket_writable]),
         )
         logs = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name=f"airflow-{workflow}-workflow", retention_in_days=args.log_retention_days, opts=child
+            f"{name}-logs", name=names.workflow_log_group(workflow), retention_in_days=args.log_retention_days, opts=child
         )
 
         # The trust AWS documents: the user guide creates the role with the IAM console's "Amazon MWAA Serverless workflow"
@@ -74,7 +75,7 @@ class ServerlessWorkflow(pulumi.ComponentResource):
         # shows the service sending aws:SourceArn or aws:SourceAccount, and a condition on a key it doesn't send fails
         # every run; the role may only invoke this pipeline's function and job, so it lends nothing more.
         trust = trust_policy("airflow-serverless.amazonaws.com")
-        role = aws.iam.Role(f"{name}-execution-role", name=f"{workflow}-workflow", assume_role_policy=trust, opts=child)
+        role = aws.iam.Role(f"{name}-execution-role", name=names.workflow_role(workflow), assume_role_policy=trust, opts=child)
         policy = aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=role.id,
@@ -102,7 +103,7 @@ class ServerlessWorkflow(pulumi.ComponentResource):
 
         rule = aws.cloudwatch.EventRule(
             f"{name}-failed-runs",
-            name=f"{workflow}-failed-runs",
+            name=names.failed_runs_rule(workflow),
             description="MWAA Serverless runs that failed or timed out, to the pipeline's alert topic",
             # The event reference documents source and detail-type, not the detail's fields: filtering on the workflow
             # there could silently never match, so this rule hears every workflow of the account and region.

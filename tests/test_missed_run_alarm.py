@@ -3,11 +3,14 @@ present whether the environment runs or not, priced; and its handler's idea of "
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import json
 from datetime import UTC, datetime
 
+import botocore.session
 import pytest
+from botocore.stub import Stubber
 
 from duty_cycle import pipeline_run_minutes
 from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_settings
@@ -91,3 +94,24 @@ def test_the_handler_finds_the_run_of_its_deadline_and_only_that():
 @pytest.mark.parametrize("day", ["2026-11-23", "2027-01-01"])
 def test_the_handler_looks_where_the_glue_job_writes(day: str):
     assert handler.output_key("curated/", day) == transform.output_key("curated/", day)
+
+
+def _prefix_allowed(policy: dict, prefix: str) -> bool:
+    """Whether the role's s3:ListBucket grant admits a listing with this prefix (its StringLike s3:prefix condition)."""
+    listing = next(s for s in policy["Statement"] if s["Action"] == ["s3:ListBucket"])
+    return any(fnmatch.fnmatchcase(prefix, pattern) for pattern in listing["Condition"]["StringLike"]["s3:prefix"])
+
+
+def test_the_handler_asks_s3_a_question_its_role_may_answer(dev: StackRun):
+    """The role lists the bucket only under the output prefix. A HeadObject carries no prefix, so S3 would answer 403
+    for a missing result and the check would raise instead of alerting; a listing with the key as prefix is allowed."""
+    policy = json.loads(dev.by_name("missed-run-function-access").inputs["policy"])
+    key = handler.output_key(stack_settings("dev").pipeline.output_prefix, "2026-11-23")
+    assert _prefix_allowed(policy, key) and not _prefix_allowed(policy, "")  # what HeadObject's 404 would need
+    s3 = botocore.session.get_session().create_client("s3", region_name="us-east-1")
+    with Stubber(s3) as stub:  # any other call (HeadObject) fails the test: the stubber has no answer for it
+        stub.add_response("list_objects_v2", {"Contents": []}, {"Bucket": "data", "Prefix": key, "MaxKeys": 1})
+        stub.add_response("list_objects_v2", {"Contents": [{"Key": key}]}, {"Bucket": "data", "Prefix": key, "MaxKeys": 1})
+        stub.add_response("list_objects_v2", {"Contents": [{"Key": key + ".bak"}]}, {"Bucket": "data", "Prefix": key, "MaxKeys": 1})
+        assert [handler.result_exists(s3, "data", key) for _ in range(3)] == [False, True, False]
+        stub.assert_no_pending_responses()

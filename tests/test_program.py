@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from components.airflow_environment import log_group_names
 from components.dag_bucket import dag_files
+from names import LOG_TYPES, environment_log_groups
 from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_config, stack_settings
 from offline.plan import render_plan
-from settings import LOG_TYPES
 
 ENV = "aws:mwaa/environment:Environment"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -235,7 +234,7 @@ def test_log_groups_are_named_from_the_environment(stack: str, days: int, reques
     run: StackRun = request.getfixturevalue(stack)
     groups = {g.inputs["name"]: g.inputs["retentionInDays"] for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
     expected = {f"airflow-mwaa-platform-{stack}-{t}" for t in LOG_TYPES}
-    assert expected == set(log_group_names(f"mwaa-platform-{stack}").values())
+    assert expected == set(environment_log_groups(f"mwaa-platform-{stack}").values())
     assert all(groups[name] == days for name in expected)
 
 

@@ -1,0 +1,103 @@
+"""Every name the program gives an AWS resource, derived from the one environment name, and AWS's limit for each.
+
+The components take their names from here and the settings check them all before anything is registered, so a name
+too long for AWS is one error naming `environmentName` (or, unset, the stack name it defaults from), not a failed
+`pulumi up` halfway. Auto-named resources (buckets, the functions' roles) get Pulumi's suffixed names from short fixed
+logical names and are not listed.
+
+The limits are each API's own (botocore's service models, `tests/test_names.py` reads them): MWAA CreateEnvironment
+Name 80; Lambda CreateFunction FunctionName 64 for a bare name (the model's 140 admits a full ARN); IAM CreateRole
+RoleName 64; EventBridge PutRule Name 64; EventBridge Scheduler CreateSchedule Name 64; Glue CreateJob Name 255; SNS
+CreateTopic Name 256 (the SNS developer guide; the model sets none); CloudWatch Logs CreateLogGroup logGroupName 512;
+KMS CreateAlias AliasName 256; MWAA Serverless CreateWorkflow Name 255.
+"""
+
+from __future__ import annotations
+
+#: The MWAA environment's log groups, as MWAA names them (`airflow-<env>-<type>`).
+LOG_TYPES = ("DAGProcessing", "Scheduler", "Task", "WebServer", "Worker")
+
+LIMITS = {
+    "MWAA environment": 80,
+    "MWAA Serverless workflow": 255,
+    "Lambda function": 64,
+    "IAM role": 64,
+    "EventBridge rule": 64,
+    "EventBridge Scheduler schedule": 64,
+    "Glue job": 255,
+    "SNS topic": 256,
+    "CloudWatch log group": 512,
+    "KMS alias": 256,
+}
+
+
+def validate_input_function(env: str) -> str:
+    return f"{env}-validate-input"
+
+
+def missed_run_function(env: str) -> str:
+    return f"{env}-missed-run-check"
+
+
+def lambda_log_group(function: str) -> str:
+    """The group Lambda writes to; the program pre-creates it to set its retention."""
+    return f"/aws/lambda/{function}"
+
+
+def glue_job(env: str) -> str:
+    return f"{env}-transform"
+
+
+def alert_topic(env: str) -> str:
+    return f"{env}-alerts"
+
+
+def missed_run_schedule(env: str) -> str:
+    return f"{env}-missed-run"
+
+
+def environment_log_groups(env: str) -> dict[str, str]:
+    """log type -> the group MWAA writes to: airflow-<env>-<type>."""
+    return {log_type: f"airflow-{env}-{log_type}" for log_type in LOG_TYPES}
+
+
+def kms_alias(env: str) -> str:
+    return f"alias/{env}"
+
+
+def workflow_log_group(env: str) -> str:
+    return f"airflow-{env}-workflow"
+
+
+def workflow_role(env: str) -> str:
+    return f"{env}-workflow"
+
+
+def failed_runs_rule(env: str) -> str:
+    return f"{env}-failed-runs"
+
+
+def derived(env: str, serverless: bool) -> list[tuple[str, str]]:
+    """(kind, name) of every name a stack of this mode derives from `env`."""
+    functions = [validate_input_function(env), missed_run_function(env)]
+    found = [("Lambda function", f) for f in functions] + [("CloudWatch log group", lambda_log_group(f)) for f in functions]
+    found += [("Glue job", glue_job(env)), ("SNS topic", alert_topic(env)), ("EventBridge Scheduler schedule", missed_run_schedule(env))]
+    if serverless:
+        found += [("MWAA Serverless workflow", env), ("CloudWatch log group", workflow_log_group(env))]
+        return [*found, ("IAM role", workflow_role(env)), ("EventBridge rule", failed_runs_rule(env))]
+    found += [("MWAA environment", env), ("KMS alias", kms_alias(env))]
+    return found + [("CloudWatch log group", group) for group in environment_log_groups(env).values()]
+
+
+def too_long(env: str, serverless: bool) -> list[str]:
+    """Each derived name over its AWS limit, as '<kind> <name> (N characters, AWS allows L)'."""
+    return [
+        f"{kind} {name!r} ({len(name)} characters, AWS allows {LIMITS[kind]})"
+        for kind, name in derived(env, serverless)
+        if len(name) > LIMITS[kind]
+    ]
+
+
+def longest_name(serverless: bool) -> int:
+    """The longest environment name whose every derived name fits (a name of `x`s: only lengths matter)."""
+    return next(length for length in range(80, 0, -1) if not too_long("x" * length, serverless))
