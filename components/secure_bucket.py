@@ -51,12 +51,6 @@ class SecureBucket(pulumi.ComponentResource):
             versioning_configuration={"status": "Enabled"},
             opts=child,
         )
-        self.writable = time.Sleep(
-            f"{name}-versioning-settled",
-            create_duration=VERSIONING_SETTLE,
-            triggers={"bucket": bucket.id},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning]),
-        )
         public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block",
             bucket=bucket.id,
@@ -66,7 +60,7 @@ class SecureBucket(pulumi.ComponentResource):
             restrict_public_buckets=True,
             opts=child,
         )
-        aws.s3.BucketServerSideEncryptionConfiguration(
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=bucket.id,
             rules=[
@@ -80,6 +74,14 @@ class SecureBucket(pulumi.ComponentResource):
                 }
             ],
             opts=child,
+        )
+        # Objects are written once versioning has settled and default encryption (prod: its KMS key) is in place, by
+        # dependency rather than by timing: an object written first would keep the bucket's previous encryption.
+        self.writable = time.Sleep(
+            f"{name}-versioning-settled",
+            create_duration=VERSIONING_SETTLE,
+            triggers={"bucket": bucket.id},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning, encryption]),
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",

@@ -141,6 +141,8 @@ def test_uploads_wait_for_versioning_to_settle(each_stack: StackRun):
         settled = each_stack.by_name(f"{bucket}-versioning-settled")
         assert settled.type == "time:index/sleep:Sleep" and settled.inputs["createDuration"] == "15m"
         assert each_stack.by_name(f"{bucket}-versioning").urn in settled.dependencies
+        # ...and after default encryption (prod: its KMS key), by dependency: an object written first keeps the old one.
+        assert each_stack.by_name(f"{bucket}-encryption").urn in settled.dependencies
         assert settled.inputs["triggers"] == {"bucket": f"{bucket}-bucket-id"}  # the bucket id: waits again only if replaced
         for name in objects:
             assert settled.urn in each_stack.by_name(name).dependencies, name
