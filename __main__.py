@@ -93,6 +93,7 @@ pipeline = PipelineAssets(
         log_retention_days=settings.mwaa.log_retention_days,
         noncurrent_version_expiration_days=settings.dag_bucket.noncurrent_version_expiration_days,
         protect=settings.dag_bucket.protect,
+        events_publish=serverless,  # its failed-run events reach the topic through an EventBridge rule
     ),
     opts,
 )

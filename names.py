@@ -9,7 +9,7 @@ The limits are each API's own (botocore's service models, `tests/test_names.py` 
 Name 80; Lambda CreateFunction FunctionName 64 for a bare name (the model's 140 admits a full ARN); IAM CreateRole
 RoleName 64; EventBridge PutRule Name 64; EventBridge Scheduler CreateSchedule Name 64; Glue CreateJob Name 255; SNS
 CreateTopic Name 256 (the SNS developer guide; the model sets none); CloudWatch Logs CreateLogGroup logGroupName 512;
-KMS CreateAlias AliasName 256; MWAA Serverless CreateWorkflow Name 255.
+KMS CreateAlias AliasName 256; MWAA Serverless CreateWorkflow Name 255; CloudWatch PutMetricAlarm AlarmName 255.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ LIMITS = {
     "SNS topic": 256,
     "CloudWatch log group": 512,
     "KMS alias": 256,
+    "CloudWatch alarm": 255,
 }
 
 
@@ -56,6 +57,11 @@ def missed_run_schedule(env: str) -> str:
     return f"{env}-missed-run"
 
 
+def missed_run_errors_alarm(env: str) -> str:
+    """The alarm on the missed-run check's own errors: the alarm's alarm."""
+    return f"{env}-missed-run-check-errors"
+
+
 def environment_log_groups(env: str) -> dict[str, str]:
     """log type -> the group MWAA writes to: airflow-<env>-<type>."""
     return {log_type: f"airflow-{env}-{log_type}" for log_type in LOG_TYPES}
@@ -82,6 +88,7 @@ def derived(env: str, serverless: bool) -> list[tuple[str, str]]:
     functions = [validate_input_function(env), missed_run_function(env)]
     found = [("Lambda function", f) for f in functions] + [("CloudWatch log group", lambda_log_group(f)) for f in functions]
     found += [("Glue job", glue_job(env)), ("SNS topic", alert_topic(env)), ("EventBridge Scheduler schedule", missed_run_schedule(env))]
+    found.append(("CloudWatch alarm", missed_run_errors_alarm(env)))
     if serverless:
         found += [("MWAA Serverless workflow", env), ("CloudWatch log group", workflow_log_group(env))]
         return [*found, ("IAM role", workflow_role(env)), ("EventBridge rule", failed_runs_rule(env))]

@@ -4,6 +4,10 @@ It depends on nothing Airflow runs: EventBridge Scheduler invokes a small Lambda
 pipeline's time zone), which looks for the run's output and publishes to the alert topic when it is missing. It is not
 part of what a duty cycle pauses, so a resume that failed is reported too. Least privilege: the function may read the
 output prefix and publish to the one topic; the scheduler may invoke the one function.
+
+The alarm has alarms of its own, so it can't fail silently: an invocation that still fails after Lambda's retries goes
+to the topic as its on-failure destination (the failure record names the error), and a CloudWatch alarm on the
+function's Errors metric notifies the same topic.
 """
 
 from __future__ import annotations
@@ -100,6 +104,32 @@ class MissedRunAlarm(pulumi.ComponentResource):
                 "retry_policy": {"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 5},
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[scheduler_policy]),
+        )
+
+        # Asynchronous invocations (the scheduler's) retry twice; a failure after that is delivered to the topic, with the
+        # function's role, which may publish there (Lambda's destinations: the execution role sends the record).
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-on-failure",
+            function_name=function.name,
+            maximum_retry_attempts=2,
+            destination_config={"on_failure": {"destination": args.topic_arn}},
+            opts=child,
+        )
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-errors",
+            name=names.missed_run_errors_alarm(args.environment_name),
+            alarm_description=f"The {args.environment_name} missed-run check failed: a run's result may have gone unchecked",
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+            dimensions={"FunctionName": function.name},
+            statistic="Sum",
+            period=300,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",  # no invocation between deadlines is not an error
+            alarm_actions=[args.topic_arn],
+            opts=child,
         )
 
         self.function_name = function.name

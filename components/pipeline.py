@@ -52,6 +52,8 @@ class PipelineAssetsArgs:
     log_retention_days: int
     noncurrent_version_expiration_days: int
     protect: bool
+    #: EventBridge rules of this pipeline publish to the topic (a serverless stack's failed-run events).
+    events_publish: bool = False
 
 
 class PipelineAssets(pulumi.ComponentResource):
@@ -78,6 +80,37 @@ class PipelineAssets(pulumi.ComponentResource):
         topic = aws.sns.Topic(f"{name}-alerts", name=names.alert_topic(args.environment_name), opts=child)
         for i, email in enumerate(args.alert_emails):
             aws.sns.TopicSubscription(f"{name}-alerts-email-{i + 1}", topic=topic.arn, protocol="email", endpoint=email, opts=child)
+        # The services that alert through the topic, each only from this pipeline's own alarms and rules (their names all
+        # start with the environment name, names.py). A custom policy replaces SNS's default one; the account's own
+        # roles (the DAG's, the functions') publish through their identity policies, which suffice in one account.
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account, partition = aws.get_caller_identity_output(opts=invoke).account_id, aws.get_partition_output(opts=invoke).partition
+
+        def own(service: str, kind: str) -> pulumi.Output[str]:
+            return pulumi.Output.concat("arn:", partition, f":{service}:{args.region}:", account, kind, args.environment_name, "-*")
+
+        publishers = [("cloudwatch", "CloudWatchAlarms", own("cloudwatch", ":alarm:"))]
+        # A serverless stack's policy was its workflow component's until this one held both: the same resource, moved
+        # (an alias), so the update keeps it; a new one beside the old would be reset to SNS's default when the old goes.
+        moved_from = []
+        if args.events_publish:
+            publishers.append(("events", "EventBridgeRules", own("events", ":rule/")))
+            moved_from = [
+                f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::mwaa:serverless:ServerlessWorkflow"
+                "$aws:sns/topicPolicy:TopicPolicy::serverless-alerts-from-events"
+            ]
+        aws.sns.TopicPolicy(
+            f"{name}-alerts-publishers",
+            arn=topic.arn,
+            policy=policy_document(
+                *(
+                    allow(["sns:Publish"], [topic.arn], sid, Principal={"Service": f"{service}.amazonaws.com"},
+                          Condition={"ArnLike": {"aws:SourceArn": source}})
+                    for service, sid, source in publishers
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self, aliases=moved_from),
+        )  # fmt: skip
 
         # Lambda: basic execution plus read access to the input prefix only.
         function = python_function(

@@ -110,20 +110,6 @@ class ServerlessWorkflow(pulumi.ComponentResource):
             event_pattern=json.dumps({"source": [EVENT_SOURCE], "detail-type": FAILURE_EVENTS}),
             opts=child,
         )
-        aws.sns.TopicPolicy(
-            f"{name}-alerts-from-events",
-            arn=args.alert_topic_arn,
-            policy=policy_document(
-                allow(
-                    ["sns:Publish"],
-                    [args.alert_topic_arn],
-                    "FailedRunEvents",
-                    Principal={"Service": "events.amazonaws.com"},
-                    Condition={"ArnEquals": {"aws:SourceArn": rule.arn}},
-                ),
-            ),
-            opts=child,
-        )
         aws.cloudwatch.EventTarget(f"{name}-failed-runs-alert", rule=rule.name, arn=args.alert_topic_arn, opts=child)
 
         self.workflow_arn = resource.workflow_arn

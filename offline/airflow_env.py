@@ -11,7 +11,7 @@ A stack's DAGs are parsed with the stack's requirements.txt installed as well, a
 `with_requirements` builds `.venv-airflow/<version>+<hash>`, the version's packages plus the file's under the same
 constraints, keyed by the file's content, so each change is installed once (uv links the files from its cache).
 
-python -m offline.airflow_env setup [version ...]     # create or refresh the environments (default: every version, concurrently)
+python -m offline.airflow_env setup [version ...]     # create or refresh the DAG tests' environments (default: every version, concurrently)
 python -m offline.airflow_env pytest <version> [args]  # run pytest in that version's environment
 python -m offline.airflow_env pytest all [args]        # in every version's, concurrently (bin/test); outputs in turn
 
@@ -254,12 +254,11 @@ def pytest_in(wanted: list[str], args: list[str]) -> int:
     reuses it). One version's output streams as it comes (-s, --pdb), from a new process. Each version's environment
     has dev's requirements.txt installed, as the DAG check and the pipeline run have it (a DAG that imports a provider the
     file adds parses there)."""
-    from offline.harness import render_dag_folder, run_stack, stack_settings
+    from offline.harness import render_dag_folder, run_stack
 
     for version in wanted:
         constraint_files(version)  # an unsupported version says so before anything is rendered
     capture = len(wanted) > 1
-    requirements = stack_requirements(stack_settings("dev"))
     with tempfile.TemporaryDirectory(prefix="airflow-tests-") as tmp:
         rendered = render_dag_folder(run_stack("dev"), Path(tmp) / "dags")
 
@@ -271,7 +270,7 @@ def pytest_in(wanted: list[str], args: list[str]) -> int:
             # late for pytest to rewrite their asserts; the tests' own modules are imported, and rewritten, in the child.
             quiet = "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning"
             pytest_args = ["--confcutdir", "tests/airflow", "-W", quiet, *args]
-            python = with_requirements(version, requirements)
+            python = for_dag_tests(version)
             if capture:
                 return _forked(python, "pytest", pytest_args, environ, preloaded_by="offline.airflow_side.run_dag")
             return subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=PROJECT_DIR, env=environ, text=True)
@@ -288,11 +287,18 @@ def pytest_in(wanted: list[str], args: list[str]) -> int:
     return 1 if failed else 0
 
 
+def for_dag_tests(version: str) -> Path:
+    """The environment `pytest_in` runs the DAG tests in: the version's, plus dev's requirements where they add any."""
+    from offline.harness import stack_settings
+
+    return with_requirements(version, stack_requirements(stack_settings("dev")))
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["setup"]:
         wanted = argv[1:] or versions()
         with concurrent.futures.ThreadPoolExecutor(len(wanted)) as pool:
-            for version, python in zip(wanted, pool.map(ensure, wanted), strict=True):
+            for version, python in zip(wanted, pool.map(for_dag_tests, wanted), strict=True):
                 print(f"Airflow {version}: {python}")
         return 0
     if argv[:1] == ["pytest"] and len(argv) >= 2:

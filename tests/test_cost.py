@@ -99,7 +99,7 @@ def budget_violations(run: StackRun, budget: float | None = None) -> list[str]:
 def test_the_budget_policy_blocks_prod_over_budget(prod: StackRun):
     assert budget_violations(prod) == []  # $450 budget
     assert budget_violations(prod, 400) == [
-        "[mandatory] estimated $432.97/month in us-east-1 exceeds the budget of $400.00 by $32.97; "
+        "[mandatory] estimated $433.07/month in us-east-1 exceeds the budget of $400.00 by $33.07; "
         "top items: MWAA mw1.small environment $357.70, NAT gateway hours $65.70, Public IPv4 addresses $7.30"
         " (the budget is monthly-cost-budget.monthlyBudgetUsd in the stack's pack config, policies/config/<stack>.json)"
     ]
@@ -108,12 +108,12 @@ def test_the_budget_policy_blocks_prod_over_budget(prod: StackRun):
 @pytest.mark.reference
 def test_the_budget_policy_only_warns_in_dev(dev: StackRun):
     (message,) = budget_violations(dev, 40)
-    assert message.startswith("[advisory] estimated $56.30/month in us-east-1 exceeds the budget of $40.00")
+    assert message.startswith("[advisory] estimated $56.40/month in us-east-1 exceeds the budget of $40.00")
 
 
 @pytest.mark.reference
 def test_the_budget_policy_decides_at_preview():
-    assert budget_violations(run_stack("prod", preview=True), 400)[0].startswith("[mandatory] estimated $432.97/month")
+    assert budget_violations(run_stack("prod", preview=True), 400)[0].startswith("[mandatory] estimated $433.07/month")
 
 
 def test_an_unpriceable_stack_fails_the_budget_closed(prod: StackRun):

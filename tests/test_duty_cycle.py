@@ -227,13 +227,13 @@ def test_dev_as_configured_is_at_most_60_dollars_and_always_on_is_the_old_bill(d
     estimate = priced(dev)
     teardown_hours = load_pricing()["assumptions"]["mwaa_teardown_minutes_per_cycle"]["value"] / 60
     assert estimate.active_hours == pytest.approx(92.34 + 21.73 * teardown_hours)
-    assert estimate.total <= 60 and estimate.total == 56.30
-    assert estimate.always_on_total == 394.94
+    assert estimate.total <= 60 and estimate.total == 56.40
+    assert estimate.always_on_total == 395.04
 
 
 @pytest.mark.reference
 def test_prod_is_always_on(prod: StackRun):
-    assert priced(prod).total == priced(prod).always_on_total == 432.97  # the reference $431.67 plus its KMS key (issue 10)
+    assert priced(prod).total == priced(prod).always_on_total == 433.07  # $431.67, the key and the alarm
 
 
 def test_a_paused_plan_prices_only_what_is_kept(paused_dev: StackRun):

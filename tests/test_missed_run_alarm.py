@@ -12,9 +12,10 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
+import names
 from duty_cycle import pipeline_run_minutes
 from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_settings
-from tests.stackkit import PAUSED_AT, fixture_settings, priced
+from tests.stackkit import PAUSED_AT, fixture_settings, in_priced_region, priced
 
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 
@@ -115,3 +116,30 @@ def test_the_handler_asks_s3_a_question_its_role_may_answer(dev: StackRun):
         stub.add_response("list_objects_v2", {"Contents": [{"Key": key + ".bak"}]}, {"Bucket": "data", "Prefix": key, "MaxKeys": 1})
         assert [handler.result_exists(s3, "data", key) for _ in range(3)] == [False, True, False]
         stub.assert_no_pending_responses()
+
+
+def test_the_alarm_has_alarms_of_its_own(each_stack: StackRun):
+    """A check that fails after Lambda's retries goes to the topic as its on-failure destination, and an alarm on its
+    Errors metric notifies the same topic: the missed-run alarm can't fail silently."""
+    function, topic = each_stack.by_name("missed-run-function"), each_stack.outputs["alert_topic_arn"]
+    invoke = each_stack.by_name("missed-run-on-failure")
+    assert invoke.inputs["functionName"] == function.outputs["name"] and invoke.inputs["maximumRetryAttempts"] == 2
+    assert invoke.inputs["destinationConfig"] == {"onFailure": {"destination": topic}}
+    alarm = each_stack.by_name("missed-run-errors").inputs
+    measured = (alarm["namespace"], alarm["metricName"], alarm["dimensions"])
+    assert measured == ("AWS/Lambda", "Errors", {"FunctionName": function.outputs["name"]})
+    assert (alarm["threshold"], alarm["comparisonOperator"], alarm["alarmActions"]) == (1, "GreaterThanOrEqualToThreshold", [topic])
+    assert alarm["name"] == names.missed_run_errors_alarm(each_stack.outputs["environment_name"])
+    # The topic's policy lets CloudWatch publish from this pipeline's alarms only, this one among them.
+    statements = json.loads(each_stack.by_name("pipeline-alerts-publishers").inputs["policy"])["Statement"]
+    (cloudwatch,) = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    region = each_stack.config["aws:region"]
+    allowed = cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert fnmatch.fnmatchcase(f"arn:aws:cloudwatch:{region}:123456789012:alarm:{alarm['name']}", allowed)
+    assert not fnmatch.fnmatchcase(f"arn:aws:cloudwatch:{region}:123456789012:alarm:someone-elses", allowed)
+    assert cloudwatch["Action"] == ["sns:Publish"] and cloudwatch["Resource"] == [topic]
+
+
+def test_the_alarms_alarm_is_priced(dev: StackRun):
+    item = next(i for i in priced(run_stack("dev", config=in_priced_region("dev"))).items if i.name == "CloudWatch alarms")
+    assert item.quantity == 1 and item.unit == "alarm-month" and item.monthly_usd == item.unit_usd > 0

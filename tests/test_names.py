@@ -27,6 +27,7 @@ KIND_BY_TYPE = {
     "aws:sns/topic:Topic": "SNS topic",
     "aws:cloudwatch/logGroup:LogGroup": "CloudWatch log group",
     "aws:kms/alias:Alias": "KMS alias",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "CloudWatch alarm",
 }
 #: Where each limit comes from in botocore's service models: (service, operation, member). Lambda's model allows 140
 #: (a full ARN); a bare function name is 64 (Lambda's CreateFunction reference). SNS's model sets none (256: its guide).
@@ -39,6 +40,7 @@ MODELS = {
     "Glue job": ("glue", "CreateJob", "Name"),
     "CloudWatch log group": ("logs", "CreateLogGroup", "logGroupName"),
     "KMS alias": ("kms", "CreateAlias", "AliasName"),
+    "CloudWatch alarm": ("cloudwatch", "PutMetricAlarm", "AlarmName"),
 }
 
 

@@ -4,6 +4,7 @@ cost and DAG check. The pack's rules are in test_policy_serverless.py; the end-t
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import re
 
@@ -243,9 +244,17 @@ def test_failed_runs_alert_the_pipelines_topic_through_eventbridge(lite: StackRu
     }
     topic = lite.one("aws:sns/topic:Topic").outputs["arn"]
     assert target.inputs["arn"] == topic and target.inputs["rule"] == rule.outputs["name"]
-    (statement,) = json.loads(lite.by_name("serverless-alerts-from-events").inputs["policy"])["Statement"]
-    assert statement["Principal"] == {"Service": "events.amazonaws.com"} and statement["Resource"] == [topic]
-    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": rule.outputs["arn"]}}
+    # The topic's one policy lets EventBridge publish from this pipeline's rules only (their names start with its own).
+    statements = json.loads(lite.by_name("pipeline-alerts-publishers").inputs["policy"])["Statement"]
+    (statement,) = [s for s in statements if s["Principal"] == {"Service": "events.amazonaws.com"}]
+    assert statement["Resource"] == [topic] and statement["Action"] == ["sns:Publish"]
+    rule_arn = f"arn:aws:events:{lite.config['aws:region']}:123456789012:rule/{rule.outputs['name']}"
+    assert fnmatch.fnmatchcase(rule_arn, statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert not fnmatch.fnmatchcase(rule_arn.replace("rule/", "rule/other-"), statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    # It was the workflow component's policy (beside this rule): moved by alias, so an update keeps it in place.
+    old_type_and_name = "sns/topicPolicy:TopicPolicy::serverless-alerts-from-events"
+    was = rule.urn.replace("cloudwatch/eventRule:EventRule::serverless-failed-runs", old_type_and_name)
+    assert lite.by_name("pipeline-alerts-publishers").aliases == [was]
 
 
 def test_a_schedule_change_updates_the_definition_and_the_workflow_in_place(tmp_path):

@@ -328,6 +328,8 @@ class _Pricer:
             fires = sum(_fires_per_month(_known(schedule, "scheduleExpression"), price.hours) for schedule in schedules)
             result.items.append(LineItem("EventBridge Scheduler invocations", fires, "invocation", price("scheduler_million") / 1e6,
                                          round(fires / 1e6 * price("scheduler_million"), 2)))  # fmt: skip
+        if alarms := len(self.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")):
+            result.items.append(_item("CloudWatch alarms", alarms, "alarm-month", price("cloudwatch_alarm_month")))
         if keys := len(self.of_type("aws:kms/key:Key", "aws-native:kms:Key")):
             result.items.append(_item("KMS customer-managed keys", keys, "key-month", price("kms_key_month")))
             requests = keys * assume["kms_requests_per_key_month"] / 10_000
