@@ -1,12 +1,16 @@
 """Does a duty-cycled stack need a `pulumi up` now? The scheduler's cheap first step, before any AWS login.
 
-python -m offline.reconcile <stack> --export state.json --history history.json [--at <ISO time>] [--github-output FILE]
+python -m offline.reconcile <stack> --export state.json --history history.json [--head SHA] [--at <ISO time>]
+    [--github-output FILE]
 
-`state.json` is `pulumi stack export`, `history.json` is `pulumi stack history --json --page-size 1`: both come from
+`state.json` is `pulumi stack export`, `history.json` is `pulumi stack history --json --page-size 10`: both come from
 the state backend with the Pulumi token alone. An `up` is needed when the windows want the environment and the state
 has none (or the reverse: an environment or a NAT gateway while paused), when the last update did not succeed (a
-create that timed out, a job that was cancelled), or when an update was interrupted (pending operations). Otherwise
-the scheduler stops here, so a check costs a minute or two of CI instead of a gated preview against AWS.
+create that timed out, a job that was cancelled), when an update was interrupted (pending operations), or when the
+commit of the last update that succeeded (its `git.head`, which the CLI records with every update) is not `--head`,
+the branch's head: a push's deploy that GitHub cancelled while it waited in the stack's concurrency group (it keeps
+one pending job and cancels it when another queues) is deployed here instead of lost. Otherwise the scheduler stops
+here, so a check costs a minute or two of CI instead of a gated preview against AWS.
 """
 
 from __future__ import annotations
@@ -29,8 +33,16 @@ ENVIRONMENTS = ("aws:mwaa/environment:Environment",)
 EGRESS = ("aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip")
 
 
-def decide(cycle: DutyCycle, at: datetime, state: dict[str, Any], history: list[dict[str, Any]]) -> tuple[bool, str]:
-    """(apply, why) for a stack whose exported state and last update are these, at `at`."""
+def deployed_commit(history: list[dict[str, Any]]) -> str | None:
+    """The commit of the newest update that succeeded (`git.head` in its environment), if the history holds one."""
+    done = next((h for h in history if h.get("kind", "update") == "update" and h.get("result") == "succeeded"), None)
+    return (done or {}).get("environment", {}).get("git.head")
+
+
+def decide(
+    cycle: DutyCycle, at: datetime, state: dict[str, Any], history: list[dict[str, Any]], head: str | None = None
+) -> tuple[bool, str]:
+    """(apply, why) for a stack whose exported state and last updates are these, at `at`; `head`: the branch's commit."""
     deployment = state.get("deployment") or {}
     types = {resource.get("type") for resource in deployment.get("resources") or []}
     want = cycle.running(at)
@@ -39,6 +51,9 @@ def decide(cycle: DutyCycle, at: datetime, state: dict[str, Any], history: list[
         return True, "an update was interrupted (the state has pending operations)"
     if history and history[0].get("result") != "succeeded":
         return True, f"the last update {history[0].get('result', 'did not report a result')} ({history[0].get('startTime', '?')})"
+    if head and history and (deployed := deployed_commit(history)) != head:
+        why = "a push's deploy was cancelled or still waits; this run deploys the head"
+        return True, f"the deployed commit {deployed or '(none recorded)'} is not the branch head {head}: {why}"
     has_environment, has_egress = bool(types & set(ENVIRONMENTS)), bool(types & set(EGRESS))
     if want and not has_environment:
         return True, "the windows want the environment running and the stack has none"
@@ -58,14 +73,16 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline.reconcile", description=__doc__.splitlines()[0])
     parser.add_argument("stack")
     parser.add_argument("--export", type=Path, required=True, help="`pulumi stack export` of the stack")
-    parser.add_argument("--history", type=Path, required=True, help="`pulumi stack history --json --page-size 1`")
+    parser.add_argument("--history", type=Path, required=True, help="`pulumi stack history --json --page-size 10`")
+    parser.add_argument("--head", help="the branch's head commit (a scheduled run's GITHUB_SHA): deploy it when it isn't deployed")
     parser.add_argument("--at", help="decide at this ISO time (default: DUTY_CYCLE_AT, else the clock)")
     parser.add_argument("--github-output", type=Path, help="append apply=true|false here (the step's $GITHUB_OUTPUT)")
     parser.add_argument("--project", type=Path, default=PROJECT_DIR)
     args = parser.parse_args(argv)
     at = decision_time({"DUTY_CYCLE_AT": args.at} if args.at else None)
     cycle = DutyCycle.from_settings(stack_settings(args.stack, args.project))
-    apply, why = decide(cycle, at, _load(args.export, "the stack export") or {}, _load(args.history, "the stack history") or [])
+    history = _load(args.history, "the stack history") or []
+    apply, why = decide(cycle, at, _load(args.export, "the stack export") or {}, history, args.head)
     print(f"{args.stack} at {at.astimezone(UTC):%a %Y-%m-%d %H:%M} UTC: {'apply' if apply else 'nothing to do'}: {why}")
     if args.github_output:
         with args.github_output.open("a") as output:

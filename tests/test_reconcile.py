@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from duty_cycle import DutyCycle
 from offline.harness import PROJECT_DIR, stack_settings
@@ -69,3 +70,34 @@ def test_the_check_needs_only_what_the_scheduler_installs(tmp_path: Path):
     done = subprocess.run([sys.executable, "-c", code, *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "apply: the windows want the environment running and the stack has none" in done.stdout
+
+
+def deployed(commit: str | None, *earlier: dict) -> list[dict]:
+    """A history whose newest update succeeded at `commit` (`git.head`, which the CLI records in each update's
+    environment: pulumi's apitype `GitHead`), newest first."""
+    environment = {"git.head": commit} if commit else {}
+    return [{"kind": "update", "result": "succeeded", "startTime": "t", "environment": environment}, *earlier]
+
+
+@pytest.mark.parametrize(
+    ("history", "apply", "why"),
+    [
+        (deployed("abc"), False, "already running"),
+        (deployed("old"), True, "the deployed commit old is not the branch head abc: a push's deploy was cancelled or still waits"),
+        (deployed(None), True, "the deployed commit (none recorded) is not the branch head abc"),
+        # A refresh since (the drift check's) doesn't hide which commit the stack runs.
+        ([{"kind": "refresh", "result": "succeeded", "startTime": "t"}, *deployed("old")], True, "the deployed commit old"),
+    ],
+)
+def test_a_push_whose_deploy_was_cancelled_is_deployed_by_the_next_check(history, apply, why):
+    """GitHub keeps one pending job per concurrency group and cancels it when another queues: a push's deploy waiting
+    behind a resume is cancelled by the recheck. The recheck then finds the branch head undeployed and deploys it."""
+    decided, reason = decide(DEV, RUNNING_AT, state(ENV, NAT), history, head="abc")
+    assert decided is apply and why in reason
+
+
+def test_the_scheduler_asks_about_the_branch_head():
+    (job,) = yaml.safe_load((PROJECT_DIR / ".github" / "workflows" / "duty-cycle.yml").read_text())["jobs"].values()
+    check = next(step for step in job["steps"] if step.get("id") == "check")["run"]
+    # GITHUB_SHA of a scheduled run is the default branch's last commit (GitHub's "Events that trigger workflows").
+    assert '--head "$GITHUB_SHA"' in check and "--page-size 10" in check
