@@ -25,9 +25,12 @@ from typing import Any
 import pulumi
 
 from duty_cycle import DutyCycle, decision_time
-from offline.exits import InputError, run_main
+from offline.exits import FAILED, PASSED, InputError, run_main
 from offline.harness import PROJECT_DIR, StackFileError, stack_settings
 
+#: The longest any job that updates a stack may run (the `timeout-minutes` of the deploy and duty-cycle jobs; a test
+#: keeps them within it): an update still "in progress" after that was left by a job GitHub killed, not one running.
+LONGEST_JOB_MINUTES = 180
 ENVIRONMENTS = ("aws:mwaa/environment:Environment",)
 #: What bills by the hour besides the environment: a pause must have removed these too.
 EGRESS = ("aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip")
@@ -37,6 +40,33 @@ def deployed_commit(history: list[dict[str, Any]]) -> str | None:
     """The commit of the newest update that succeeded (`git.head` in its environment), if the history holds one."""
     done = next((h for h in history if h.get("kind", "update") == "update" and h.get("result") == "succeeded"), None)
     return (done or {}).get("environment", {}).get("git.head")
+
+
+def repair(state: dict[str, Any], history: list[dict[str, Any]], at: datetime) -> tuple[str, str]:
+    """(action, why) before an `up` can succeed after a job was killed mid-update: "cancel" a stale lock, "refresh" the
+    state of an interrupted update, "page" when neither is safe, "" when nothing is wrong.
+
+    A job killed by its timeout or a cancel leaves the update "in-progress" (the stack locked: every later update gets
+    409) and its resources' operations pending. The scheduler's job is alone in the stack's concurrency group, so an
+    update older than the longest job is stale: `pulumi cancel` releases it. A younger one was started outside the
+    group (a laptop), and cancelling it could break a person's update: that pages a person. Pending operations are
+    resolved by `pulumi refresh`, which reads each resource back (Pulumi's "Interrupted updates" guide); a pending
+    create is dropped with `--clear-pending-creates` (in CI there is no one to answer the question refresh asks). If
+    that create did finish in AWS (an MWAA environment does, after 20-30 minutes), the next `up` fails on the existing
+    name and pages a person: import it (`pulumi import`) or delete it, as docs/duty-cycle.md says."""
+    last = history[0] if history else {}
+    if last.get("result") == "in-progress":
+        started = datetime.fromisoformat(str(last.get("startTime", "")).replace("Z", "+00:00") or at.isoformat())
+        age = (at - started).total_seconds() / 60
+        if age <= LONGEST_JOB_MINUTES:
+            return "page", (
+                f"an update started {age:.0f} min ago is still in progress and no job of this stack's group runs it: someone "
+                "updates the stack outside CI; let it finish, or `pulumi cancel` it yourself"
+            )
+        return "cancel", f"an update left in progress {age:.0f} min ago by a job that was killed holds the stack's lock"
+    if (state.get("deployment") or {}).get("pending_operations"):
+        return "refresh", "an interrupted update left pending operations: refresh reads them back from AWS"
+    return "", ""
 
 
 def decide(
@@ -81,13 +111,19 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     at = decision_time({"DUTY_CYCLE_AT": args.at} if args.at else None)
     cycle = DutyCycle.from_settings(stack_settings(args.stack, args.project))
-    history = _load(args.history, "the stack history") or []
-    apply, why = decide(cycle, at, _load(args.export, "the stack export") or {}, history, args.head)
-    print(f"{args.stack} at {at.astimezone(UTC):%a %Y-%m-%d %H:%M} UTC: {'apply' if apply else 'nothing to do'}: {why}")
+    history, state = _load(args.history, "the stack history") or [], _load(args.export, "the stack export") or {}
+    when = f"{args.stack} at {at.astimezone(UTC):%a %Y-%m-%d %H:%M} UTC"
+    action, because = repair(state, history, at)
+    if action == "page":
+        print(f"error: {when}: {because}", file=sys.stderr)
+        return FAILED
+    apply, why = decide(cycle, at, state, history[1:] if action == "cancel" else history, args.head)
+    apply = apply or bool(action)
+    print(f"{when}: {'apply' if apply else 'nothing to do'}: {because + '; then ' if action else ''}{why}")
     if args.github_output:
         with args.github_output.open("a") as output:
-            output.write(f"apply={'true' if apply else 'false'}\n")
-    return 0
+            output.write(f"apply={'true' if apply else 'false'}\nrepair={action}\n")
+    return PASSED
 
 
 if __name__ == "__main__":
