@@ -225,12 +225,20 @@ def airflow_environ(home: Path, extra: dict[str, str] | None = None) -> dict[str
 
 
 def run(
-    version: str, module: str, args: list[str], home: Path, stdin: str | None = None, requirements: Path | None = None, **environ: str
+    version: str,
+    module: str,
+    args: list[str],
+    home: Path,
+    stdin: str | None = None,
+    requirements: Path | None = None,
+    preloaded_by: str | None = None,
+    **environ: str,
 ) -> dict | list:
     """Run `python -m <module> <args>` in `version`'s environment (plus `requirements`), forked from its preloaded
-    server (offline/forkserver.py, which imports Airflow as a library); returns the JSON it prints."""
+    server (offline/forkserver.py, which imports Airflow as a library; `preloaded_by`: another module's server, whose
+    preload covers this one's); returns the JSON it prints."""
     python = with_requirements(version, requirements)
-    done = _forked(python, module, args, airflow_environ(home, environ), stdin or "")
+    done = _forked(python, module, args, airflow_environ(home, environ), stdin or "", preloaded_by)
     check_child(done, f"{module} on Airflow {version}")
     return json.loads(done.stdout)
 

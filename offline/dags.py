@@ -15,6 +15,7 @@ would then change the infrastructure and its cost without anyone choosing to.
 
 from __future__ import annotations
 
+import concurrent.futures
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -135,7 +136,18 @@ def check_workflow(run: StackRun, settings: Settings, at: datetime, project: Pat
     definition = workflow_definition(run)
     document = yaml.safe_load(object_body(definition))
     requirements = airflow_env.stack_requirements(settings)
-    with tempfile.TemporaryDirectory(prefix="mwaa-workflow-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mwaa-workflow-") as tmp, concurrent.futures.ThreadPoolExecutor(1) as beside:
+        team = shutil.copytree(project / "dags", Path(tmp) / "team-dags", ignore=shutil.ignore_patterns("__pycache__"))
+        not_run = beside.submit(  # its own Airflow process, beside the definition's
+            airflow_env.run,
+            serverless.AIRFLOW_VERSION,
+            "offline.airflow_side.serverless_fit",
+            [str(team), serverless.PIPELINE_DAG_FILE],
+            Path(tmp) / "airflow-team",
+            requirements=requirements,
+            preloaded_by="offline.airflow_side.check_dags",  # the DAG check's imports are the fit's: one server for both
+            AIRFLOW__CORE__DAGS_FOLDER=str(team),
+        )
         folder = render_workflow_folder(run, Path(tmp) / "dags")
         report = airflow_env.run(
             serverless.AIRFLOW_VERSION,
@@ -145,15 +157,7 @@ def check_workflow(run: StackRun, settings: Settings, at: datetime, project: Pat
             requirements=requirements,
             AIRFLOW__CORE__DAGS_FOLDER=str(folder),
         )
-        team = shutil.copytree(project / "dags", Path(tmp) / "team-dags", ignore=shutil.ignore_patterns("__pycache__"))
-        report["not_run"] = airflow_env.run(
-            serverless.AIRFLOW_VERSION,
-            "offline.airflow_side.serverless_fit",
-            [str(team), serverless.PIPELINE_DAG_FILE],
-            Path(tmp) / "airflow-team",
-            requirements=requirements,
-            AIRFLOW__CORE__DAGS_FOLDER=str(team),
-        )
+        report["not_run"] = not_run.result()
     report["definition"] = definition.inputs["key"]
     report["problems"] = serverless.problems(document) + report["problems"]
     wanted = pipeline_run_minutes(settings.pipeline)
