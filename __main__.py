@@ -32,7 +32,7 @@ serverless = settings.serverless
 pipe = settings.pipeline
 # A serverless stack's workflow is checked against the service's rules before anything is registered.
 definition_yaml = (
-    workflow_definition.render(
+    workflow_definition.render_definition(
         workflow_definition.checked_definition(
             pipe, function_name=names.validate_input_function(settings.name), job_name=names.glue_job(settings.name)
         )

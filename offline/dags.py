@@ -171,7 +171,7 @@ def check_workflow(run: StackRun, settings: Settings, at: datetime, project: Pat
     return DagCheck(run.stack, report)
 
 
-def render(check: DagCheck) -> str:
+def render_dag_check(check: DagCheck) -> str:
     report = check.report
     lines = [f"DAGs of stack {check.stack} on Airflow {report['airflow']} (Python {report['python']}), as MWAA would parse them:"]
     timeout = report["timeout_seconds"]

@@ -202,7 +202,7 @@ def stack_pack_config(stack: str, pack_dir: Path = PACK_DIR) -> tuple[dict[str, 
     return (json.loads(path.read_text()), str(path.relative_to(pack_dir.parent))) if path.exists() else ({}, "no pack config")
 
 
-def render(result: GateResult, title: str | None = None) -> str:
+def render_gate(result: GateResult, title: str | None = None) -> str:
     lines = [f"Policies {result.pack}@v{result.version} on {title or f'stack {result.stack}'}:"]
     for v in sorted(result.violations, key=lambda v: (v.level != "mandatory", v.policy, v.urn)):
         lines.append(f"    [{v.level}]  {v.policy}  ({v.urn or 'stack'})")

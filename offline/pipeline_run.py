@@ -319,7 +319,7 @@ def _collect(aws: Any, config: dict[str, str], outcome: dict[str, Any], alerts: 
     )
 
 
-def render(reports: list[PipelineReport]) -> str:
+def render_pipeline_runs(reports: list[PipelineReport]) -> str:
     lines = []
     for report in reports:
         verdict = "as expected" if report.as_expected else "NOT as expected: " + "; ".join(report.problems)
@@ -347,11 +347,22 @@ def preload() -> None:
         get_backend(service)
 
 
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The pipeline run's own options, for this module's command line and `bin/offline pipeline` (and `all`) alike."""
+    parser.add_argument(
+        "--scenario",
+        choices=[*SCENARIOS, "all"],
+        default="all",
+        help="pipeline: which day to run (default: all, each of which must end as it should: a success without an alert, "
+        "a failure with its alerts)",
+    )
+    parser.add_argument("--airflow-version", choices=airflow_env.versions(), help="pipeline: run on this Airflow (default: the stack's)")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline.pipeline_run", description=__doc__.splitlines()[0])
     parser.add_argument("stack", nargs="?", default="dev")
-    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
-    parser.add_argument("--airflow-version", choices=airflow_env.versions(), help="default: the stack's mwaa.airflowVersion")
+    add_options(parser)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-cache", action="store_true", help="run even when an identical run's result is cached")
     parser.add_argument("--project", type=Path, default=PROJECT_DIR, help="the Pulumi program's folder (default: this repository)")
@@ -360,7 +371,7 @@ def main(argv: list[str]) -> int:
     with contextlib.redirect_stdout(sys.stderr):  # the code runtimes print (the Glue script's log); the report owns stdout
         reports, cached = run_scenarios(args.stack, scenarios, args.airflow_version, args.project, use_cache=not args.no_cache)
     note = f"(cached {cached}: the stack's plan, its code and these tools are unchanged since; --no-cache runs it again)"
-    print(json.dumps(as_json(reports), indent=2) if args.json else render(reports) + (f"\n{note}" if cached else ""))
+    print(json.dumps(as_json(reports), indent=2) if args.json else render_pipeline_runs(reports) + (f"\n{note}" if cached else ""))
     return PASSED if all(r.as_expected for r in reports) else FAILED
 
 

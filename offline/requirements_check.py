@@ -151,7 +151,7 @@ def _why_unavailable(line: str, version: str, python: str) -> str:
     )
 
 
-def render(check: RequirementsCheck) -> str:
+def render_requirements_check(check: RequirementsCheck) -> str:
     lines = [
         f"Requirements {check.file} of stack {check.stack}, as MWAA's Airflow {check.airflow_version} "
         f"(Python {check.python_version}) resolves them:"

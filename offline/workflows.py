@@ -127,7 +127,7 @@ def deployed(stacks: list[StackFacts], pulumi_workflow: str) -> list[StackFacts]
     return [s for s in stacks if s.name in jobs or not s.cycle.always_on]
 
 
-def render(name: str, text: str, stacks: list[StackFacts], pulumi_workflow: str = "") -> str:
+def render_workflow(name: str, text: str, stacks: list[StackFacts], pulumi_workflow: str = "") -> str:
     """`text` with every generated part rewritten from `stacks` (`pulumi_workflow`: pulumi.yml's text, its deploy jobs)."""
     cycled = [s for s in stacks if not s.cycle.always_on]
     by_name = {s.name: s for s in stacks}
@@ -151,7 +151,7 @@ def _rendered(project: Path, stacks: list[StackFacts]) -> dict[Path, tuple[str, 
     pulumi_workflow = found.get(project / ".github" / "workflows" / "pulumi.yml", "")
     found |= {project / doc: (project / doc).read_text() for doc in DOCS if (project / doc).exists()}
     return {
-        path: (text, render_doc(text, stacks) if path.suffix == ".md" else render(path.name, text, stacks, pulumi_workflow))
+        path: (text, render_doc(text, stacks) if path.suffix == ".md" else render_workflow(path.name, text, stacks, pulumi_workflow))
         for path, text in found.items()
     }
 

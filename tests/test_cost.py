@@ -9,7 +9,7 @@ import pytest
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import StackRun, run_stack, stack_settings
 from policies.rules import cost_model
-from policies.rules.cost_model import load_pricing, render
+from policies.rules.cost_model import load_pricing, render_estimate
 from tests.clikit import offline
 from tests.stackkit import PRICED_REGION, RUNNING_AT, copy_project, in_priced_region, priced, set_region, with_setting
 
@@ -69,7 +69,8 @@ def test_an_unknown_region_is_incomplete_and_names_every_missing_figure(dev: Sta
         'regions["eu-west-9"].mwaa_metadata_gb_month',
     ]
     assert 'regions["eu-west-9"].nat_gateway_hour' in estimate.missing and len(estimate.missing) == len(set(estimate.missing))
-    assert "INCOMPLETE: no price for regions" in render(estimate, "t") and "in policies/rules/pricing.json" in render(estimate, "t")
+    text = render_estimate(estimate, "t")
+    assert "INCOMPLETE: no price for regions" in text and "in policies/rules/pricing.json" in text
 
 
 def test_an_unpriced_class_is_named_not_a_silent_zero():
@@ -189,7 +190,7 @@ def test_a_bad_team_figure_is_named_with_the_fix(tmp_path, edit, message: str):
 
 def test_an_incomplete_total_reads_as_a_lower_bound():
     estimate = priced(run_stack("dev", config=in_priced_region("dev") | {"aws:region": "eu-west-9"}))
-    text = render(estimate, "t")
+    text = render_estimate(estimate, "t")
     assert f"total: AT LEAST (a lower bound: {len(estimate.missing)} prices missing, below)" in text
     assert "add each, with its source, to policies/team-prices.json" in text
 
@@ -201,7 +202,7 @@ def test_extra_webservers_have_their_own_rate_where_sourced_and_say_so_where_not
     cls = config["mwaa-platform:mwaa"].get("environmentClass", "mw1.small")
     here = priced(run_stack("dev", config=config))  # no source gives this region's webserver rate: the worker rate, flagged
     assert webservers(here).unit_usd == PRICES["mwaa_additional_instance_hour"][cls]["usd"] and "upper bound" in webservers(here).note
-    assert "is an upper bound" in render(here, "t")
+    assert "is an upper bound" in render_estimate(here, "t")
     tokyo = priced(run_stack("dev", config=config | {"aws:region": "ap-northeast-1"}))  # classmethod-tokyo prints it: about half
     tokyo_rates = load_pricing(team=None)["regions"]["ap-northeast-1"]
     assert webservers(tokyo).unit_usd == tokyo_rates["mwaa_additional_webserver_hour"][cls]["usd"] and webservers(tokyo).note == ""

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from offline.__main__ import state_title
+from offline.commands.run import state_title
 from offline.harness import PROJECT_DIR, StackRun, run_stack
-from policies.rules.cost_model import render
+from policies.rules.cost_model import render_estimate
 from tests.stackkit import RUNNING_AT, priced
 
 README = (PROJECT_DIR / "README.md").read_text()
@@ -57,7 +57,7 @@ def test_the_readme_links_the_reference_and_every_link_resolves():
 def test_the_cost_tables_are_the_tools_output(dev: StackRun, prod: StackRun):
     lite = run_stack("lite")
     for run, state in ((dev, "running"), (prod, "running"), (lite, "serverless")):  # decided at RUNNING_AT, as the README's command says
-        table = render(priced(run), state_title(run.stack, state, RUNNING_AT))
+        table = render_estimate(priced(run), state_title(run.stack, state, RUNNING_AT))
         assert table in TEXT, f"the {run.stack} cost table in docs/ is stale; paste `bin/offline cost --at {RUNNING_AT:%Y-%m-%dT%H:%MZ}`"
 
 

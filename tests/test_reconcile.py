@@ -1,4 +1,4 @@
-"""The scheduler's cheap check (offline/reconcile.py): apply only when the state or the last update says so."""
+"""The scheduler's cheap check (reconcile.py): apply only when the state or the last update says so."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import yaml
 
 from duty_cycle import DutyCycle
 from offline.harness import PROJECT_DIR, stack_settings
-from offline.reconcile import LONGEST_JOB_MINUTES, decide, repair
+from reconcile import LONGEST_JOB_MINUTES, decide, repair
 from tests.stackkit import PAUSED_AT, RUNNING_AT
 
 ENV, NAT = "aws:mwaa/environment:Environment", "aws:ec2/natGateway:NatGateway"
@@ -50,7 +50,7 @@ def test_the_command_writes_the_step_output(tmp_path: Path):
     (tmp_path / "state.json").write_text(json.dumps(state(ENV, NAT)))
     (tmp_path / "history.json").write_text(json.dumps(OK))
     output = tmp_path / "github_output"
-    command = [sys.executable, "-m", "offline.reconcile", "dev", "--export", str(tmp_path / "state.json"), "--history",
+    command = [sys.executable, "-m", "reconcile", "dev", "--export", str(tmp_path / "state.json"), "--history",
                str(tmp_path / "history.json"), "--at", PAUSED_AT.isoformat(), "--github-output", str(output)]  # fmt: skip
     done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -66,7 +66,7 @@ def test_the_check_needs_only_what_the_scheduler_installs(tmp_path: Path):
     (tmp_path / "state.json").write_text(json.dumps(state()))
     (tmp_path / "history.json").write_text(json.dumps(OK))
     blocked = "import sys, runpy; sys.modules.update(dict.fromkeys(['pulumi_aws', 'pulumiverse_time', 'pulumi_policy', 'moto', 'boto3']))"
-    code = f"{blocked}; runpy.run_module('offline.reconcile', run_name='__main__')"
+    code = f"{blocked}; runpy.run_module('reconcile', run_name='__main__')"
     args = ["dev", "--export", str(tmp_path / "state.json"), "--history", str(tmp_path / "history.json"), "--at", RUNNING_AT.isoformat()]
     done = subprocess.run([sys.executable, "-c", code, *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -136,7 +136,7 @@ def test_a_younger_update_in_progress_pages_a_person_instead_of_cancelling_it(tm
     assert repair(state(ENV, NAT), history, RUNNING_AT)[0] == "page"
     (tmp_path / "state.json").write_text(json.dumps(state(ENV, NAT)))
     (tmp_path / "history.json").write_text(json.dumps(history))
-    command = [sys.executable, "-m", "offline.reconcile", "dev", "--export", str(tmp_path / "state.json"), "--history",
+    command = [sys.executable, "-m", "reconcile", "dev", "--export", str(tmp_path / "state.json"), "--history",
                str(tmp_path / "history.json"), "--at", RUNNING_AT.isoformat(), "--github-output", str(tmp_path / "out")]  # fmt: skip
     done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "an update started 20 min ago is still in progress" in done.stderr
@@ -147,7 +147,7 @@ def test_an_interrupted_update_is_refreshed_then_applied(tmp_path: Path):
     assert repair(INTERRUPTED, deployed("abc"), RUNNING_AT)[0] == "refresh"
     (tmp_path / "state.json").write_text(json.dumps(INTERRUPTED))
     (tmp_path / "history.json").write_text(json.dumps(deployed("abc")))
-    command = [sys.executable, "-m", "offline.reconcile", "dev", "--export", str(tmp_path / "state.json"), "--history",
+    command = [sys.executable, "-m", "reconcile", "dev", "--export", str(tmp_path / "state.json"), "--history",
                str(tmp_path / "history.json"), "--at", RUNNING_AT.isoformat(), "--github-output", str(tmp_path / "out")]  # fmt: skip
     done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -23,7 +23,7 @@ from offline.harness import (
     stack_settings,
     workflow_definition,
 )
-from policies.rules.cost_model import estimate, render
+from policies.rules.cost_model import estimate, render_estimate
 from serverless import definition as sd
 from settings import ConfigError
 from tests.stackkit import FIXTURE_CONFIG, WEEK_OF, fixture_settings
@@ -280,7 +280,7 @@ def test_task_hours_are_priced_per_run_with_the_one_minute_minimum(lite: StackRu
     # The Lambda check bills its one-minute minimum; the Glue task its run plus a minute of start-up and polling.
     for expected, billed in ((0.2, 1 + 1.2), (5, 1 + 6)):
         assert sd.billed_task_minutes(fixture_settings(pipeline={"glue": {"expectedRunMinutes": expected}}).pipeline) == billed
-    assert item.note and "upper bound" in render(priced, "lite") and priced.complete
+    assert item.note and "upper bound" in render_estimate(priced, "lite") and priced.complete
 
 
 @pytest.mark.reference
@@ -297,7 +297,7 @@ def test_the_tokyo_rate_is_published_so_it_carries_no_note():
 
 def _with_definition(run: StackRun, document: dict) -> StackRun:
     edited = copy.deepcopy(run)
-    workflow_definition(edited).inputs["content"] = sd.render(document)
+    workflow_definition(edited).inputs["content"] = sd.render_definition(document)
     return edited
 
 

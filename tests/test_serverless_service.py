@@ -104,7 +104,7 @@ def _document(lite: StackRun, name: str) -> dict:
 
 def _with_definition(run: StackRun, document: dict) -> StackRun:
     edited = copy.deepcopy(run)
-    workflow_definition(edited).inputs["content"] = sd.render(document)
+    workflow_definition(edited).inputs["content"] = sd.render_definition(document)
     return edited
 
 
@@ -121,7 +121,7 @@ def service_refused(lite: StackRun) -> dict[str, str]:
         folder = Path(tmp) / "definitions"
         folder.mkdir()
         for name in CASES:
-            (folder / f"{name}.yaml").write_text(sd.render(_document(lite, name)))
+            (folder / f"{name}.yaml").write_text(sd.render_definition(_document(lite, name)))
         done = subprocess.run(
             [str(python), "-c", SERVICE_LOADER, str(folder)],
             capture_output=True,

@@ -340,7 +340,7 @@ class _Pricer:
         return result
 
 
-def render(estimate_: Estimate, title: str) -> str:
+def render_estimate(estimate_: Estimate, title: str) -> str:
     hours = estimate_.active_hours
     if hours is None and any(item.unit == "task-hour" for item in estimate_.items):
         running = "no environment: MWAA Serverless bills each run's task time"

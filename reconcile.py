@@ -1,6 +1,6 @@
 """Does a duty-cycled stack need a `pulumi up` now? The scheduler's cheap first step, before any AWS login.
 
-python -m offline.reconcile <stack> --export state.json --history history.json [--head SHA] [--at <ISO time>]
+python -m reconcile <stack> --export state.json --history history.json [--head SHA] [--at <ISO time>]
     [--github-output FILE]
 
 `state.json` is `pulumi stack export`, `history.json` is `pulumi stack history --json --page-size 10`: both come from
@@ -100,7 +100,7 @@ def _load(path: Path, what: str) -> Any:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m offline.reconcile", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m reconcile", description=__doc__.splitlines()[0])
     parser.add_argument("stack")
     parser.add_argument("--export", type=Path, required=True, help="`pulumi stack export` of the stack")
     parser.add_argument("--history", type=Path, required=True, help="`pulumi stack history --json --page-size 10`")
