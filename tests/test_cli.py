@@ -79,3 +79,16 @@ def test_the_offline_modules_import_in_one_direction():
         return any(d == target or (d not in seen and reaches(d, target, seen | {d})) for d in imports.get(start, ()))
 
     assert [module for module in imports if reaches(module, module)] == []
+
+
+def test_every_command_module_is_in_the_table_with_one_scope():
+    """A command is a module in offline/commands/ and a line in TABLE: nothing else lists it (help, parser, `all`)."""
+    from offline import commands
+
+    modules = {p.stem for p in (PROJECT_DIR / "offline" / "commands").glob("*.py")} - {"__init__", "run"}
+    assert modules == set(commands.TABLE.values())
+    for name in commands.TABLE:
+        module = commands.module(name)
+        scopes = [scope for scope in ("report", "report_state", "stale") if hasattr(module, scope)]
+        assert module.HELP and len(scopes) == 1, (name, scopes)
+        assert hasattr(module, "NEEDS") != (scopes == ["stale"]), name  # a stack check says what it needs prepared
