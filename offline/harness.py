@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import contextvars
 import hashlib
 import importlib
@@ -19,11 +18,11 @@ import json
 import os
 import runpy
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pulumi
 import yaml
@@ -369,22 +368,8 @@ def run_stack(
     config = stack_config(stack, project_dir) if config is None else config
     runtime_config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     region = str(config.get("aws:region", "us-east-1"))
-    with _decision_time(at):
+    with mock.patch.dict(os.environ, {AT_VARIABLE: at.isoformat()} if at is not None else {}):
         return contextvars.Context().run(_run_isolated, project, stack, project_dir, config, runtime_config, region, preview)
-
-
-@contextlib.contextmanager
-def _decision_time(at: datetime | None) -> Iterator[None]:
-    saved = os.environ.get(AT_VARIABLE)
-    if at is not None:
-        os.environ[AT_VARIABLE] = at.isoformat()
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(AT_VARIABLE, None)
-        else:
-            os.environ[AT_VARIABLE] = saved
 
 
 def _run_isolated(

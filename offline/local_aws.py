@@ -29,6 +29,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.events.models import Rule
@@ -43,14 +44,8 @@ _ENV_LOCK = threading.Lock()  # handlers and scripts see their own environment, 
 
 @contextlib.contextmanager
 def _environment(variables: dict[str, str]) -> Iterator[None]:
-    with _ENV_LOCK:
-        saved = dict(os.environ)
-        os.environ.update(variables)
-        try:
-            yield
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+    with _ENV_LOCK, mock.patch.dict(os.environ, variables):
+        yield
 
 
 def _invoke_deployed_code(
@@ -134,9 +129,9 @@ class LocalAws:
 
     def __enter__(self) -> LocalAws:
         self._patches = contextlib.ExitStack()
-        self._patches.enter_context(_patched(LambdaSimpleBackend, "invoke", _invoke_deployed_code))
-        self._patches.enter_context(_patched(FakeJob, "start_job_run", _run_glue_script))
-        self._patches.enter_context(_patched(Rule, "send_to_targets", _deliver_to_sns))
+        self._patches.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", _invoke_deployed_code))
+        self._patches.enter_context(mock.patch.object(FakeJob, "start_job_run", _run_glue_script))
+        self._patches.enter_context(mock.patch.object(Rule, "send_to_targets", _deliver_to_sns))
         self.server.start()
         host, port = self.server.get_host_and_port()
         self.url = f"http://{host}:{port}"
@@ -170,13 +165,3 @@ class LocalAws:
     def _post(self, path: str, body: dict) -> None:
         request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST")
         urllib.request.urlopen(request, timeout=10).read()
-
-
-@contextlib.contextmanager
-def _patched(owner: type, name: str, replacement: Any) -> Iterator[None]:
-    original = getattr(owner, name)
-    setattr(owner, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
