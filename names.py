@@ -14,6 +14,9 @@ KMS CreateAlias AliasName 256; MWAA Serverless CreateWorkflow Name 255; CloudWat
 
 from __future__ import annotations
 
+#: The shipped pipeline's DAG id: dags/lambda_glue_pipeline.py writes it (MWAA uploads only dags/, so the DAG can't
+#: import this module; tests/airflow/test_dag.py keeps the two equal), the serverless definition and the local run use it.
+PIPELINE_DAG_ID = "lambda_glue_pipeline"
 #: The MWAA environment's log groups, as MWAA names them (`airflow-<env>-<type>`).
 LOG_TYPES = ("DAGProcessing", "Scheduler", "Task", "WebServer", "Worker")
 

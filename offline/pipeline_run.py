@@ -33,6 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from components.serverless_workflow import EVENT_SOURCE, FAILURE_EVENTS
+from names import PIPELINE_DAG_ID
 from offline import airflow_env, cache
 from offline.exits import FAILED, PASSED, run_main
 from offline.harness import (
@@ -47,7 +48,7 @@ from offline.harness import (
 )
 from settings import WEEKDAYS, PipelineSettings, Settings
 
-DAG_ID = "lambda_glue_pipeline"
+DAG_ID = PIPELINE_DAG_ID
 SCENARIOS = {
     "success": "order_id,category,amount\n1,books,12.50\n2,games,30.00\n3,books,7.25\n3,books,7.25\n",
     "missing-input": None,

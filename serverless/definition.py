@@ -35,12 +35,13 @@ from typing import Any
 import yaml
 
 from duty_cycle import pipeline_run_minutes
+from names import PIPELINE_DAG_ID
 from settings import AIRFLOW_VERSIONS, ConfigError, PipelineSettings
 
 #: The Airflow the service runs every workflow on (policies/rules/mwaa_versions.json).
 AIRFLOW_VERSION = AIRFLOW_VERSIONS["serverless"]["airflow"]
 #: The DAG's id, the same as the provisioned DAG's.
-DAG_ID = "lambda_glue_pipeline"
+DAG_ID = PIPELINE_DAG_ID
 #: The provisioned DAG this definition stands for: a serverless stack runs it from here, not from its Python file.
 PIPELINE_DAG_FILE = f"{DAG_ID}.py"
 #: The day's input object, as functions/validate_input/handler.py `input_key` names it (that code can't be imported here:
