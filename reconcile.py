@@ -26,7 +26,7 @@ import pulumi
 
 from duty_cycle import DutyCycle, decision_time
 from offline.exits import FAILED, PASSED, InputError, run_main
-from offline.harness import PROJECT_DIR, StackFileError, stack_settings
+from offline.stacks import PROJECT_DIR, StackFileError, stack_settings
 
 #: The longest any job that updates a stack may run (the `timeout-minutes` of the deploy and duty-cycle jobs; a test
 #: keeps them within it): an update still "in progress" after that was left by a job GitHub killed, not one running.

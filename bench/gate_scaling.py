@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from offline.gate import PolicyPackProcess, analyze, run_gate, stack_pack_config
-from offline.harness import PROJECT_DIR, run_stack
+from offline.harness import run_stack
+from offline.stacks import PROJECT_DIR
 
 EXTRA_PIPELINES = """
 import dataclasses

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from offline.harness import PROJECT_DIR
+from offline.stacks import PROJECT_DIR
 
 
 def plan_seconds() -> float:

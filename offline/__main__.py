@@ -28,7 +28,8 @@ from offline import commands, forkserver
 from offline.commands.run import Context, Prepared, finish, prepare, report_stacks, stack_error, start_ahead, timings, workers
 from offline.exits import BAD_INPUT, FAILED, run_main
 from offline.gate import PolicyPackProcess
-from offline.harness import PROJECT_DIR, preload_providers, stack_names
+from offline.harness import preload_providers
+from offline.stacks import PROJECT_DIR, stack_names
 
 #: Each command and what it does (`--help` lists them).
 COMMANDS = commands.helps()

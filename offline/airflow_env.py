@@ -297,7 +297,7 @@ def pytest_in(wanted: list[str], args: list[str]) -> int:
 
 def for_dag_tests(version: str) -> Path:
     """The environment `pytest_in` runs the DAG tests in: the version's, plus dev's requirements where they add any."""
-    from offline.harness import stack_settings
+    from offline.stacks import stack_settings
 
     return with_requirements(version, stack_requirements(stack_settings("dev")))
 

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from offline.harness import PROJECT_DIR, StackRun, plan_fingerprint
+from offline.harness import StackRun, plan_fingerprint
+from offline.stacks import PROJECT_DIR
 
 CACHE_DIR = PROJECT_DIR / ".cache"
 #: The tools' code and pins: a change to any of them may change a result.

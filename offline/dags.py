@@ -27,8 +27,9 @@ import yaml
 
 from duty_cycle import WEEK, DutyCycle, minute_of_week, pipeline_run_minutes
 from offline import airflow_env
-from offline.harness import PROJECT_DIR, StackRun, object_body, render_dag_folder, render_workflow_folder, workflow_definition
+from offline.harness import StackRun, object_body, render_dag_folder, render_workflow_folder, workflow_definition
 from offline.report import counted
+from offline.stacks import PROJECT_DIR
 from serverless import definition as serverless
 from settings import WEEKDAYS, DutyCycleSettings, Settings
 

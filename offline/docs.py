@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from offline.exits import FAILED, PASSED, run_main
-from offline.harness import PROJECT_DIR
+from offline.stacks import PROJECT_DIR
 from settings import Settings
 
 COMMAND = "bin/offline docs"  # as printed: runs from the project folder, venv or not

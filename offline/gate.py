@@ -24,7 +24,8 @@ from pulumi.runtime.proto import analyzer_pb2 as proto
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from offline.exits import InputError
-from offline.harness import PROJECT_DIR, Recorded, StackRun
+from offline.harness import Recorded, StackRun
+from offline.stacks import PROJECT_DIR
 
 PACK_DIR = PROJECT_DIR / "policies"
 LEVELS = {"advisory": proto.ADVISORY, "mandatory": proto.MANDATORY, "disabled": proto.DISABLED, "remediate": proto.REMEDIATE}

@@ -25,16 +25,13 @@ from typing import Any
 from unittest import mock
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks, rpc, settings, sync_await
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 
 from duty_cycle import AT_VARIABLE
-from offline.exits import InputError
-from settings import Settings, load_settings
+from offline.stacks import PROJECT_DIR, project_name, stack_config
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
 #: Top-level files and packages of the Pulumi program (what __main__.py imports).
 PROGRAM_MODULES = ("settings", "duty_cycle", "components", "serverless")
@@ -206,10 +203,6 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
 
-class StackFileError(InputError):
-    """The stack's Pulumi.<stack>.yaml is missing or not a stack file."""
-
-
 def object_body(obj: Recorded) -> bytes:
     """The bytes `pulumi up` would put in S3 for a recorded BucketObjectv2: its content, base64 content or file source."""
     if "content" in obj.inputs:
@@ -284,55 +277,6 @@ def render_workflow_folder(run: StackRun, folder: Path, body: bytes | None = Non
     (folder / name).write_bytes(object_body(definition) if body is None else body)
     (folder / "load_workflow.py").write_text(LOADER.format(definition=name))
     return folder
-
-
-def stack_names(project_dir: Path = PROJECT_DIR) -> list[str]:
-    """The stacks that have a Pulumi.<stack>.yaml in the project."""
-    return sorted(p.name.split(".")[1] for p in project_dir.glob("Pulumi.*.yaml"))
-
-
-def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """The stack's config: Pulumi.yaml's project-level values, then Pulumi.<stack>.yaml's (a missing or malformed file is a
-    clear error)."""
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        known = stack_names(project_dir)
-        raise StackFileError(
-            f"{path.name} not found; stacks here: {', '.join(known)}. For a new stack, copy one (cp Pulumi.dev.yaml {path.name}) "
-            f"and edit it; the real CLI then needs `pulumi stack init {stack}` once"
-        )
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{path.name} is not valid YAML: {exc}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
-        raise StackFileError(f"{path.name} must be a map with a `config:` map of settings")
-    # A key in the stack file replaces the project-level value whole (no deep merge), as in the CLI.
-    return project_config(project_dir) | (document.get("config") or {})
-
-
-def project_config(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """Project-level `config:` of Pulumi.yaml, as the CLI reads it: a plain value, or `{value: ...}` for an object or list
-    (a `{default: ...}` declaration gives its default); an unqualified key is the project's own."""
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-    found = {}
-    for key, entry in (project.get("config") or {}).items():
-        full_key = key if ":" in key else f"{project['name']}:{key}"
-        if isinstance(entry, dict):
-            if "value" not in entry and "default" not in entry:
-                raise StackFileError(f"Pulumi.yaml: config {key} is a map; give an object as `{key}: {{value: ...}}`")
-            entry = entry.get("value", entry.get("default"))
-        found[full_key] = entry
-    return found
-
-
-def stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:
-    """The stack's validated settings, read from its file the way the program reads its config."""
-    return load_settings(stack, stack_config(stack, project_dir).get)
-
-
-def project_name(project_dir: Path = PROJECT_DIR) -> str:
-    return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
 
 
 #: The provider modules the program creates its resources from (components/). The providers import each on first use,

@@ -36,16 +36,8 @@ from components.serverless_workflow import EVENT_SOURCE, FAILURE_EVENTS
 from names import PIPELINE_DAG_ID
 from offline import airflow_env, cache
 from offline.exits import FAILED, PASSED, run_main
-from offline.harness import (
-    PROJECT_DIR,
-    StackRun,
-    object_body,
-    preload_providers,
-    render_workflow_folder,
-    run_stack,
-    stack_settings,
-    workflow_definition,
-)
+from offline.harness import StackRun, object_body, preload_providers, render_workflow_folder, run_stack, workflow_definition
+from offline.stacks import PROJECT_DIR, stack_settings
 from settings import WEEKDAYS, PipelineSettings, Settings
 
 DAG_ID = PIPELINE_DAG_ID

@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 
 from offline import cache
-from offline.harness import PROJECT_DIR
+from offline.stacks import PROJECT_DIR
 
 #: Read by the checker besides the Python files: its config, and the pins of the packages it resolves imports from.
 CONFIG_FILES = ("pyproject.toml", "requirements.txt", "policies/requirements.txt", "requirements-dev.txt", "constraints.txt")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from duty_cycle import RECHECK_MINUTES, WEEK, DutyCycle, pipeline_run_minutes
 from offline.exits import FAILED, PASSED, run_main
-from offline.harness import PROJECT_DIR, stack_names, stack_settings
+from offline.stacks import PROJECT_DIR, stack_names, stack_settings
 
 COMMAND = "bin/offline workflows"  # as printed: runs from the project folder, venv or not
 #: A week to look at (any week: the windows repeat weekly).

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from offline import forkserver
-from offline.harness import PROJECT_DIR
+from offline.stacks import PROJECT_DIR
 
 
 def cli(module: str, *args: str) -> subprocess.CompletedProcess:

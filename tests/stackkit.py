@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from duty_cycle import DutyCycle
-from offline.harness import plan_fingerprint, stack_settings
+from offline.harness import plan_fingerprint
+from offline.stacks import stack_settings
 from settings import WEEKDAYS
 
 #: The week the tests look at (a Monday, in November: no daylight saving in Europe or India).
@@ -100,7 +101,7 @@ def with_setting(section: str, key: str, value: object) -> dict:
     """dev's config with one setting changed (`section.key: value`)."""
     import copy
 
-    from offline.harness import stack_config
+    from offline.stacks import stack_config
 
     config = copy.deepcopy(stack_config("dev"))
     config.setdefault(f"mwaa-platform:{section}", {})[key] = value
@@ -111,7 +112,7 @@ def copy_project(tmp_path: Path) -> Path:
     """The program's own files, without the venvs, so edits stay in the copy."""
     import shutil
 
-    from offline.harness import PROJECT_DIR
+    from offline.stacks import PROJECT_DIR
 
     target = tmp_path / "project"
     ignore = shutil.ignore_patterns(".venv", ".venv-airflow", ".git", "__pycache__", "tests", "out", ".cache")
@@ -128,7 +129,7 @@ def in_priced_region(stack: str, section: str | None = None, key: str | None = N
     """The stack's config (with `section.key: value` set, if given) in PRICED_REGION."""
     import copy
 
-    from offline.harness import stack_config
+    from offline.stacks import stack_config
 
     config = copy.deepcopy(stack_config(stack)) | {"aws:region": PRICED_REGION}
     if section is not None and key is not None:

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from offline.harness import PROJECT_DIR
+from offline.stacks import PROJECT_DIR
 
 BUCKET = "data-bucket"
 

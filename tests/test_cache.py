@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from offline import cache
-from offline.harness import PROJECT_DIR, run_stack
+from offline.harness import run_stack
 from offline.pipeline_run import run_key
+from offline.stacks import PROJECT_DIR
 from tests.clikit import cli
 from tests.stackkit import PAUSED_AT, RUNNING_AT, copy_project
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from offline.__main__ import COMMANDS
-from offline.harness import PROJECT_DIR, run_stack
+from offline.harness import run_stack
+from offline.stacks import PROJECT_DIR
 from tests.clikit import offline
 from tests.stackkit import priced
 

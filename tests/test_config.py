@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from offline.harness import StackFileError, run_stack, stack_config, stack_settings
+from offline.harness import run_stack
+from offline.stacks import StackFileError, stack_config, stack_settings
 from settings import ConfigError
 from tests.stackkit import copy_project, with_setting
 

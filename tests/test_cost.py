@@ -7,7 +7,8 @@ import json
 import pytest
 
 from offline.gate import run_gate, stack_pack_config
-from offline.harness import StackRun, run_stack, stack_settings
+from offline.harness import StackRun, run_stack
+from offline.stacks import stack_settings
 from policies.rules import cost_model
 from policies.rules.cost_model import load_pricing, render_estimate
 from tests.clikit import offline

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from offline.harness import PROJECT_DIR, StackRun, render_dag_folder, stack_settings
+from offline.harness import StackRun, render_dag_folder
+from offline.stacks import PROJECT_DIR, stack_settings
 from tests.clikit import cli
 from tests.stackkit import copy_project, reset_to_reference
 

@@ -11,7 +11,8 @@ import pytest
 
 from duty_cycle import GITHUB_MINUTE_USD, WEEK, DutyCycle, Window, decision_time
 from offline.gate import run_gate, stack_pack_config
-from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_config, stack_names, stack_settings
+from offline.harness import StackRun, run_stack
+from offline.stacks import PROJECT_DIR, stack_config, stack_names, stack_settings
 from policies.rules.cost_model import load_pricing
 from settings import ConfigError
 from tests.stackkit import PAUSED_AT, RUNNING_AT, fixture_settings, in_priced_region, priced, with_setting

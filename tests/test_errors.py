@@ -10,7 +10,8 @@ import pulumi
 import pytest
 import yaml
 
-from offline.harness import PROJECT_DIR, run_stack
+from offline.harness import run_stack
+from offline.stacks import PROJECT_DIR
 from tests.clikit import offline
 from tests.stackkit import RUNNING_AT, copy_project, set_region, with_setting
 

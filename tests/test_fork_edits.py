@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offline.harness import PROJECT_DIR
+from offline.stacks import PROJECT_DIR
 from tests.clikit import offline
 from tests.stackkit import RUNNING_AT, copy_project, set_region
 

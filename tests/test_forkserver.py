@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from offline import airflow_env, forkserver
-from offline.harness import PROJECT_DIR, render_dag_folder
+from offline.harness import render_dag_folder
+from offline.stacks import PROJECT_DIR
 from tests.stackkit import RUNNING_AT, copy_project
 
 pytestmark = [pytest.mark.forkserver, pytest.mark.long]

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from offline.gate import PolicyPackProcess, run_gate, stack_pack_config
-from offline.harness import PROJECT_DIR, StackRun, run_stack
+from offline.harness import StackRun, run_stack
+from offline.stacks import PROJECT_DIR
 from tests.clikit import offline
 from tests.stackkit import copy_project
 

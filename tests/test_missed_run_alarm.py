@@ -14,7 +14,8 @@ from botocore.stub import Stubber
 
 import names
 from duty_cycle import pipeline_run_minutes
-from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_settings
+from offline.harness import StackRun, run_stack
+from offline.stacks import PROJECT_DIR, stack_settings
 from tests.stackkit import PAUSED_AT, fixture_settings, in_priced_region, priced
 
 SCHEDULE = "aws:scheduler/schedule:Schedule"

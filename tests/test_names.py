@@ -11,7 +11,8 @@ import botocore
 import pytest
 
 import names
-from offline.harness import run_stack, stack_config
+from offline.harness import run_stack
+from offline.stacks import stack_config
 from settings import ConfigError
 from tests.stackkit import PAUSED_AT, RUNNING_AT
 

@@ -15,9 +15,10 @@ import yaml
 
 from components.dag_bucket import plugins_zip
 from offline.gate import run_gate, stack_pack_config
-from offline.harness import StackRun, run_stack, stack_config, stack_settings
+from offline.harness import StackRun, run_stack
 from offline.local_aws import LocalAws
 from offline.pipeline_run import deploy
+from offline.stacks import stack_config, stack_settings
 from settings import ConfigError
 from tests.policykit import check, environment, guarded_bucket, network, violations
 from tests.stackkit import PAUSED_AT, copy_project, other_region, with_setting

@@ -11,8 +11,8 @@ import pytest
 
 from functions.validate_input.handler import input_key
 from offline.airflow_env import default_version, versions
-from offline.harness import stack_settings
 from offline.pipeline_run import PipelineReport
+from offline.stacks import stack_settings
 from tests.clikit import cli
 
 pytestmark = pytest.mark.long

@@ -10,8 +10,9 @@ import pytest
 
 from components.dag_bucket import dag_files
 from names import LOG_TYPES, environment_log_groups
-from offline.harness import PROJECT_DIR, StackRun, run_stack, stack_config, stack_settings
+from offline.harness import StackRun, run_stack
 from offline.plan import render_plan
+from offline.stacks import PROJECT_DIR, stack_config, stack_settings
 
 ENV = "aws:mwaa/environment:Environment"
 SUBNET = "aws:ec2/subnet:Subnet"

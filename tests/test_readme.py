@@ -9,7 +9,8 @@ import re
 import pytest
 
 from offline.commands.run import state_title
-from offline.harness import PROJECT_DIR, StackRun, run_stack
+from offline.harness import StackRun, run_stack
+from offline.stacks import PROJECT_DIR
 from policies.rules.cost_model import render_estimate
 from tests.stackkit import RUNNING_AT, priced
 
@@ -104,7 +105,7 @@ def readme_yaml_examples() -> list[dict]:
 def test_every_yaml_example_in_the_readme_is_valid_config():
     import copy
 
-    from offline.harness import stack_config
+    from offline.stacks import stack_config
     from settings import load_settings
 
     examples = readme_yaml_examples()

@@ -9,7 +9,8 @@ import pytest
 
 from components.network import CONSTRAINED_ZONE_IDS
 from offline.gate import run_gate, stack_pack_config
-from offline.harness import AwsMocks, StackRun, run_stack, stack_config
+from offline.harness import AwsMocks, StackRun, run_stack
+from offline.stacks import stack_config
 from settings import ConfigError
 from tests.stackkit import with_setting
 

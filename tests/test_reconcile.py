@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from duty_cycle import DutyCycle
-from offline.harness import PROJECT_DIR, stack_settings
+from offline.stacks import PROJECT_DIR, stack_settings
 from reconcile import LONGEST_JOB_MINUTES, decide, repair
 from tests.stackkit import PAUSED_AT, RUNNING_AT
 

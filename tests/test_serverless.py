@@ -13,16 +13,8 @@ import yaml
 
 from functions.validate_input.handler import input_key
 from offline.dags import check_workflow
-from offline.harness import (
-    PROJECT_DIR,
-    StackRun,
-    object_body,
-    plan_fingerprint,
-    run_stack,
-    stack_config,
-    stack_settings,
-    workflow_definition,
-)
+from offline.harness import StackRun, object_body, plan_fingerprint, run_stack, workflow_definition
+from offline.stacks import PROJECT_DIR, stack_config, stack_settings
 from policies.rules.cost_model import estimate, render_estimate
 from serverless import definition as sd
 from settings import ConfigError

@@ -27,7 +27,8 @@ import yaml
 from offline import airflow_env
 from offline.airflow_env import SERVERLESS_REQUIREMENTS
 from offline.dags import check_workflow
-from offline.harness import StackRun, object_body, run_stack, stack_settings, workflow_definition
+from offline.harness import StackRun, object_body, run_stack, workflow_definition
+from offline.stacks import stack_settings
 from serverless import definition as sd
 from tests.stackkit import WEEK_OF
 

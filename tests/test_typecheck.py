@@ -9,7 +9,7 @@ import pytest
 
 from offline import cache
 from offline import typecheck as typecheck_module
-from offline.harness import PROJECT_DIR
+from offline.stacks import PROJECT_DIR
 from offline.typecheck import checked_files
 from tests.stackkit import copy_project
 

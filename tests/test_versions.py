@@ -14,8 +14,9 @@ from google.protobuf import empty_pb2, json_format
 from offline import airflow_env
 from offline.airflow_env import MATRIX, constraint_files, pins
 from offline.gate import PolicyPackProcess
-from offline.harness import PROJECT_DIR, run_stack, stack_settings
+from offline.harness import run_stack
 from offline.requirements_check import check_requirements
+from offline.stacks import PROJECT_DIR, stack_settings
 from settings import ConfigError
 from tests.clikit import cli
 from tests.stackkit import copy_project, with_setting

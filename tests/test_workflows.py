@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from duty_cycle import DutyCycle
-from offline.harness import PROJECT_DIR, stack_names, stack_settings
+from offline.stacks import PROJECT_DIR, stack_names, stack_settings
 from tests.stackkit import copy_project, other_region, reset_to_reference, set_region
 from tests.workflowkit import WORKFLOWS_DIR, cli_pin, problems, pulumi_steps, workflow, workflows
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from offline.harness import PROJECT_DIR
+from offline.stacks import PROJECT_DIR
 
 WORKFLOWS_DIR = PROJECT_DIR / ".github" / "workflows"
 PULUMI_ACTION = "pulumi/actions@"

@@ -11,8 +11,8 @@ from pathlib import Path
 from offline import forkserver
 from offline.commands.run import Context, Prepared, timings
 from offline.exits import FAILED, PASSED, check_child
-from offline.harness import PROJECT_DIR
 from offline.pipeline_run import add_options  # noqa: F401  (the command's options are the run's: one definition)
+from offline.stacks import PROJECT_DIR
 
 HELP = "the DAG end to end on an embedded AWS with the deployed Lambda and Glue code (--scenario, --airflow-version)"
 NEEDS = {"pipeline_runs"}

@@ -27,8 +27,9 @@ from typing import Any
 from duty_cycle import DutyCycle
 from offline.exits import BAD_INPUT, BUG, FAILED, PASSED, input_errors
 from offline.gate import PolicyPackProcess
-from offline.harness import StackRun, run_stack, stack_settings
+from offline.harness import StackRun, run_stack
 from offline.report import render_summary
+from offline.stacks import stack_settings
 from settings import Settings
 
 
