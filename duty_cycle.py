@@ -28,8 +28,6 @@ RECHECK_MINUTES = 20
 #: GitHub Actions minutes a scheduler run takes, billed per started minute: a check that finds the stack as the
 #: windows want it; the gated `up` of a resume (MWAA create, 20-30 min) and of a pause (delete, about 20 min).
 CHECK_MINUTES, RESUME_MINUTES, PAUSE_MINUTES = 2, 40, 30
-#: GitHub's list price of a Linux 2-core runner minute (public repositories and included minutes pay nothing).
-GITHUB_MINUTE_USD = 0.008
 #: Literal tags the cost model reads (the policy pack prices a first preview from literals only).
 HOURS_TAG, CYCLES_TAG = "duty-cycle:hours-per-month", "duty-cycle:cycles-per-month"
 

@@ -26,8 +26,8 @@ import names
 from names import LOG_TYPES
 
 PROJECT = "mwaa-platform"
-#: AWS prices by 730-hour months.
-HOURS_PER_MONTH = 730
+#: AWS prices by 730-hour months (policies/rules/pricing.json `hours_per_month`, the cost model's too).
+HOURS_PER_MONTH = json.loads((Path(__file__).parent / "policies" / "rules" / "pricing.json").read_text())["hours_per_month"]
 #: The supported Airflow versions (shared with the policy pack and the offline tools; constraint files in mwaa-images/).
 AIRFLOW_VERSIONS = json.loads((Path(__file__).parent / "policies" / "rules" / "mwaa_versions.json").read_text())
 

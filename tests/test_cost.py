@@ -6,11 +6,12 @@ import json
 
 import pytest
 
+from offline.commands.cost import render_estimate
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import StackRun, run_stack
 from offline.stacks import stack_settings
 from policies.rules import cost_model
-from policies.rules.cost_model import load_pricing, render_estimate
+from policies.rules.cost_model import load_pricing
 from tests.clikit import offline
 from tests.stackkit import PRICED_REGION, RUNNING_AT, copy_project, in_priced_region, priced, set_region, with_setting
 

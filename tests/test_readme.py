@@ -8,10 +8,10 @@ import re
 
 import pytest
 
+from offline.commands.cost import render_estimate
 from offline.commands.run import state_title
 from offline.harness import StackRun, run_stack
 from offline.stacks import PROJECT_DIR
-from policies.rules.cost_model import render_estimate
 from tests.stackkit import RUNNING_AT, priced
 
 README = (PROJECT_DIR / "README.md").read_text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from duty_cycle import GITHUB_MINUTE_USD, RECHECK_MINUTES, DutyCycle
+from duty_cycle import RECHECK_MINUTES, DutyCycle
 from offline.commands.run import Context, Prepared, now
 from policies.rules.cost_model import billed_hours, load_pricing
 
@@ -35,6 +35,11 @@ def describe_duty_cycle(stack: str, cycle: DutyCycle, at: datetime, serverless: 
     }
 
 
+def github_minute_usd() -> float:
+    """GitHub's list price of a Linux runner minute (policies/rules/pricing.json)."""
+    return load_pricing()["github_linux_minute"]["usd"]
+
+
 def render_duty_cycle(info: dict[str, object]) -> str:
     if info["serverless"]:
         return f"Stack {info['stack']}: MWAA Serverless: no environment to run or pause; billed per task-second of each run"
@@ -51,7 +56,7 @@ def render_duty_cycle(info: dict[str, object]) -> str:
             f"billed {info['billed_hours_per_month']:,.2f} h with each pause's {info['teardown_minutes']:g} min of teardown (see the cost)",
             *(f"    scheduler cron  {line}" for line in info["cron"]),
             f"    scheduler CI    {info['scheduler_minutes_per_month']:,.1f} min/month "
-            f"(about ${info['scheduler_minutes_per_month'] * GITHUB_MINUTE_USD:,.2f} at ${GITHUB_MINUTE_USD}/min; each edge is checked "
+            f"(about ${info['scheduler_minutes_per_month'] * github_minute_usd():,.2f} at ${github_minute_usd()}/min; each edge is checked "
             f"again {RECHECK_MINUTES} min later)",
         ]
     )

@@ -340,41 +340,6 @@ class _Pricer:
         return result
 
 
-def render_estimate(estimate_: Estimate, title: str) -> str:
-    hours = estimate_.active_hours
-    if hours is None and any(item.unit == "task-hour" for item in estimate_.items):
-        running = "no environment: MWAA Serverless bills each run's task time"
-    elif hours is None:
-        running = "no MWAA environment declared now"
-    elif hours < estimate_.hours_per_month:
-        running = (
-            f"the environment is billed {hours:,.2f} of {estimate_.hours_per_month:g} h/month: {estimate_.window_hours:,.2f} h in its "
-            f"windows + {estimate_.pauses:,.2f} pauses x {estimate_.teardown_minutes:g} min of teardown"
-        )
-    else:
-        running = f"the environment runs all {estimate_.hours_per_month:g} h/month"
-    lines = [f"{title}: estimated monthly cost in {estimate_.region} ({running})"]
-    lines += [f"    {'item':<52}{'quantity':>12} {'unit':<14}{'unit $':>12}{'monthly $':>12}{'always on $':>13}"]
-    for item in estimate_.items:
-        lines.append(
-            f"    {item.name:<52}{item.quantity:>12,.2f} {item.unit:<14}{item.unit_usd:>12.6g}{item.monthly_usd:>12,.2f}"
-            f"{item.always_on_usd:>13,.2f}"
-        )
-    total = "total" if estimate_.complete else f"total: AT LEAST (a lower bound: {len(estimate_.missing)} prices missing, below)"
-    lines.append(f"    {total:<52}{'':>12} {'':<14}{'':>12}{estimate_.total:>12,.2f}{estimate_.always_on_total:>13,.2f}")
-    if estimate_.always_on_worker_ceiling_usd:
-        lines.append(
-            f"    (not in the total) autoscaling to maxWorkers while it runs would add up to ${estimate_.worker_ceiling_usd:,.2f}"
-            f" (always on: ${estimate_.always_on_worker_ceiling_usd:,.2f})"
-        )
-    lines += [
-        f"    note: {item.name}: ${item.unit_usd:g}/{item.unit} is an upper bound: {item.note}" for item in estimate_.items if item.note
-    ]
-    if estimate_.missing:
-        lines.append(f"    INCOMPLETE: {missing_prices(estimate_)}")
-    return "\n".join(lines)
-
-
 def missing_prices(estimate_: Estimate) -> str:
     """The one message for every figure a stack needs that pricing.json lacks."""
     return (
