@@ -184,7 +184,7 @@ class MwaaSettings(_Model):
             raise ValueError(
                 "workerReplacementStrategy is not supported: the AWS provider sends it only on the update that changes it and "
                 "reads it back from the environment's last update, so after every create (each duty-cycle resume) state and "
-                "config disagree and the next `pulumi up` runs a 10-30 minute update for nothing (README, 'No perpetual diff'). "
+                "config disagree and the next `pulumi up` runs a 10-30 minute update for nothing (docs/real-path.md, 'No perpetual diff'). "
                 "Remove the key; MWAA's default applies to updates"
             )
         return data
@@ -639,7 +639,7 @@ def _describe(error: ErrorDetails) -> str:
     key = "aws:region" if loc == "region" else f"{PROJECT}:{loc}" if loc else PROJECT
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = "unknown setting (a typo?); see the config table in README.md for the keys this section takes"
+        message = "unknown setting (a typo?); see docs/configuration.md for the keys this section takes"
     elif error["type"] == "missing":
         message = f"required; set it with `pulumi config set {key.split('.')[0]} <value>`"
     return f"  {key}: {message}"

@@ -74,6 +74,8 @@ def test_the_offline_modules_import_in_one_direction():
                 found.add(".".join(node.module.split(".")[1:3]))  # offline.airflow_side.compat -> airflow_side.compat
             elif isinstance(node, ast.ImportFrom) and node.module == "offline":
                 found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.Import):  # `import offline.x` (and `import offline.x as y`) counts too
+                found |= {".".join(a.name.split(".")[1:3]) for a in node.names if a.name.startswith("offline.")}
         imports.setdefault(".".join(path.relative_to(PROJECT_DIR / "offline").with_suffix("").parts), set()).update(found)
 
     def reaches(start: str, target: str, seen: frozenset = frozenset()) -> bool:
