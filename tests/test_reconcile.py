@@ -160,10 +160,11 @@ def test_the_scheduler_repairs_in_order_and_no_job_outlives_the_lock_age():
     (job,) = workflows["duty-cycle.yml"]["jobs"].values()
     steps = [step.get("name") or step.get("uses", "") for step in job["steps"]]
     cancel = steps.index("release the lock a killed job left (pulumi cancel)")
-    credentials = next(i for i, step in enumerate(job["steps"]) if step.get("uses", "").startswith("aws-actions/"))
     refresh = steps.index("read back what an interrupted update left pending (pulumi refresh)")
     gate = steps.index("gate (a mandatory violation stops the job before any change)")
-    assert steps.index("check (Pulumi state only, no AWS login)") < cancel < credentials < refresh < gate  # refresh reads AWS
+    credentials = max(i for i, step in enumerate(job["steps"]) if step.get("uses", "").startswith("aws-actions/"))  # Cloud's
+    check = steps.index("check (the stack's state and history only; with Pulumi Cloud, no AWS login)")
+    assert check < cancel < credentials < refresh < gate  # refresh reads AWS
     assert job["steps"][refresh]["run"].startswith("pulumi refresh --yes --skip-preview --clear-pending-creates")
     updating = [j for w in workflows.values() for name, j in w["jobs"].items() if name.startswith(("deploy-", "reconcile"))]
     assert updating and all(j["timeout-minutes"] <= LONGEST_JOB_MINUTES for j in updating)  # an older update is stale

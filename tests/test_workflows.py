@@ -102,6 +102,14 @@ MUTATIONS = {
     ),
     "gate under another condition": ("duty-cycle.yml", "reconcile", _gate(**{"if": "always()"}), "no gated `pulumi preview`"),
     "up outside the stack's lock": ("duty-cycle.yml", "reconcile", lambda j: j.pop("concurrency"), "concurrency group"),
+    # A team whose state lives in its own bucket: every Pulumi step must go there, and be able to decrypt it.
+    "up on Pulumi Cloud only": (
+        "pulumi.yml",
+        "deploy-prod",
+        lambda j: step_of(j, "pulumi/actions@", "up")["with"].pop("cloud-url"),
+        "ignores the backend the repository chooses",
+    ),
+    "no passphrase": ("duty-cycle.yml", "reconcile", lambda j: j["env"].pop("PULUMI_CONFIG_PASSPHRASE"), "can't decrypt"),
 }
 
 

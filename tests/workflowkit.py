@@ -19,6 +19,9 @@ CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials@"
 #: The step every job that runs Pulumi starts with, so its preview and its `up` decide the duty cycle at one time.
 PIN_DECISION_TIME = 'echo "DUTY_CYCLE_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$GITHUB_ENV"'
 SHA_PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+#: The state backend and the secrets passphrase, chosen by the repository (docs/real-path.md, "State and secrets"):
+#: unset, Pulumi Cloud and its own secrets; else e.g. s3://bucket and a passphrase or an awskms:// provider.
+BACKEND, PASSPHRASE = "${{ vars.PULUMI_BACKEND_URL }}", "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
 
 
 def workflow(name: str, folder: Path = WORKFLOWS_DIR) -> dict:
@@ -68,6 +71,11 @@ def job_problems(name: str, job: dict) -> list[str]:
             found.append(f"{name}: a `pulumi {command}` runs without the pack and its stack's config")
         if command == "up" and (problem := _gate_problem(job, index, step)):
             found.append(f"{name}: {problem}")
+        if command and step.get("cloud-url") != BACKEND:
+            found.append(f"{name}: a `pulumi {command}` ignores the backend the repository chooses (cloud-url: {BACKEND})")
+        passphrase = {**job.get("env", {}), **job["steps"][index].get("env", {})}.get("PULUMI_CONFIG_PASSPHRASE")
+        if command and passphrase != PASSPHRASE:
+            found.append(f"{name}: a `pulumi {command}` can't decrypt a passphrase-protected stack (PULUMI_CONFIG_PASSPHRASE)")
     deploys = any(step.get("command") == "up" for _, step in steps)
     if deploys and not str(job.get("concurrency", {}).get("group", "")).startswith("pulumi-"):
         found.append(f"{name}: runs `pulumi up` outside the stack's concurrency group pulumi-<stack>")
