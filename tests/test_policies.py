@@ -176,7 +176,10 @@ def test_environment_on_an_unversioned_bucket_is_blocked(pack):
 
 def test_environment_on_a_public_bucket_is_blocked(pack):
     b = bucket("dags")
-    assert len(violations(check(pack, b, versioning(b), environment(b)), SOURCE)) == 1
+    assert violations(check(pack, b, versioning(b), environment(b)), SOURCE) == [
+        "[mandatory] Environment 'env' reads DAGs from a bucket that is not guarded: bucket Bucket 'dags' has no "
+        "aws.s3.BucketPublicAccessBlock; add one with all four flags true"
+    ]
 
 
 def test_environment_on_a_bucket_from_elsewhere_is_blocked(pack):

@@ -133,6 +133,7 @@ def test_every_pinned_action_names_its_release():
                 assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), (path.name, line)
 
 
+@pytest.mark.reference  # the shipped pin; the rule that every step installs requirements.txt's is in workflowkit
 def test_the_cli_pin_is_the_sdk_pin():
     assert cli_pin() == "3.272.0"  # requirements.txt; every pulumi/actions step must install this CLI
     for document in workflows().values():

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="session")
 def rendered_folder() -> Path:

@@ -7,7 +7,7 @@ import os
 
 from offline.airflow_side.compat import one_execution_api_per_process
 
-from .conftest import PROJECT_DIR
+from .airflowkit import PROJECT_DIR
 
 
 def test_every_task_of_a_run_talks_to_one_execution_api():

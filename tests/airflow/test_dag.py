@@ -15,7 +15,7 @@ import time_machine
 
 from names import PIPELINE_DAG_ID
 from offline.airflow_side.compat import dag_bag, first_scheduled_run, next_run_after
-from tests.airflow.conftest import PROJECT_DIR
+from tests.airflow.airflowkit import PROJECT_DIR
 
 DAG_ID = PIPELINE_DAG_ID  # names.py; the DAG file writes it itself (test_the_dag_folder_imports_without_errors)
 
