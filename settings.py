@@ -125,13 +125,11 @@ class LogLevels(_Model):
 
 
 class MwaaSettings(_Model):
-    #: provisioned: an MWAA environment (VPC, NAT, hourly). serverless: an MWAA Serverless workflow (no environment,
-    #: billed per task-second); it takes only the keys in SERVERLESS_MWAA_KEYS.
     mode: Literal["provisioned", "serverless"] = "provisioned"
     """`provisioned`: an MWAA environment in its VPC. `serverless`: an MWAA Serverless workflow
     (README, Provisioned or serverless); it then takes only `mode`, `logRetentionDays` and `protect` in `mwaa` and
     `noncurrentVersionExpirationDays` and `protect` in `dagBucket`, and no `network` or `dutyCycle` (each is an
-    error naming the key), and a `pipeline.timezone` without daylight saving (shipped stacks: lite: `serverless`)
+    error naming the key), and a `pipeline.timezone` without daylight saving
     """
     environment_class: EnvironmentClass = "mw1.small"
     """`mw1.micro`, `mw1.small`, `mw1.medium`, `mw1.large`, `mw1.xlarge`, `mw1.2xlarge` (the pack allows mw1.small only
@@ -155,20 +153,15 @@ class MwaaSettings(_Model):
     """`PUBLIC_ONLY` (UI over the internet, still IAM-gated), `PRIVATE_ONLY` (needs VPN/bastion) or
     `PUBLIC_AND_PRIVATE` (both; Airflow 3.2+ only)
     """
-    #: `protect` the environment: deleting or replacing it (a pause, a removed component, a kms change) needs an
-    #: explicit `pulumi state unprotect` first. prod sets it; a duty-cycled stack can't (a pause deletes it).
     protect: bool = False
     """`protect` the environment: deleting or replacing it needs `pulumi state unprotect` first; not with a duty cycle
-    (shipped stacks: prod: `true`)
     """
-    #: none (AWS-owned key), create (a customer-managed key this stack owns) or an existing key's ARN.
     kms: str = "none"
     """`none` (MWAA's AWS-owned key), `create` (a customer-managed key this stack owns) or an existing key's ARN in the
-    stack's region (shipped stacks: prod: `create`)
+    stack's region
     """
     weekly_maintenance_window_start: str = "SUN:03:00"
     """`DAY:HH:MM` UTC, minutes 00 or 30"""
-    #: YAML scalars are welcome (`core.load_examples: false`); MWAA takes strings, so they are sent as "false".
     airflow_configuration_options: dict[str, Any] = {}
     """`section.option: value` overrides; YAML scalars are sent as MWAA's strings (`true` -> `"true"`, `3` -> `"3"`),
     nested maps and lists are errors
@@ -280,12 +273,10 @@ class BucketSettings(_Model):
     """`true`: buckets are `protect`ed and retained on delete, no `force_destroy`"""
     requirements_file: str = "dags/requirements.txt"
     """uploaded to the bucket root; must hold the Airflow `--constraint` line"""
-    #: Optional shell script MWAA runs on every container start; uploaded to the bucket root as startup.sh.
     startup_script: str | None = None
     """a shell script in the repo (e.g. `startup.sh`) MWAA runs on every container start; uploaded to the bucket root,
     its version wired to the environment
     """
-    #: Optional folder zipped (byte for byte reproducibly) to plugins.zip at the bucket root.
     plugins_dir: str | None = None
     """a folder (e.g. `plugins`) zipped byte for byte reproducibly to `plugins.zip` at the bucket root, its version
     wired to the environment
@@ -385,15 +376,12 @@ class PipelineSettings(_Model):
     """where the day's CSV is expected in the data bucket (`<prefix><date>.csv`)"""
     output_prefix: str = "curated/"
     """where the day's summary is written (`<prefix><date>/summary.csv`)"""
-    #: How late after its scheduled time a run may still start (the DAG's `run_immediately`): covers a
-    #: scheduler that comes up late, e.g. an environment resumed by the duty cycle that took long to create.
     late_start_minutes: int = Field(default=60, ge=0, le=720)
     """a scheduler that first sees the DAG up to this long after a scheduled time still runs that interval, once (the
     timetable's `run_immediately`)
     """
-    #: The DAG run's timeout (`dagrun_timeout`): with late_start_minutes, what a duty-cycle window must cover.
     run_timeout_minutes: int = Field(default=120, ge=10, le=1440)
-    """the DAG run's `dagrun_timeout`"""
+    """the DAG run's `dagrun_timeout`; with `lateStartMinutes`, what a duty-cycle window must cover"""
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
     glue: GlueSettings = GlueSettings()
 
@@ -490,13 +478,11 @@ class DutyCycleSettings(_Model):
     """Run the environment only inside windows: from leadMinutes before each pipeline run to its tail, plus `windows`."""
 
     enabled: bool = False
-    """run the environment only inside its windows (docs/duty-cycle.md). Shipped: dev `true`"""
-    #: Creating an environment takes 20-30 minutes (sometimes up to 2 hours); a scheduled `pulumi up` can start late.
+    """run the environment only inside its windows (docs/duty-cycle.md)"""
     lead_minutes: int = Field(default=60, ge=30, le=240)
     """a window opens this long before each pipeline run (30-240): creation takes 20-30 minutes, a scheduled run can
     start late
     """
-    #: Added after late start + run timeout before the pause, for a run that ends right at its timeout.
     tail_margin_minutes: int = Field(default=15, ge=0, le=240)
     """a window closes `lateStartMinutes` + `runTimeoutMinutes` + this after each run"""
     windows: list[WindowSettings] = []
@@ -505,9 +491,10 @@ class DutyCycleSettings(_Model):
     (default UTC; with daylight saving a window covers both UTC times), e.g. `windows: [{days: [MON, FRI], start:
     "08:00", end: "18:00", timezone: Europe/Berlin}]`
     """
-    #: Keep the environment up whatever the windows say (debugging); committed config, so pushes and schedules agree.
     force_running: bool = False
-    """keep the environment up whatever the windows say (debugging; priced as always on)"""
+    """keep the environment up whatever the windows say (debugging; priced as always on); committed config, so pushes
+    and the scheduler agree
+    """
 
 
 class Settings(_Model):
@@ -526,11 +513,9 @@ class Settings(_Model):
     """
     tags: dict[str, str] = {}
     """extra default tags"""
-    #: Who hears of a failed task or a missed run: email subscriptions on the alert topic (SNS asks each to confirm).
     alert_emails: list[str] = []
     """who hears of a failed task or a missed run: email subscriptions on the alert topic (SNS asks each to confirm);
-    the pack's `sns-topic-has-subscriber` wants one (advisory in dev, mandatory in prod) (shipped stacks: prod: a
-    placeholder to replace)
+    the pack's `sns-topic-has-subscriber` wants one (advisory in dev, mandatory in prod)
     """
     network: NetworkSettings = NetworkSettings()
     mwaa: MwaaSettings = MwaaSettings()

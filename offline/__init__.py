@@ -1,11 +1,10 @@
 """The offline tools: the main job and its checks, run without AWS or the Pulumi CLI.
 
 Importing this package keeps bytecode after a module's first import, for this process and every process it starts,
-even where PYTHONDONTWRITEBYTECODE is set (as on the machine these figures come from). Without it every process compiled
-everything it imported, every time (`import airflow` with the Amazon provider: 8.2 s instead of 3.5 s); compiling all
-of site-packages at install instead (uv --compile-bytecode) cost 79 CPU-s for .venv and 14 per Airflow environment, ten
-times the bytecode any run imports. The bytecode goes where Python puts it by default, `__pycache__` beside each
-module, which git, the DAG upload and the plugins zip leave out.
+even where PYTHONDONTWRITEBYTECODE is set: otherwise every process compiles everything it imports, every time (Airflow
+with the Amazon provider more than doubles its import time that way), and compiling all of site-packages at install
+(uv --compile-bytecode) compiles many times what any run imports. The bytecode goes where Python puts it by default,
+`__pycache__` beside each module, which git, the DAG upload and the plugins zip leave out.
 """
 
 import os
