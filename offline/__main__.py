@@ -97,12 +97,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser, subs = build_parser()
     if argv[:1] and argv[0] in ("-h", "--help"):
         parser.parse_args(argv)  # prints the help, with the command table, and exits
-    takes_value = value_options()
-    words = [i for i, word in enumerate(argv) if not word.startswith("-") and (i == 0 or argv[i - 1] not in takes_value)]
-    command, rest = (argv[words[0]], argv[: words[0]] + argv[words[0] + 1 :]) if words and argv[words[0]] in subs else ("all", argv)
+    word, rest = command_word(argv)
+    command, rest = (word, rest) if word in subs else ("all", argv)  # else the first word is a stack's (or none is given)
     args = subs[command].parse_intermixed_args(rest)
     args.command = command
     return args
+
+
+def command_word(argv: list[str]) -> tuple[str | None, list[str]]:
+    """The first word that is neither an option nor an option's value, and the line without it."""
+    takes_value = value_options()
+    words = [i for i, word in enumerate(argv) if not word.startswith("-") and (i == 0 or argv[i - 1] not in takes_value)]
+    return (argv[words[0]], argv[: words[0]] + argv[words[0] + 1 :]) if words else (None, argv)
 
 
 def preload() -> None:
@@ -111,8 +117,9 @@ def preload() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] and argv[0] in commands.TABLE and argv[0] not in STACK_COMMANDS:  # a project command: its own options
-        return commands.module(argv[0]).main(argv[1:])
+    command, rest = command_word(argv)
+    if command in commands.TABLE and command not in STACK_COMMANDS:  # a project command (workflows, docs): its own options
+        return commands.module(command).main(rest)
     args = parse(argv)
     forkserver.session()  # before the threads and processes that share its fork servers
     timings.reset()
