@@ -26,10 +26,10 @@ import names
 from names import LOG_TYPES
 
 PROJECT = "mwaa-platform"
-#: AWS prices by 730-hour months (policies/rules/pricing.json `hours_per_month`, the cost model's too).
-HOURS_PER_MONTH = json.loads((Path(__file__).parent / "policies" / "rules" / "pricing.json").read_text())["hours_per_month"]
+#: AWS prices by 730-hour months (policies/rules/data/pricing.json `hours_per_month`, the cost model's too).
+HOURS_PER_MONTH = json.loads((Path(__file__).parent / "policies" / "rules" / "data" / "pricing.json").read_text())["hours_per_month"]
 #: The supported Airflow versions (shared with the policy pack and the offline tools; constraint files in mwaa-images/).
-AIRFLOW_VERSIONS = json.loads((Path(__file__).parent / "policies" / "rules" / "mwaa_versions.json").read_text())
+AIRFLOW_VERSIONS = json.loads((Path(__file__).parent / "policies" / "rules" / "data" / "mwaa_versions.json").read_text())
 
 
 class ClassLimits(NamedTuple):
@@ -136,7 +136,7 @@ class MwaaSettings(_Model):
     by default)
     """
     airflow_version: str = AIRFLOW_VERSIONS["default"]
-    """one of the supported versions (3.0.6, 3.2.1, 3.3.1; `policies/rules/mwaa_versions.json`); must match the
+    """one of the supported versions (3.0.6, 3.2.1, 3.3.1; `policies/rules/data/mwaa_versions.json`); must match the
     `--constraint` line in the requirements file
     """
     schedulers: int = 2
@@ -189,7 +189,7 @@ class MwaaSettings(_Model):
         if value not in supported:
             raise ValueError(
                 f"airflowVersion {value!r} is not supported here; supported: {', '.join(supported)} "
-                f"(policies/rules/mwaa_versions.json; MWAA's constraint files for each are in mwaa-images/)"
+                f"(policies/rules/data/mwaa_versions.json; MWAA's constraint files for each are in mwaa-images/)"
             )
         return value
 

@@ -24,7 +24,7 @@ def input_errors() -> tuple[type[BaseException], ...]:
     """Errors that mean bad input (pulumi and the pack imported here, late, so Airflow-side code can use this module)."""
     import pulumi
 
-    from policies.rules.cost_model import CostModelError
+    from policies.rules.library.cost_model import CostModelError
 
     # pulumi.RunError: the program's ConfigError, from whichever copy of the program ran.
     return InputError, pulumi.RunError, CostModelError

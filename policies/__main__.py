@@ -5,7 +5,8 @@ blocks; every rule lives in rules/.
 """
 
 from pulumi_policy import EnforcementLevel, PolicyPack
-from rules import POLICIES, analysis
+from rules import POLICIES
+from rules.library import analysis
 
 analysis.install()  # each resource deserialized once per analysis, not once per stack policy
 PolicyPack(name="mwaa-guardrails", enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)

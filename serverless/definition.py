@@ -38,7 +38,7 @@ from duty_cycle import pipeline_run_minutes
 from names import PIPELINE_DAG_ID
 from settings import AIRFLOW_VERSIONS, ConfigError, PipelineSettings
 
-#: The Airflow the service runs every workflow on (policies/rules/mwaa_versions.json).
+#: The Airflow the service runs every workflow on (policies/rules/data/mwaa_versions.json).
 AIRFLOW_VERSION = AIRFLOW_VERSIONS["serverless"]["airflow"]
 #: The DAG's id, the same as the provisioned DAG's.
 DAG_ID = PIPELINE_DAG_ID

@@ -139,7 +139,7 @@ def in_priced_region(stack: str, section: str | None = None, key: str | None = N
 
 def priced(run):
     """The monthly estimate of a recorded run."""
-    from policies.rules.cost_model import estimate
+    from policies.rules.library.cost_model import estimate
 
     return estimate((r.type, r.inputs) for r in run.resources)
 

@@ -10,8 +10,8 @@ from offline.commands.cost import render_estimate
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import StackRun, run_stack
 from offline.stacks import stack_settings
-from policies.rules import cost_model
-from policies.rules.cost_model import load_pricing
+from policies.rules.library import cost_model
+from policies.rules.library.cost_model import load_pricing
 from tests.clikit import offline
 from tests.stackkit import PRICED_REGION, RUNNING_AT, copy_project, in_priced_region, priced, set_region, with_setting
 
@@ -72,7 +72,7 @@ def test_an_unknown_region_is_incomplete_and_names_every_missing_figure(dev: Sta
     ]
     assert 'regions["eu-west-9"].nat_gateway_hour' in estimate.missing and len(estimate.missing) == len(set(estimate.missing))
     text = render_estimate(estimate, "t")
-    assert "INCOMPLETE: no price for regions" in text and "in policies/rules/pricing.json" in text
+    assert "INCOMPLETE: no price for regions" in text and "in policies/rules/data/pricing.json" in text
 
 
 def test_an_unpriced_class_is_named_not_a_silent_zero():

@@ -13,7 +13,7 @@ from duty_cycle import WEEK, DutyCycle, Window, decision_time
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import StackRun, run_stack
 from offline.stacks import PROJECT_DIR, stack_config, stack_names, stack_settings
-from policies.rules.cost_model import load_pricing
+from policies.rules.library.cost_model import load_pricing
 from settings import ConfigError
 from tests.stackkit import PAUSED_AT, RUNNING_AT, fixture_settings, in_priced_region, priced, with_setting
 from tests.workflowkit import workflow

@@ -16,7 +16,7 @@ from offline.commands.cost import render_estimate
 from offline.dags import check_workflow
 from offline.harness import StackRun, object_body, plan_fingerprint, run_stack, workflow_definition
 from offline.stacks import PROJECT_DIR, stack_config, stack_settings
-from policies.rules.cost_model import estimate
+from policies.rules.library.cost_model import estimate
 from serverless import definition as sd
 from settings import ConfigError
 from tests.stackkit import FIXTURE_CONFIG, WEEK_OF, fixture_settings

@@ -1,4 +1,4 @@
-"""`bin/offline cost`: the monthly estimate from policies/rules/pricing.json and a fork's policies/team-prices.json."""
+"""`bin/offline cost`: the monthly estimate from policies/rules/data/pricing.json and a fork's policies/team-prices.json."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import datetime
 from offline.commands.run import Context, Prepared, state_title, timings
 from offline.harness import StackRun
 from offline.report import counted
-from policies.rules.cost_model import TEAM_PRICING_NAME, Estimate, estimate, load_pricing, missing_prices
+from policies.rules.library.cost_model import TEAM_PRICING_NAME, Estimate, estimate, load_pricing, missing_prices
 
-HELP = "the monthly estimate from policies/rules/pricing.json (exit 1 when a price is missing)"
+HELP = "the monthly estimate from policies/rules/data/pricing.json (exit 1 when a price is missing)"
 NEEDS = {"runs"}
 
 

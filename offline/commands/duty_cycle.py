@@ -7,7 +7,7 @@ from datetime import datetime
 
 from duty_cycle import RECHECK_MINUTES, DutyCycle
 from offline.commands.run import Context, Prepared, now
-from policies.rules.cost_model import billed_hours, load_pricing
+from policies.rules.library.cost_model import billed_hours, load_pricing
 
 HELP = "windows, next resume and pause, active hours, the scheduler's cron lines and CI minutes"
 NEEDS: set[str] = set()
@@ -28,7 +28,7 @@ def describe_duty_cycle(stack: str, cycle: DutyCycle, at: datetime, serverless: 
         "hours_per_month": cycle.hours_per_month,
         "cycles_per_month": cycle.cycles_per_month,
         "billed_hours_per_month": round(billed_hours(cycle.hours_per_month, cycle.cycles_per_month), 2),
-        # MWAA bills a paused environment until its deletion ends (policies/rules/pricing.json's assumption).
+        # MWAA bills a paused environment until its deletion ends (policies/rules/data/pricing.json's assumption).
         "teardown_minutes": load_pricing()["assumptions"]["mwaa_teardown_minutes_per_cycle"]["value"],
         "cron": cycle.cron_lines(),
         "scheduler_minutes_per_month": cycle.scheduler_minutes_per_month,
@@ -36,7 +36,7 @@ def describe_duty_cycle(stack: str, cycle: DutyCycle, at: datetime, serverless: 
 
 
 def github_minute_usd() -> float:
-    """GitHub's list price of a Linux runner minute (policies/rules/pricing.json)."""
+    """GitHub's list price of a Linux runner minute (policies/rules/data/pricing.json)."""
     return load_pricing()["github_linux_minute"]["usd"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from .graph import UNKNOWN, Graph, guarded, label, peek
+from .library.graph import UNKNOWN, Graph, guarded, label, peek
 
 TOPICS = ("aws:sns/topic:Topic", "aws-native:sns:Topic")
 SUBSCRIPTIONS = ("aws:sns/topicSubscription:TopicSubscription", "aws-native:sns:Subscription")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from .cost_model import CostModelError, estimate, missing_prices
-from .graph import guarded
+from .library.cost_model import CostModelError, estimate, missing_prices
+from .library.graph import guarded
 
 
 @guarded
@@ -32,7 +32,7 @@ def _within_budget(args: StackValidationArgs, report_violation: ReportViolation)
 
 monthly_cost_budget = StackValidationPolicy(
     name="monthly-cost-budget",
-    description="The stack's estimated monthly cost (rules/pricing.json, 730 h/month) stays within its budget.",
+    description="The stack's estimated monthly cost (rules/data/pricing.json, 730 h/month) stays within its budget.",
     enforcement_level=EnforcementLevel.ADVISORY,
     config_schema=PolicyConfigSchema(
         properties={

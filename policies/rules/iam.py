@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .graph import only
+from .library.graph import only
 
 #: type -> where its policy documents are: a key, or (list key, key inside each item). KMS key policies are left out:
 #: AWS's own default key policy grants kms:* to the account root.

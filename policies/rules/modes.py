@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from .graph import declared_environments, declared_workflows, guarded
+from .library.graph import declared_environments, declared_workflows, guarded
 from .mwaa import limit_lives_in
 
 MODES = {"provisioned": "an MWAA environment", "serverless": "an MWAA Serverless workflow"}

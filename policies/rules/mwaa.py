@@ -15,7 +15,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .graph import (
+from .library.graph import (
     CLOUDFORMATION_STACKS,
     MWAA_ENVIRONMENTS,
     PROVIDER_DEFAULT_CLASS,
@@ -28,14 +28,13 @@ from .graph import (
     guarded,
     only,
     peek,
-    public_access_problem,
     sources,
-    versioning_problem,
 )
+from .s3 import public_access_problem, versioning_problem
 
 LOG_KEYS = ("dagProcessingLogs", "schedulerLogs", "taskLogs", "webserverLogs", "workerLogs")
 #: The platform's version matrix (also read by the program and the offline tools; the pack imports neither).
-SUPPORTED_VERSIONS = list(json.loads(Path(__file__).with_name("mwaa_versions.json").read_text())["versions"])
+SUPPORTED_VERSIONS = list(json.loads((Path(__file__).parent / "data" / "mwaa_versions.json").read_text())["versions"])
 #: Every class MWAA offers: a pack config naming anything else (a typo such as mw1.smal) is rejected by its schema.
 MWAA_CLASSES = ["mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge"]
 

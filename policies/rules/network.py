@@ -12,7 +12,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .graph import MWAA_ENVIRONMENTS, UNKNOWN, Graph, guarded, label, peek, sources
+from .library.graph import MWAA_ENVIRONMENTS, UNKNOWN, Graph, guarded, label, peek, sources
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 #: Webserver access modes that serve the UI over the internet (PUBLIC_AND_PRIVATE: Airflow 3.2+).

@@ -17,7 +17,8 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
-from .graph import (
+from .iam import wildcard_grants
+from .library.graph import (
     BUCKET_TYPES,
     CFN_ROLE,
     ROLE_TYPES,
@@ -28,12 +29,10 @@ from .graph import (
     each_declared,
     label,
     peek,
-    public_access_problem,
     sources,
     template_target,
-    versioning_problem,
 )
-from .iam import wildcard_grants
+from .s3 import public_access_problem, versioning_problem
 
 SERVICE = "airflow-serverless.amazonaws.com"
 OBJECT_TYPES = ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject")

@@ -37,7 +37,7 @@ with DAG(
 def team_prices(region: str) -> dict:
     """policies/team-prices.json as a fork keeps it (docs/cost.md): the figures pricing.json lacks for `region`. In this
     fixture they are us-east-1's, labelled as the fork's own; a real fork writes its region's, each with its source."""
-    pricing = json.loads((REPO / "policies" / "rules" / "pricing.json").read_text())["regions"]
+    pricing = json.loads((REPO / "policies" / "rules" / "data" / "pricing.json").read_text())["regions"]
     have = pricing.get(region, {})
     source = {"title": "tests/fork fixture: us-east-1's figures standing in for the fork's own quote", "as_of": "2026-12-07"}
     figures = {}

@@ -20,10 +20,10 @@ from .graph import MWAA_ENVIRONMENTS, PROVIDER_DEFAULT_CLASS, UNKNOWN, as_number
 #: Set by the program (duty_cycle.py) on what a pause removes; the pack can't import the program, so the names repeat.
 HOURS_TAG, CYCLES_TAG = "duty-cycle:hours-per-month", "duty-cycle:cycles-per-month"
 
-PRICING_FILE = Path(__file__).with_name("pricing.json")
+PRICING_FILE = Path(__file__).resolve().parent.parent / "data" / "pricing.json"
 #: The team's own figures (a region or class pricing.json lacks, a negotiated rate), each with its source: merged over
 #: pricing.json by the pack and the offline tools alike (docs/cost.md, "Your own prices"). Absent by default.
-TEAM_PRICING_FILE = Path(__file__).resolve().parent.parent / "team-prices.json"
+TEAM_PRICING_FILE = Path(__file__).resolve().parents[2] / "team-prices.json"
 TEAM_PRICING_NAME = "policies/team-prices.json"
 #: Figures priced per environment class.
 PER_CLASS = ("mwaa_environment_hour", "mwaa_additional_instance_hour", "mwaa_additional_webserver_hour")
@@ -343,6 +343,6 @@ class _Pricer:
 def missing_prices(estimate_: Estimate) -> str:
     """The one message for every figure a stack needs that pricing.json lacks."""
     return (
-        f"no price for {', '.join(estimate_.missing)} in policies/rules/{PRICING_FILE.name}: priced at $0, so the total is a "
+        f"no price for {', '.join(estimate_.missing)} in policies/rules/data/{PRICING_FILE.name}: priced at $0, so the total is a "
         f'lower bound; add each, with its source, to {TEAM_PRICING_NAME} (docs/cost.md, "Your own prices")'
     )

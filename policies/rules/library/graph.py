@@ -30,7 +30,6 @@ from pulumi_policy.proxy import UnknownValueError
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws-native:s3:Bucket")
 VERSIONING_TYPES = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 MWAA_ENVIRONMENTS = ("aws:mwaa/environment:Environment", "aws-native:mwaa:Environment")
 #: MWAA Serverless workflows: pulumi-aws has none (pulumi-aws-native and CloudFormation do).
 MWAA_WORKFLOWS = ("aws-native:mwaaserverless:Workflow",)
@@ -314,47 +313,6 @@ def template_target(declared: Declared, *path: str, kinds: Sequence[str] = (CFN_
     if kind not in kinds:
         return None
     return Declared(f"{kind} '{logical_id}' in the same template", declared.urn, props, None, declared.template)
-
-
-def _as_status(enabled: Any) -> Any:
-    return enabled if enabled is UNKNOWN else {True: "Enabled", False: "Suspended"}.get(enabled, enabled)
-
-
-def _inline_versioning(bucket: Declared) -> list[Any]:
-    """Versioning set on the bucket itself: legacy pulumi-aws `versioning`/`versionings`, aws-native and CloudFormation."""
-    statuses = [_as_status(peek(bucket.props, "versioning", "enabled")), _as_status(peek(bucket.props, "versionings", 0, "enabled"))]
-    statuses.append(peek(bucket.props, "versioningConfiguration", "status"))
-    return [s for s in statuses if s is not None]
-
-
-def versioning_problem(bucket: Declared, graph: Graph) -> str | None:
-    """Why `bucket` is not safely versioned, or None when it is: every versioning setting on it must be 'Enabled'."""
-    statuses = _inline_versioning(bucket)
-    if bucket.resource is not None:
-        statuses += [
-            peek(v.props, "versioningConfiguration", "status") for v in graph.attached_to_bucket(VERSIONING_TYPES, bucket.resource)
-        ]
-    if not statuses:
-        return f"bucket {bucket.label} has no aws.s3.BucketVersioning with status Enabled; add one (components/secure_bucket.py does)"
-    if UNKNOWN in statuses:
-        return f"bucket {bucket.label}: versioning status is not known at preview; set it to the literal 'Enabled'"
-    if any(status != "Enabled" for status in statuses):
-        shown = ", ".join(str(s) for s in statuses)
-        return f"bucket {bucket.label}: versioning is {shown}; every versioning setting on a bucket must be the literal 'Enabled'"
-    return None
-
-
-def public_access_problem(bucket: Declared, graph: Graph) -> str | None:
-    """Why `bucket` does not block all public access, or None when it does (inline or separate, all four flags)."""
-    blocks = [block] if isinstance(block := peek(bucket.props, "publicAccessBlockConfiguration"), Mapping) else []
-    if bucket.resource is not None:
-        blocks += [b.props for b in graph.attached_to_bucket((PUBLIC_ACCESS_BLOCK,), bucket.resource)]
-    if not blocks:
-        return f"bucket {bucket.label} has no aws.s3.BucketPublicAccessBlock; add one with all four flags true"
-    open_flags = sorted({flag for block in blocks for flag in PUBLIC_ACCESS_FLAGS if peek(block, flag) is not True})
-    if open_flags:
-        return f"bucket {bucket.label}: public access block leaves {', '.join(open_flags)} not true (all four must be literal true)"
-    return None
 
 
 def environment_source_buckets(environment: Declared) -> list[Declared]:
