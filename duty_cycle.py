@@ -13,13 +13,12 @@ hours and the scheduler workflow's cron lines all derive from the same windows.
 from __future__ import annotations
 
 import os
-import zoneinfo
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from settings import HOURS_PER_MONTH, WEEKDAYS, ConfigError, PipelineSettings, Settings, WindowSettings
+from schedule import WEEK, WEEKDAYS, clock, github_cron_lines, local_instants, minute_of_week, weekly_minutes
+from settings import HOURS_PER_MONTH, ConfigError, PipelineSettings, Settings, WindowSettings
 
-WEEK = 7 * 24 * 60
 #: `pulumi up` (and the offline tools) decide at this time instead of the clock when it is set.
 AT_VARIABLE = "DUTY_CYCLE_AT"
 #: The scheduler checks every window edge again this long after it (GitHub may drop or delay a scheduled run, and a
@@ -30,12 +29,6 @@ RECHECK_MINUTES = 20
 CHECK_MINUTES, RESUME_MINUTES, PAUSE_MINUTES = 2, 40, 30
 #: Literal tags the cost model reads (the policy pack prices a first preview from literals only).
 HOURS_TAG, CYCLES_TAG = "duty-cycle:hours-per-month", "duty-cycle:cycles-per-month"
-
-
-def minute_of_week(moment: datetime) -> int:
-    """Minutes since Monday 00:00 UTC."""
-    utc = moment.astimezone(UTC)
-    return utc.weekday() * 1440 + utc.hour * 60 + utc.minute
 
 
 def _clock(minute: int) -> str:
@@ -75,30 +68,18 @@ def _merge(windows: list[Window]) -> list[Window]:
 
 def pipeline_run_minutes(pipeline: PipelineSettings) -> set[int]:
     """Each scheduled run as a minute of the UTC week, over a whole year (a zone with DST runs at two UTC times)."""
-    zone = zoneinfo.ZoneInfo(pipeline.timezone)
-    hour, minute = map(int, pipeline.run_time.split(":"))
-    days = {WEEKDAYS.index(day) for day in pipeline.run_days}
-    first = date(2026, 1, 1)
-    return {
-        minute_of_week(datetime(d.year, d.month, d.day, hour, minute, tzinfo=zone))
-        for d in (first + timedelta(days=n) for n in range(371))
-        if d.weekday() in days
-    }
+    return weekly_minutes(pipeline.run_days, pipeline.run_time, pipeline.timezone)
 
 
 def _extra_windows(window: WindowSettings) -> set[Window]:
     """A `dutyCycle.windows` entry in UTC, over a whole year: a zone with DST gives each day's window at both UTC times."""
-    zone = zoneinfo.ZoneInfo(window.timezone)
-    (start_h, start_m), (end_h, end_m) = (map(int, t.split(":")) for t in (window.start, window.end))
+    (start_h, start_m), (end_h, end_m) = clock(window.start), clock(window.end)
     length_on_the_clock = ((end_h * 60 + end_m) - (start_h * 60 + start_m)) % 1440 or 1440  # 00:00-24:00 is the whole day
-    days = {WEEKDAYS.index(day) for day in window.days}
     found = set()
-    for d in (date(2026, 1, 1) + timedelta(days=n) for n in range(371)):
-        if d.weekday() in days:
-            opens = datetime(d.year, d.month, d.day, start_h, start_m, tzinfo=zone)
-            closes = (opens.replace(tzinfo=None) + timedelta(minutes=length_on_the_clock)).replace(tzinfo=zone)
-            start = minute_of_week(opens)
-            found.add(Window(start, start + int((closes.astimezone(UTC) - opens.astimezone(UTC)).total_seconds() // 60)))
+    for opens in local_instants(window.days, window.start, window.timezone):
+        closes = (opens.replace(tzinfo=None) + timedelta(minutes=length_on_the_clock)).replace(tzinfo=opens.tzinfo)
+        start = minute_of_week(opens)
+        found.add(Window(start, start + int((closes.astimezone(UTC) - opens.astimezone(UTC)).total_seconds() // 60)))
     return found
 
 
@@ -162,11 +143,8 @@ class DutyCycle:
         return [] if self.always_on else sorted(m % WEEK for w in self.windows for m in (w.start, w.end))
 
     def cron_lines(self) -> list[str]:
-        """GitHub Actions cron lines (UTC; day 0 is Sunday) firing at every window edge and RECHECK_MINUTES after it."""
-        days_by_time: dict[tuple[int, int], set[int]] = {}
-        for fire in sorted({(edge + delay) % WEEK for edge in self.edges() for delay in (0, RECHECK_MINUTES)}):
-            days_by_time.setdefault((fire % 1440 // 60, fire % 60), set()).add((fire // 1440 + 1) % 7)
-        return [f"{minute} {hour} * * {','.join(map(str, sorted(days)))}" for (hour, minute), days in sorted(days_by_time.items())]
+        """GitHub Actions cron lines firing at every window edge and RECHECK_MINUTES after it."""
+        return github_cron_lines(edge + delay for edge in self.edges() for delay in (0, RECHECK_MINUTES))
 
     @property
     def scheduler_minutes_per_month(self) -> float:

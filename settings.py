@@ -13,7 +13,6 @@ import json
 import re
 import zoneinfo
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, get_args
 
@@ -23,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
 import names
+import schedule
 from names import LOG_TYPES
 
 PROJECT = "mwaa-platform"
@@ -323,14 +323,7 @@ class GlueSettings(_Model):
 
 
 Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
-WEEKDAYS = get_args(Weekday)
-
-
-def fixed_utc_offset(zone: str) -> timedelta | None:
-    """The zone's UTC offset when it is the same all year (None with daylight saving), over the 366 days from 2026."""
-    tz, start = zoneinfo.ZoneInfo(zone), datetime(2026, 1, 1, 12, tzinfo=UTC)
-    offsets = {(start + timedelta(days=day)).astimezone(tz).utcoffset() for day in range(366)}
-    return offsets.pop() if len(offsets) == 1 else None
+WEEKDAYS = get_args(Weekday)  # schedule.WEEKDAYS (standard library only); tests/test_duty_cycle.py keeps them equal
 
 
 def _known_zone(value: str) -> str:
@@ -412,8 +405,7 @@ class PipelineSettings(_Model):
     @property
     def cron(self) -> str:
         """The DAG's schedule as cron, read in `timezone`."""
-        hour, minute = self.run_time.split(":")
-        return f"{int(minute)} {int(hour)} * * {','.join(self.run_days)}"
+        return schedule.dag_cron(self.run_days, self.run_time)
 
     @property
     def deadline_minutes(self) -> int:
@@ -423,10 +415,7 @@ class PipelineSettings(_Model):
     @property
     def deadline_cron(self) -> str:
         """EventBridge Scheduler cron for each run's deadline, read in `timezone` (days shift when it passes midnight)."""
-        hour, minute = map(int, self.run_time.split(":"))
-        days, at = divmod(hour * 60 + minute + self.deadline_minutes, 1440)
-        shifted = [WEEKDAYS[(WEEKDAYS.index(day) + days) % 7] for day in self.run_days]
-        return f"cron({at % 60} {at // 60} ? * {','.join(sorted(shifted, key=WEEKDAYS.index))} *)"
+        return schedule.deadline_cron(self.run_days, self.run_time, self.deadline_minutes)
 
     @property
     def runs_per_month(self) -> float:
@@ -582,7 +571,7 @@ class Settings(_Model):
                 f"(no environment, VPC, requirements or duty cycle). Remove them; in mwaa a serverless stack takes "
                 f"{', '.join(sorted(to_camel(k) for k in SERVERLESS_MWAA_KEYS))}"
             )
-        if fixed_utc_offset(self.pipeline.timezone) is None:
+        if schedule.fixed_utc_offset(self.pipeline.timezone) is None:
             raise ValueError(
                 f"pipeline.timezone {self.pipeline.timezone} changes its UTC offset during the year (daylight saving), and MWAA "
                 "Serverless schedules are cron in UTC: the runs would move by an hour twice a year. Give this stack its own "

@@ -25,11 +25,12 @@ from typing import Any
 
 import yaml
 
-from duty_cycle import WEEK, DutyCycle, minute_of_week, pipeline_run_minutes
+from duty_cycle import DutyCycle, pipeline_run_minutes
 from offline import airflow_env
 from offline.harness import StackRun, object_body, render_dag_folder, render_workflow_folder, workflow_definition
 from offline.report import counted
 from offline.stacks import PROJECT_DIR
+from schedule import WEEK, minute_of_week
 from serverless import definition as serverless
 from settings import WEEKDAYS, DutyCycleSettings, Settings
 

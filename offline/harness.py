@@ -34,7 +34,7 @@ from offline.stacks import PROJECT_DIR, project_name, stack_config
 
 ACCOUNT_ID = "123456789012"
 #: Top-level files and packages of the Pulumi program (what __main__.py imports).
-PROGRAM_MODULES = ("settings", "duty_cycle", "components", "serverless")
+PROGRAM_MODULES = ("settings", "names", "schedule", "duty_cycle", "components", "serverless")
 
 
 @dataclass

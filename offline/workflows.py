@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from duty_cycle import RECHECK_MINUTES, WEEK, DutyCycle, pipeline_run_minutes
+from duty_cycle import RECHECK_MINUTES, DutyCycle, pipeline_run_minutes
 from offline.exits import FAILED, PASSED, run_main
 from offline.stacks import PROJECT_DIR, stack_names, stack_settings
+from schedule import WEEK
 
 COMMAND = "bin/offline workflows"  # as printed: runs from the project folder, venv or not
 #: A week to look at (any week: the windows repeat weekly).

@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+import schedule
 from duty_cycle import pipeline_run_minutes
 from names import PIPELINE_DAG_ID
 from settings import AIRFLOW_VERSIONS, ConfigError, PipelineSettings
@@ -96,30 +97,16 @@ class ScheduleError(ValueError):
     """The pipeline's schedule has no UTC cron equivalent (a zone with daylight saving)."""
 
 
-def _cron_days(days: list[int]) -> str:
-    """Cron day-of-week numbers (0 = Sunday), consecutive runs as ranges: [1, 2, 3, 4, 5] -> 1-5."""
-    parts, start = [], None
-    for i, day in enumerate(days):
-        start = day if start is None else start
-        if i + 1 == len(days) or days[i + 1] != day + 1:
-            parts.append(str(day) if day == start else f"{start}-{day}")
-            start = None
-    return ",".join(parts)
-
-
 def utc_cron(pipeline: PipelineSettings) -> str:
     """The pipeline's runs as one cron in UTC, from the same run instants the missed-run alarm and the DAG check use.
 
     Refuses a zone whose offset changes during the year: its runs fall at two UTC times, and one cron would run an hour
     off for half of it.
     """
-    runs = pipeline_run_minutes(pipeline)  # minutes of the UTC week, from Monday 00:00
-    times = {minute % 1440 for minute in runs}
-    if len(times) != 1:  # settings.py refuses this for a serverless stack, with the fix
+    cron = schedule.utc_cron(pipeline_run_minutes(pipeline))
+    if cron is None:  # settings.py refuses this for a serverless stack, with the fix
         raise ScheduleError(f"pipeline.timezone {pipeline.timezone} has daylight saving: no single UTC cron matches its runs")
-    (at,) = times
-    days = sorted({(minute // 1440 + 1) % 7 for minute in runs})  # cron counts days from Sunday (0)
-    return f"{at % 60} {at // 60} * * {_cron_days(days)}"
+    return cron
 
 
 def duration(seconds: int) -> dict[str, Any]:

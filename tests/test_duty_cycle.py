@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from duty_cycle import WEEK, DutyCycle, Window, decision_time
+from duty_cycle import DutyCycle, Window, decision_time
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import StackRun, run_stack
 from offline.stacks import PROJECT_DIR, stack_config, stack_names, stack_settings
 from policies.rules.library.cost_model import load_pricing
+from schedule import WEEK
 from settings import ConfigError
 from tests.stackkit import PAUSED_AT, RUNNING_AT, fixture_settings, in_priced_region, priced, with_setting
 from tests.workflowkit import workflow
@@ -312,3 +313,12 @@ def test_the_duty_cycle_command_prints_windows_edges_and_hours():
     assert dev["hours_per_month"] == 92.34
     assert dev["cron"] == ["30 3 * * 1,2,3,4,5", "50 3 * * 1,2,3,4,5", "45 7 * * 1,2,3,4,5", "5 8 * * 1,2,3,4,5"]
     assert prod["always_on"] and prod["hours_per_month"] == 730 and prod["next_resume"] is None
+
+
+def test_the_settings_weekdays_are_the_schedules():
+    """settings.py types them as a Literal (pydantic validates against it); schedule.py, standard library only, lists them
+    for the program's and the tools' arithmetic: one order of days, Monday first."""
+    import schedule
+    import settings
+
+    assert settings.WEEKDAYS == schedule.WEEKDAYS

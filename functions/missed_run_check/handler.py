@@ -18,7 +18,7 @@ WEEK_MINUTES = 7 * 24 * 60
 
 
 def minute_of_week(moment: datetime) -> int:
-    """Minutes since Monday 00:00 UTC (duty_cycle.py counts the same way)."""
+    """Minutes since Monday 00:00 UTC (schedule.py counts the same way; this code is deployed alone)."""
     utc = moment.astimezone(UTC)
     return utc.weekday() * 1440 + utc.hour * 60 + utc.minute
 
