@@ -30,9 +30,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 import schedule
 from duty_cycle import pipeline_run_minutes
@@ -165,19 +166,6 @@ def render_definition(document: dict[str, Any]) -> str:
     return header + yaml.safe_dump(document, sort_keys=False, width=120)
 
 
-def _seconds(value: Any, *, plain: bool) -> int | None:
-    """A duration's whole seconds as dag-factory 1.0.1 hands it to Airflow: a `__type__: datetime.timedelta` mapping, or
-    (where Airflow converts one, `plain`) a whole number; None for anything Airflow would refuse or round."""
-    if plain and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, dict) and value.get("__type__") == TIMEDELTA and set(value) <= {"__type__", "days", "hours", "minutes", "seconds"}:
-        parts = [value.get(unit, 0) for unit in ("days", "hours", "minutes", "seconds")]
-        if all(isinstance(part, int) and not isinstance(part, bool) for part in parts):
-            days, hours, minutes, seconds = parts
-            return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
-    return None
-
-
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -199,25 +187,72 @@ def _schedule_problem(schedule: Any) -> str | None:
     return None
 
 
-def _limit_problems(where: str, values: dict[str, Any]) -> list[str]:
-    found = []
-    retries = values.get("retries")
-    if retries is not None and (not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= MAX_RETRIES):
-        found.append(f"{where}: retries {retries!r} is outside the service's 0-{MAX_RETRIES}")
-    if "retry_delay" in values:
-        delay = _seconds(values["retry_delay"], plain=True)
-        if delay is None or not 0 <= delay <= MAX_RETRY_DELAY_SECONDS:
-            found.append(f"{where}: retry_delay {values['retry_delay']!r} must be whole seconds from 0 to {MAX_RETRY_DELAY_SECONDS}")
-    if "execution_timeout" in values:
-        timeout = _seconds(values["execution_timeout"], plain=False)
-        if timeout is None:
-            found.append(
-                f"{where}: execution_timeout {values['execution_timeout']!r} is not a timedelta as dag-factory 1.0.1 builds one "
-                f"(Airflow refuses a plain number): write {{__type__: {TIMEDELTA}, seconds: N}}"
+class _Duration(BaseModel):
+    """A timedelta as dag-factory 1.0.1 builds one from YAML (`utils.cast_with_type`): `{__type__: datetime.timedelta,
+    seconds: N}`, whole units only."""
+
+    model_config = ConfigDict(extra="forbid")
+    type_: Literal["datetime.timedelta"] = Field(alias="__type__")
+    days: StrictInt = 0
+    hours: StrictInt = 0
+    minutes: StrictInt = 0
+    seconds: StrictInt = 0
+
+    @property
+    def total_seconds(self) -> int:
+        return ((self.days * 24 + self.hours) * 60 + self.minutes) * 60 + self.seconds
+
+
+class ServiceLimits(BaseModel):
+    """What the service lets a task ask for, in its own keys or in default_args (the user guide's limits; AWS's validator
+    encodes them the same way). A number for retry_delay is fine (BaseOperator converts it); execution_timeout must be a
+    typed timedelta, since Airflow refuses a plain number there."""
+
+    model_config = ConfigDict(extra="ignore")
+    retries: StrictInt | None = Field(default=None, ge=0, le=MAX_RETRIES)
+    retry_delay: StrictInt | _Duration | None = None
+    execution_timeout: _Duration | None = None
+
+    @field_validator("retry_delay")
+    @classmethod
+    def _delay_in_range(cls, value: int | _Duration | None) -> int | _Duration | None:
+        seconds = value.total_seconds if isinstance(value, _Duration) else value
+        if seconds is not None and not 0 <= seconds <= MAX_RETRY_DELAY_SECONDS:
+            raise ValueError("out of range")
+        return value
+
+    @field_validator("execution_timeout")
+    @classmethod
+    def _timeout_in_range(cls, value: _Duration | None) -> _Duration | None:
+        if value is not None and not 0 < value.total_seconds <= MAX_TASK_SECONDS:
+            raise ValueError(
+                f"execution_timeout of {value.total_seconds} s must be at most {MAX_TASK_SECONDS} s (a task runs at most 60 minutes)"
             )
-        elif not 0 < timeout <= MAX_TASK_SECONDS:
-            found.append(f"{where}: execution_timeout of {timeout} s must be at most {MAX_TASK_SECONDS} s (a task runs at most 60 minutes)")
-    return found
+        return value
+
+
+#: The problem each limit's refusal names (its value shown as written).
+_LIMIT_PROBLEMS = {
+    "retries": "retries {value!r} is outside the service's 0-" + str(MAX_RETRIES),
+    "retry_delay": "retry_delay {value!r} must be whole seconds from 0 to " + str(MAX_RETRY_DELAY_SECONDS),
+    "execution_timeout": "execution_timeout {value!r} is not a timedelta as dag-factory 1.0.1 builds one (Airflow refuses a plain "
+    "number): write {{__type__: " + TIMEDELTA + ", seconds: N}}",
+}
+
+
+def _limit_problems(where: str, values: dict[str, Any]) -> list[str]:
+    """Each limit `values` break, once each, in ServiceLimits' order."""
+    try:
+        ServiceLimits.model_validate(values)
+    except ValidationError as exc:
+        found: dict[str, str] = {}
+        for error in exc.errors():
+            key = str(error["loc"][0])
+            in_range = key == "execution_timeout" and error["type"] == "value_error"  # a timedelta, too long
+            message = str(error.get("ctx", {}).get("error")) if in_range else _LIMIT_PROBLEMS[key].format(value=values[key])
+            found.setdefault(key, f"{where}: {message}")
+        return list(found.values())
+    return []
 
 
 def _task_problems(task_id: str, task: Any, task_ids: set[str], defaults: dict[str, Any]) -> list[str]:
