@@ -23,6 +23,8 @@ from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeF
 from airflow.sdk import DAG
 from airflow.timetables.trigger import CronTriggerTimetable
 
+#: Owner and retry policy. A literal: the MWAA Serverless definition reads it from this file (serverless/definition.py).
+TASK_DEFAULTS = {"owner": "data-platform", "retries": 3, "retry_delay_minutes": 2}
 CONFIG_PATH = Path(__file__).with_name("pipeline_config.json")
 CONFIG_KEYS = (
     "lambda_function_name", "glue_job_name", "alert_topic_arn", "data_bucket",
@@ -79,9 +81,9 @@ with DAG(
     dagrun_timeout=timedelta(minutes=CONFIG["run_timeout_minutes"]),
     user_defined_filters={"fromjson": json.loads},
     default_args={
-        "owner": "data-platform",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=2),
+        "owner": TASK_DEFAULTS["owner"],
+        "retries": TASK_DEFAULTS["retries"],
+        "retry_delay": timedelta(minutes=TASK_DEFAULTS["retry_delay_minutes"]),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=20),
         "on_failure_callback": publish_failure,

@@ -27,6 +27,7 @@ vendored in operators.json); the EventBridge event reference `events-ref-airflow
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -46,6 +47,8 @@ AIRFLOW_VERSION = AIRFLOW_VERSIONS["serverless"]["airflow"]
 DAG_ID = PIPELINE_DAG_ID
 #: The provisioned DAG this definition stands for: a serverless stack runs it from here, not from its Python file.
 PIPELINE_DAG_FILE = f"{DAG_ID}.py"
+#: The provisioned DAG, whose owner and retry policy the definition keeps.
+DAG_FILE = Path(__file__).resolve().parents[1] / "dags" / PIPELINE_DAG_FILE
 #: The day's input object, as functions/validate_input/handler.py `input_key` names it (that code can't be imported here:
 #: the program's environment has no boto3).
 INPUT_KEY = "{prefix}{{{{ ds }}}}.csv"
@@ -57,8 +60,6 @@ GLUE_OPERATOR = "airflow.providers.amazon.aws.operators.glue.GlueJobOperator"
 
 #: The service's limits per task (user guide; constraints.py VALIDATED_TASK_PARAMS).
 MAX_RETRIES, MAX_RETRY_DELAY_SECONDS, MAX_TASK_SECONDS = 3, 300, 3600
-#: The retry policy of dags/lambda_glue_pipeline.py (its exponential backoff is ignored by the service).
-RETRIES, RETRY_DELAY_SECONDS = 3, 120
 #: Added to the Lambda's and the Glue job's own timeouts for each task's execution_timeout: start-up and polling.
 TASK_MARGIN_SECONDS = {"validate_input": 60, "transform": 300}
 #: The setting behind each task's execution_timeout, named when the service's limit refuses it.
@@ -128,6 +129,24 @@ def billed_task_minutes(pipeline: PipelineSettings) -> float:
     return 1 + max(1, pipeline.glue.expected_run_minutes + GLUE_TASK_OVERHEAD_MINUTES)
 
 
+def task_defaults(dag_file: Path = DAG_FILE) -> dict[str, Any]:
+    """The provisioned DAG's owner and retry policy, its TASK_DEFAULTS literal read without importing Airflow (its
+    exponential backoff is the DAG's own: the service ignores it)."""
+    for node in ast.parse(dag_file.read_text(), filename=str(dag_file)).body:
+        if isinstance(node, ast.Assign) and [getattr(target, "id", None) for target in node.targets] == ["TASK_DEFAULTS"]:
+            try:
+                found = ast.literal_eval(node.value)
+            except ValueError:
+                break
+            if isinstance(found, dict) and {"owner", "retries", "retry_delay_minutes"} <= found.keys():
+                return {"owner": found["owner"], "retries": found["retries"], "retry_delay": found["retry_delay_minutes"] * 60}
+            break
+    raise ConfigError(
+        f"{dag_file}: TASK_DEFAULTS must be a literal dict with owner, retries and retry_delay_minutes "
+        "(the MWAA Serverless definition reads the retry policy from it)"
+    )
+
+
 def definition(pipeline: PipelineSettings, *, function_name: str, job_name: str) -> dict[str, Any]:
     """The workflow as a dag-factory document: one DAG, the Lambda check, then the Glue transform."""
     timeouts, schedule = task_seconds(pipeline), utc_cron(pipeline)
@@ -137,7 +156,7 @@ def definition(pipeline: PipelineSettings, *, function_name: str, job_name: str)
             f"{pipeline.timezone}, cron {schedule} UTC",
             "schedule": schedule,
             "max_active_runs": 1,
-            "default_args": {"owner": "data-platform", "retries": RETRIES, "retry_delay": RETRY_DELAY_SECONDS},
+            "default_args": task_defaults(),
             "tasks": {
                 "validate_input": {
                     "operator": LAMBDA_OPERATOR,

@@ -7,6 +7,7 @@ import copy
 import fnmatch
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,7 +16,7 @@ from functions.validate_input.handler import input_key
 from offline.commands.cost import render_estimate
 from offline.dags import check_workflow
 from offline.harness import StackRun, object_body, plan_fingerprint, run_stack, workflow_definition
-from offline.stacks import PROJECT_DIR, stack_config, stack_settings
+from offline.stacks import stack_config, stack_settings
 from policies.rules.library.cost_model import estimate
 from serverless import definition as sd
 from settings import ConfigError
@@ -69,10 +70,17 @@ def test_glue_gets_the_key_the_lambda_checks_without_a_jinja_filter():
     assert transform["dependencies"] == ["validate_input"] and "trigger_rule" not in transform  # all_success: never after a failure
 
 
-def test_retries_follow_the_provisioned_dag():
-    dag_file = (PROJECT_DIR / "dags" / "lambda_glue_pipeline.py").read_text()
-    assert f'"retries": {sd.RETRIES},' in dag_file
-    assert f'"retry_delay": timedelta(minutes={sd.RETRY_DELAY_SECONDS // 60}),' in dag_file
+def test_retries_follow_the_provisioned_dag(tmp_path: Path):
+    """The definition keeps the DAG's owner and retry policy (seconds for the service), and a DAG file that no longer
+    has the literal stops with its path and the fix."""
+    dag_file = tmp_path / "dag.py"
+    dag_file.write_text('TASK_DEFAULTS = {"owner": "team-x", "retries": 1, "retry_delay_minutes": 4}\n')
+    assert sd.task_defaults(dag_file) == {"owner": "team-x", "retries": 1, "retry_delay": 240}
+    shipped = generated()[sd.DAG_ID]["default_args"]
+    assert shipped == sd.task_defaults() and shipped["retry_delay"] % 60 == 0
+    dag_file.write_text("TASK_DEFAULTS = dict(owner=OWNER)\n")
+    with pytest.raises(ConfigError, match=f"{dag_file}: TASK_DEFAULTS must be a literal dict"):
+        sd.task_defaults(dag_file)
 
 
 def test_task_timeouts_come_from_the_lambda_and_glue_settings():
