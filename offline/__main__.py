@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 
 from offline import commands, forkserver
-from offline.commands.run import Context, Prepared, finish, prepare, report_stacks, stack_error, start_ahead, timings, workers
-from offline.exits import BAD_INPUT, FAILED, run_main
+from offline.commands.run import Context, Prepared, finish, prepare, report_stacks, start_ahead, timings, workers
+from offline.exits import BAD_INPUT, FAILED, report_error, run_main
 from offline.gate import PolicyPackProcess
 from offline.harness import preload_providers
 from offline.stacks import PROJECT_DIR, stack_names
@@ -172,7 +172,7 @@ def check_project(ctx: Context, worst: int) -> int:
                 stale = command.stale(ctx.args.project)
             except Exception as exc:
                 if worst < BAD_INPUT:  # else the stack's own error above already says why
-                    worst = max(worst, stack_error("all", exc))
+                    worst = max(worst, report_error(exc, where="stack all: "))
                 ctx.row("all", "", name, "FAIL (not checked: a stack's config fails, see its error)")
                 continue
         if stale:

@@ -45,15 +45,20 @@ def check_child(done: subprocess.CompletedProcess, what: str, ok: tuple[int, ...
         raise RuntimeError(f"{what} crashed (exit {done.returncode}):\n{done.stderr[-4000:]}")
 
 
+def report_error(exc: BaseException, bad_input: tuple[type[BaseException], ...] | None = None, where: str = "") -> int:
+    """Report an error as every command does: bad input is one `error:` message (after `where`, e.g. "stack dev: "),
+    anything else a bug with its traceback; returns the exit code it stands for."""
+    if isinstance(exc, bad_input if bad_input is not None else input_errors()):
+        print(f"error: {where}{exc}", file=sys.stderr)
+        return BAD_INPUT
+    traceback.print_exception(exc)
+    print(f"error: {where}that is a bug in the offline tools, not in your input: the traceback above says where", file=sys.stderr)
+    return BUG
+
+
 def run_main(main: Callable[[], int], bad_input: tuple[type[BaseException], ...] | None = None) -> int:
     """Run a command's main: bad input is one `error:` message and exit 2; a bug keeps its traceback and exits 3."""
-    expected = bad_input if bad_input is not None else input_errors()
     try:
         return main()
-    except expected as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return BAD_INPUT
-    except Exception:
-        traceback.print_exc()
-        print("error: that is a bug in the offline tools, not in your input: the traceback above says where", file=sys.stderr)
-        return BUG
+    except Exception as exc:
+        return report_error(exc, bad_input)

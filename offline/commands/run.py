@@ -14,9 +14,7 @@ import concurrent.futures
 import contextlib
 import json
 import os
-import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -25,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from duty_cycle import DutyCycle
-from offline.exits import BAD_INPUT, BUG, FAILED, PASSED, input_errors
+from offline.exits import BAD_INPUT, FAILED, PASSED, report_error
 from offline.gate import PolicyPackProcess
 from offline.harness import StackRun, run_stack
 from offline.report import render_summary
@@ -152,17 +150,6 @@ def gist(exc: Exception, width: int = 110) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def stack_error(stack: str, exc: Exception) -> int:
-    """Report an error raised while checking one stack as `run_main` reports a command's (offline/exits.py): bad input is
-    one `error:` message, anything else a bug with its traceback; returns the exit code it stands for."""
-    if isinstance(exc, input_errors()):
-        print(f"error: stack {stack}: {exc}", file=sys.stderr)
-        return BAD_INPUT
-    traceback.print_exception(exc)
-    print(f"error: stack {stack}: that is a bug in the offline tools, not in your input: the traceback above says where", file=sys.stderr)
-    return BUG
-
-
 def report_stacks(ctx: Context, check_stack: Callable[[Context, str, Prepared], bool]) -> int:
     """Each stack's checks in order as they come in; an error in one stack (bad input, or a crash of these tools) is
     that stack's FAIL row with its message, the other stacks are still checked; returns the worst exit code."""
@@ -176,7 +163,7 @@ def report_stacks(ctx: Context, check_stack: Callable[[Context, str, Prepared], 
             if not check_stack(ctx, stack, prepared):
                 worst = max(worst, FAILED)
         except Exception as exc:
-            code = stack_error(stack, exc)
+            code = report_error(exc, where=f"stack {stack}: ")
             worst = max(worst, code)
             kind = "bad input" if code == BAD_INPUT else "a bug in the offline tools"
             ctx.row(stack, "", "checks" if len(ctx.summary) == rows_before else "the rest", f"FAIL ({kind}): {gist(exc)}")
