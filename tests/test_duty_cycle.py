@@ -12,7 +12,7 @@ import pytest
 from duty_cycle import DutyCycle, Window, decision_time
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import StackRun, run_stack
-from offline.stacks import PROJECT_DIR, stack_config, stack_names, stack_settings
+from offline.stacks import PROJECT_DIR, stack_names, stack_settings
 from policies.rules.library.cost_model import load_pricing
 from schedule import WEEK
 from settings import ConfigError
@@ -210,8 +210,8 @@ def test_the_pack_passes_a_paused_dev_stack():
 
 
 def test_the_pack_blocks_a_paused_prod(prod: StackRun):
-    config = dict(stack_config("prod")) | {"mwaa-platform:dutyCycle": {"enabled": True}}
-    config["mwaa-platform:mwaa"] = config["mwaa-platform:mwaa"] | {"protect": False}  # both guards switched off by hand
+    # Both guards switched off by hand, in a priced region (the budget judged in any fork's region).
+    config = in_priced_region("prod", "mwaa", "protect", False) | {"mwaa-platform:dutyCycle": {"enabled": True}}
     paused_prod = run_stack("prod", config=config, at=PAUSED_AT)
     result = run_gate(paused_prod, *stack_pack_config("prod"))
     assert [(v.policy, v.level) for v in result.violations] == [("mwaa-pause-allowed", "mandatory")]

@@ -14,7 +14,7 @@ import yaml
 
 from offline.stacks import PROJECT_DIR
 from tests.clikit import offline
-from tests.stackkit import RUNNING_AT, copy_project, set_region
+from tests.stackkit import RUNNING_AT, copy_project, reset_to_reference, set_region
 
 #: A shell outside any venv: what a person has when they type a printed command.
 CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")} | {
@@ -157,6 +157,7 @@ def test_the_serverless_stack_names_every_dag_it_does_not_run_with_why(tmp_path:
     """lite runs the shipped pipeline from its generated definition; every other DAG of the team's is named, in the
     output and the summary, with what keeps it off MWAA Serverless (never dropped silently)."""
     project = copy_project(tmp_path)
+    reset_to_reference(project)  # the shipped DAG alone: a fork's own DAGs would be named too
     (project / "dags" / "team_report.py").write_text(TEAM_DAG)  # its provider is not in the service's Airflow
     (project / "dags" / "several.py").write_text(SEVERAL)
     done = offline("dags", "lite", "--project", str(project), "--json")

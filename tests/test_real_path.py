@@ -12,7 +12,7 @@ from offline.gate import run_gate, stack_pack_config
 from offline.harness import AwsMocks, StackRun, run_stack
 from offline.stacks import stack_config
 from settings import ConfigError
-from tests.stackkit import with_setting
+from tests.stackkit import in_priced_region, with_setting
 
 ENV = "aws:mwaa/environment:Environment"
 ZONES = "aws:index/getAvailabilityZones:getAvailabilityZones"
@@ -33,8 +33,7 @@ def test_a_protected_environment_cannot_be_duty_cycled():
 
 
 def test_the_pack_requires_protection_where_pausing_is_forbidden():
-    config = copy.deepcopy(stack_config("prod"))
-    config["mwaa-platform:mwaa"]["protect"] = False
+    config = in_priced_region("prod", "mwaa", "protect", False)  # the budget judged in any fork's region
     result = run_gate(run_stack("prod", config=config), *stack_pack_config("prod"))
     assert [(v.policy, v.level) for v in result.violations] == [("mwaa-pause-allowed", "mandatory")]
     assert "Environment 'airflow-environment' is not protected" in result.violations[0].message
