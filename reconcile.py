@@ -1,7 +1,7 @@
 """Does a duty-cycled stack need a `pulumi up` now? The scheduler's cheap first step, before any AWS login.
 
 python -m reconcile <stack> --export state.json --history history.json [--head SHA] [--at <ISO time>]
-    [--github-output FILE]
+    [--github-output FILE]   (apply, repair, want: running|paused, environment: whether the state has one)
 
 `state.json` is `pulumi stack export`, `history.json` is `pulumi stack history --json --page-size 10`: both come from
 the state backend with the Pulumi token alone. An `up` is needed when the windows want the environment and the state
@@ -119,10 +119,16 @@ def main(argv: list[str]) -> int:
         return FAILED
     apply, why = decide(cycle, at, state, history[1:] if action == "cancel" else history, args.head)
     apply = apply or bool(action)
+    types = {resource.get("type") for resource in (state.get("deployment") or {}).get("resources") or []}
     print(f"{when}: {'apply' if apply else 'nothing to do'}: {because + '; then ' if action else ''}{why}")
     if args.github_output:
         with args.github_output.open("a") as output:
-            output.write(f"apply={'true' if apply else 'false'}\nrepair={action}\n")
+            # want and environment: whether the up pauses or resumes, so the job keeps Airflow's state (airflow_state/)
+            # before a pause deletes the environment and restores it after a resume created a new one.
+            output.write(
+                f"apply={'true' if apply else 'false'}\nrepair={action}\nwant={'running' if cycle.running(at) else 'paused'}\n"
+                f"environment={'true' if types & set(ENVIRONMENTS) else 'false'}\n"
+            )
     return PASSED
 
 

@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
@@ -166,6 +176,8 @@ class MwaaSettings(_Model):
     """`section.option: value` overrides; YAML scalars are sent as MWAA's strings (`true` -> `"true"`, `3` -> `"3"`),
     nested maps and lists are errors
     """
+    pools: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,256}$")], Annotated[int, Field(ge=1)]] = {}
+    """Airflow pools as code, `name: slots`: written into the environment after every resume (over what the UI set)"""
     log_levels: LogLevels = LogLevels()
     log_retention_days: int = 14
     """a CloudWatch retention value (1, 3, 5, 7, 14, 30, 60, 90, ...) for the MWAA and Lambda log groups"""

@@ -23,8 +23,8 @@ from offline.stacks import PROJECT_DIR
 
 CACHE_DIR = PROJECT_DIR / ".cache"
 #: The tools' code and pins: a change to any of them may change a result.
-TOOL_SOURCES = ("offline", "serverless", "policies/rules", "mwaa-images", "requirements-airflow.txt", "requirements-dev.txt",
-                "constraints.txt", "settings.py", "names.py", "schedule.py", "duty_cycle.py")  # fmt: skip
+TOOL_SOURCES = ("offline", "airflow_state", "serverless", "policies/rules", "mwaa-images", "requirements-airflow.txt",
+                "requirements-dev.txt", "constraints.txt", "settings.py", "names.py", "schedule.py", "duty_cycle.py")  # fmt: skip
 
 
 def files_digest(root: Path, files: Iterable[Path]) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import sys
@@ -34,10 +35,11 @@ from zoneinfo import ZoneInfo
 
 from components.serverless_workflow import EVENT_SOURCE, FAILURE_EVENTS
 from names import PIPELINE_DAG_ID
-from offline import airflow_env, cache
+from offline import airflow_env, cache, state_round_trip
 from offline.exits import FAILED, PASSED, run_main
 from offline.harness import StackRun, object_body, preload_providers, render_workflow_folder, run_stack, workflow_definition
 from offline.stacks import PROJECT_DIR, stack_settings
+from offline.state_round_trip import StateRoundTrip
 from settings import WEEKDAYS, PipelineSettings, Settings
 
 DAG_ID = PIPELINE_DAG_ID
@@ -204,15 +206,21 @@ def aws_connection(aws: Any) -> dict[str, str]:
 
 def run_scenarios(
     stack: str, scenarios: list[str], version: str | None = None, project: Path = PROJECT_DIR, use_cache: bool = True
-) -> tuple[list[PipelineReport], str | None]:
+) -> tuple[list[PipelineReport], StateRoundTrip | None, str | None]:
     """The DAG run once per scenario in Airflow `version` (default: the stack's) against the stack's pipeline deployed
-    into moto; with the time the result was cached when nothing it depends on changed since (offline/cache.py)."""
+    into moto, and, for a duty-cycled stack, its Airflow state carried across a pause (offline/state_round_trip.py);
+    with the time the result was cached when nothing it depends on changed since (offline/cache.py)."""
     run, settings = run_stack(stack, project_dir=project), stack_settings(stack, project)
     digest = run_key(run, scenarios, version or settings.airflow_version)
-    reports, stored = cache.remembered(
-        "pipeline-runs", digest, lambda: [asdict(report) for report in _run(run, settings, scenarios, version, project)], use_cache
-    )
-    return [PipelineReport(**report) for report in reports], stored
+
+    def compute() -> dict[str, Any]:
+        carry_state = settings.duty_cycle.enabled and not settings.serverless and len(scenarios) == len(SCENARIOS)
+        reports, state = _run(run, settings, scenarios, version, project, carry_state)
+        return {"scenarios": [asdict(report) for report in reports], "state": asdict(state) if state else None}
+
+    value, stored = cache.remembered("pipeline-runs", digest, compute, use_cache)
+    state = StateRoundTrip(**value["state"]) if value["state"] else None
+    return [PipelineReport(**report) for report in value["scenarios"]], state, stored
 
 
 def run_key(run: StackRun, scenarios: list[str], version: str) -> str:
@@ -220,7 +228,11 @@ def run_key(run: StackRun, scenarios: list[str], version: str) -> str:
     return cache.key("pipeline-runs", run, NOT_DEPLOYED, scenarios=scenarios, version=version)
 
 
-def _run(run: StackRun, settings: Settings, scenarios: list[str], version: str | None, project: Path) -> list[PipelineReport]:
+def _run(
+    run: StackRun, settings: Settings, scenarios: list[str], version: str | None, project: Path, carry_state: bool = False
+) -> tuple[list[PipelineReport], StateRoundTrip | None]:
+    """The scenarios' runs; with `carry_state` (a duty-cycled stack's main-job run: days of history), then the Airflow
+    state they left carried across a pause (offline/state_round_trip.py)."""
     from offline.local_aws import LocalAws  # moto: imported only when a run starts, so the CLI starts fast
 
     dates, idle = scenario_days(settings.pipeline)
@@ -254,6 +266,17 @@ def _run(run: StackRun, settings: Settings, scenarios: list[str], version: str |
             AIRFLOW__CORE__DAGS_FOLDER=str(dags),  # Airflow 3.3's dag.test() syncs the DAG through this bundle
             **aws_connection(aws),
         )
+        state = None
+        if carry_state:
+            state = state_round_trip.carry(
+                Path(tmp) / "airflow",
+                dags,
+                DAG_ID,
+                version or settings.airflow_version,
+                airflow_env.stack_requirements(settings, project),
+                settings.mwaa.pools,
+                AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+            )
         if serverless:
             workflow_events(aws, run.one("aws-native:mwaaserverless:Workflow").outputs["workflowArn"], runs)
         checks = {day: check_missed_run(aws, run, settings, day) for day in [*(dates[name] for name in scenarios), idle] if day}
@@ -273,7 +296,7 @@ def _run(run: StackRun, settings: Settings, scenarios: list[str], version: str |
                     missed_run_alerts=[alert for alert in alerts if f"run of {idle} " in alert],
                 )
             )
-        return reports
+        return reports, state
 
 
 def check_missed_run(aws: Any, run: StackRun, settings: Settings, day: date) -> dict[str, Any]:
@@ -327,8 +350,25 @@ def render_pipeline_runs(reports: list[PipelineReport]) -> str:
     return "\n".join(lines)
 
 
-def as_json(reports: list[PipelineReport]) -> list[dict[str, Any]]:
-    return [asdict(r) | {"as_expected": r.as_expected, "problems": r.problems} for r in reports]
+def as_json(reports: list[PipelineReport], state: StateRoundTrip | None, cached: str | None) -> dict[str, Any]:
+    return {
+        "scenarios": [asdict(r) | {"as_expected": r.as_expected, "problems": r.problems} for r in reports],
+        "state_round_trip": asdict(state) | {"passed": state.passed} if state else None,
+        "cached": cached,
+    }
+
+
+def render_output(output: dict[str, Any]) -> str:
+    """The text of a run from its JSON document (as_json), for a command that asked the run for JSON."""
+    fields = {f.name for f in dataclasses.fields(PipelineReport)}
+    reports = [PipelineReport(**{k: v for k, v in report.items() if k in fields}) for report in output["scenarios"]]
+    state = output["state_round_trip"]
+    return render(reports, StateRoundTrip.from_json(state) if state else None, output["cached"])
+
+
+def render(reports: list[PipelineReport], state: StateRoundTrip | None, cached: str | None) -> str:
+    note = f"\n(cached {cached}: the stack's plan, its code and these tools are unchanged since; --no-cache runs it again)"
+    return render_pipeline_runs(reports) + (f"\n{state_round_trip.render(state)}" if state else "") + (note if cached else "")
 
 
 def preload() -> None:
@@ -362,10 +402,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     with contextlib.redirect_stdout(sys.stderr):  # the code runtimes print (the Glue script's log); the report owns stdout
-        reports, cached = run_scenarios(args.stack, scenarios, args.airflow_version, args.project, use_cache=not args.no_cache)
-    note = f"(cached {cached}: the stack's plan, its code and these tools are unchanged since; --no-cache runs it again)"
-    print(json.dumps(as_json(reports), indent=2) if args.json else render_pipeline_runs(reports) + (f"\n{note}" if cached else ""))
-    return PASSED if all(r.as_expected for r in reports) else FAILED
+        reports, state, cached = run_scenarios(args.stack, scenarios, args.airflow_version, args.project, use_cache=not args.no_cache)
+    print(json.dumps(as_json(reports, state, cached), indent=2) if args.json else render(reports, state, cached))
+    return PASSED if all(r.as_expected for r in reports) and (state is None or state.passed) else FAILED
 
 
 if __name__ == "__main__":

@@ -91,5 +91,5 @@ def test_a_broken_glue_script_is_run_not_served_from_the_cache(copies):
     edit(project / "glue" / "transform.py", signature, f"{signature}\n    raise ValueError('broken')")
     broken = run()
     assert broken.returncode == 1, broken.stdout[-2000:]
-    success = next(r for r in json.loads(broken.stdout) if r["scenario"] == "success")
+    success = next(r for r in json.loads(broken.stdout)["scenarios"] if r["scenario"] == "success")
     assert success["task_states"]["transform"] == "failed" and not success["as_expected"]

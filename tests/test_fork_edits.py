@@ -55,7 +55,7 @@ def test_the_pipeline_runs_end_to_end_in_any_region(tmp_path: Path, region: str,
     set_region(project, "dev", region)
     done = offline("pipeline", "dev", "--project", str(project), "--scenario", scenario, "--json")
     assert done.returncode == 0, done.stderr[-3000:]
-    run = json.loads(done.stdout)["dev"]["pipeline"][0]
+    run = json.loads(done.stdout)["dev"]["pipeline"]["scenarios"][0]
     assert run["as_expected"] and run["task_states"] == states, run
     if scenario != "success":
         (alert,) = run["alerts"]  # the DAG's failure callback reached the topic in the stack's region

@@ -20,7 +20,7 @@ from offline.harness import render_dag_folder
 from offline.stacks import PROJECT_DIR
 from tests.stackkit import RUNNING_AT, copy_project
 
-pytestmark = [pytest.mark.forkserver, pytest.mark.long]
+pytestmark = [pytest.mark.tools, pytest.mark.long]
 
 CHECK = "offline.airflow_side.check_dags"
 
@@ -56,7 +56,7 @@ def test_a_forked_pipeline_run_reports_what_new_processes_report():
                               env=os.environ | {forkserver.FORK: fork})  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
         # An alert names the failed task and its error's type; what follows has request ids, job run ids and dates.
-        return [r | {"alerts": [alert.split("(")[0] for alert in r["alerts"]]} for r in json.loads(done.stdout)]
+        return [r | {"alerts": [alert.split("(")[0] for alert in r["alerts"]]} for r in json.loads(done.stdout)["scenarios"]]
 
     forked = reports("1")
     assert any(r["alerts"] for r in forked) and forked == reports("0")

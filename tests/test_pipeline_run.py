@@ -32,7 +32,7 @@ def pipeline(*args: str) -> subprocess.CompletedProcess:
 def all_scenarios(stack: str) -> dict[str, dict]:
     done = pipeline(stack, "--json")  # every scenario, as bin/offline runs them (a cached result when it ran first)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]  # each ended as it must
-    reports = {r["scenario"]: r for r in json.loads(done.stdout)}
+    reports = {r["scenario"]: r for r in json.loads(done.stdout)["scenarios"]}
     assert [(name, r["as_expected"], r["problems"]) for name, r in reports.items()] == [(name, True, []) for name in reports]
     return reports
 
@@ -128,7 +128,7 @@ def test_a_run_that_ends_otherwise_than_its_scenario_must_fails(scenario, state,
 def test_the_success_path_runs_on_every_other_supported_airflow(version: str):
     done = pipeline("dev", "--scenario", "success", "--airflow-version", version, "--json")
     assert done.returncode == 0, done.stderr[-3000:]
-    run, no_run_day = json.loads(done.stdout)
+    run, no_run_day = json.loads(done.stdout)["scenarios"]
     assert no_run_day["scenario"] == "no-run-day" and no_run_day["missed_run_alerts"] == []
     assert run["task_states"] == {"validate_input": "success", "transform": "success"}
     assert [g["state"] for g in run["glue_runs"]] == ["SUCCEEDED"] and run["alerts"] == []

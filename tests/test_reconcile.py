@@ -55,7 +55,8 @@ def test_the_command_writes_the_step_output(tmp_path: Path):
     done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert f"dev at {PAUSED_AT:%a %Y-%m-%d %H:%M} UTC: apply: the windows want the stack paused" in done.stdout
-    assert output.read_text() == "apply=true\nrepair=\n"
+    # At the pause with the environment still there: the job exports Airflow's state before the up deletes it.
+    assert output.read_text() == "apply=true\nrepair=\nwant=paused\nenvironment=true\n"
     (tmp_path / "state.json").write_text("not json")
     bad = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "state.json: can't read the stack export" in bad.stderr
@@ -151,7 +152,9 @@ def test_an_interrupted_update_is_refreshed_then_applied(tmp_path: Path):
                str(tmp_path / "history.json"), "--at", RUNNING_AT.isoformat(), "--github-output", str(tmp_path / "out")]  # fmt: skip
     done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "out").read_text() == "apply=true\nrepair=refresh\n"
+    assert (
+        tmp_path / "out"
+    ).read_text() == "apply=true\nrepair=refresh\nwant=running\nenvironment=false\n"  # the up creates it: then the restore
     assert repair(state(ENV, NAT), deployed("abc"), RUNNING_AT) == ("", "")  # a healthy stack: nothing to repair
 
 

@@ -26,6 +26,19 @@ def dag_bag(folder: Path) -> DagBag:
     return DagBag(dag_folder=str(folder))
 
 
+def sync_to_db(bag: DagBag) -> None:
+    """The parsed DAGs written to the metadata database under the DAG folder's bundle, as the DAG processor does."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    DagBundlesManager().sync_bundles_to_db()
+    try:  # Airflow 3.2+
+        from airflow.dag_processing.dagbag import sync_bag_to_db
+    except ImportError:  # Airflow 3.0
+        bag.sync_to_db("dags-folder", None)
+    else:
+        sync_bag_to_db(bag, "dags-folder", None)
+
+
 def as_scheduled(dag: Any) -> Any:
     """The DAG as the scheduler sees it: through serialization, which is what MWAA's scheduler reads."""
     return _Serializer.from_dict(_Serializer.to_dict(dag))

@@ -64,8 +64,13 @@ def run(request: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def preload() -> None:
-    """The check's imports plus the run's: boto3, the metadata DB's setup and the execution API with its routers."""
+    """The check's imports plus the run's: boto3, the metadata DB's setup and the execution API with its routers; and
+    the public API application's, for the state round trip that follows a duty-cycled stack's run."""
+    import airflow.api_fastapi.app
+    import airflow.api_fastapi.core_api.routes.public
+    import airflow.api_fastapi.core_api.routes.ui  # noqa: F401  (both build their routers as they are imported)
     import boto3  # noqa: F401
+    import fastapi.testclient  # noqa: F401
     from airflow.utils import db  # noqa: F401
 
     from offline.airflow_side.check_dags import preload as check_preload

@@ -11,8 +11,12 @@ from pathlib import Path
 from offline import forkserver
 from offline.commands.run import Context, Prepared, timings
 from offline.exits import FAILED, PASSED, check_child
-from offline.pipeline_run import add_options  # noqa: F401  (the command's options are the run's: one definition)
+from offline.pipeline_run import (
+    add_options,  # noqa: F401  (the command's options are the run's: one definition)
+    render_output,
+)
 from offline.stacks import PROJECT_DIR
+from offline.state_round_trip import StateRoundTrip
 
 HELP = "the DAG end to end on an embedded AWS with the deployed Lambda and Glue code (--scenario, --airflow-version)"
 NEEDS = {"pipeline_runs"}
@@ -23,11 +27,11 @@ def run(ctx: Context, stack: str) -> tuple[bool, object]:
     from the session's server for it (offline/forkserver.py)."""
     args = ctx.args
     version = ["--airflow-version", args.airflow_version] if args.airflow_version else []
-    flags = [flag for flag, on in (("--json", args.json), ("--no-cache", args.no_cache)) if on]
-    argv = [stack, "--project", str(args.project), "--scenario", args.scenario, *version, *flags]
+    flags = ["--no-cache"] if args.no_cache else []
+    argv = [stack, "--project", str(args.project), "--scenario", args.scenario, *version, *flags, "--json"]
     done = forkserver.call(Path(sys.executable), "offline.pipeline_run", argv, PROJECT_DIR, dict(os.environ))
     check_child(done, f"pipeline run for {stack}", ok=(PASSED, FAILED), context=f"pipeline run for {stack}: ")
-    return done.returncode == PASSED, json.loads(done.stdout) if args.json else done.stdout
+    return done.returncode == PASSED, json.loads(done.stdout)
 
 
 def report(ctx: Context, stack: str, prepared: Prepared) -> bool:
@@ -38,8 +42,11 @@ def report(ctx: Context, stack: str, prepared: Prepared) -> bool:
         ctx.say(f"Pipeline run for {stack} skipped: the DAG check failed (above), so no DAG would run", end="\n")
         return True  # the DAG check's FAIL says it
     with timings("waiting for the pipeline runs"):
-        as_expected, output = ctx.pipeline_runs[stack].result()
-    ctx.row(stack, "", f"pipeline run ({ctx.args.scenario})", "PASS" if as_expected else "FAIL")
+        passed, output = ctx.pipeline_runs[stack].result()
+    scenarios_passed = all(scenario["as_expected"] for scenario in output["scenarios"])
+    ctx.row(stack, "", f"pipeline run ({ctx.args.scenario})", "PASS" if scenarios_passed else "FAIL")
+    if state := output["state_round_trip"]:  # a duty-cycled stack's Airflow state across a pause (offline/state_round_trip.py)
+        ctx.row(stack, "", "state across a pause", StateRoundTrip.from_json(state).verdict)
     entry["pipeline"] = output
-    ctx.say(str(output), end="\n")
-    return as_expected
+    ctx.say(render_output(output), end="\n")
+    return passed
