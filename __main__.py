@@ -16,6 +16,7 @@ import pulumi_aws_native as aws_native
 
 import names
 from components.airflow_environment import AirflowEnvironment, AirflowEnvironmentArgs
+from components.airflow_secrets import AirflowSecrets, AirflowSecretsArgs
 from components.dag_bucket import DagBucket, DagBucketArgs
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from components.missed_run_alarm import MissedRunAlarm, MissedRunAlarmArgs
@@ -184,6 +185,21 @@ if serverless:
     pulumi.export("workflow_definition", pulumi.Output.concat("s3://", dag_bucket.bucket_name, "/", workflow.definition_key))
 else:
     mwaa = settings.mwaa
+    secrets = (  # Connections and Variables that outlive every pause, read from Secrets Manager
+        AirflowSecrets(
+            "secrets",
+            AirflowSecretsArgs(
+                environment_name=settings.name,
+                connections=mwaa.connections,
+                variables=mwaa.variables,
+                kms_key_arn=key_arn,
+                protect=mwaa.protect,
+            ),
+            opts,
+        )
+        if mwaa.connections or mwaa.variables
+        else None
+    )
     airflow = AirflowEnvironment(
         "airflow",
         AirflowEnvironmentArgs(
@@ -198,7 +214,8 @@ else:
             max_webservers=mwaa.max_webservers,
             webserver_access_mode=mwaa.webserver_access_mode,
             weekly_maintenance_window_start=mwaa.weekly_maintenance_window_start,
-            airflow_configuration_options=mwaa.airflow_configuration_options,
+            airflow_configuration_options=mwaa.airflow_configuration_options | (secrets.configuration_options if secrets else {}),
+            secret_prefixes=list(secrets.prefixes.values()) if secrets else [],
             log_levels=mwaa.log_levels.by_log_type(),
             log_retention_days=mwaa.log_retention_days,
             protect=mwaa.protect,

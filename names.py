@@ -70,6 +70,12 @@ def environment_log_groups(env: str) -> dict[str, str]:
     return {log_type: f"airflow-{env}-{log_type}" for log_type in LOG_TYPES}
 
 
+def secret_prefixes(env: str) -> dict[str, str]:
+    """kind -> the Secrets Manager prefix Airflow reads that kind from (`connections`, `variables`): per environment, so
+    the execution role reads its own stack's secrets only."""
+    return {kind: f"airflow/{env}/{kind}" for kind in ("connections", "variables")}
+
+
 def kms_alias(env: str) -> str:
     return f"alias/{env}"
 

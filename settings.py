@@ -69,6 +69,10 @@ KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+#: A Connection id or Variable key as a Secrets Manager name part (letters, digits and /_+=.@- are allowed there).
+SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_+=.@-]{1,128}$")]
+
+
 class ConfigError(pulumi.RunError):
     """A stack setting is invalid; raised before any resource is registered."""
 
@@ -178,6 +182,11 @@ class MwaaSettings(_Model):
     """
     pools: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,256}$")], Annotated[int, Field(ge=1)]] = {}
     """Airflow pools as code, `name: slots`: written into the environment after every resume (over what the UI set)"""
+    connections: list[SecretName] = []
+    """Airflow Connections served from Secrets Manager (`airflow/<env>/connections/<id>`), by id; their values are set
+    outside git (docs/duty-cycle.md), and they outlive every pause"""
+    variables: list[SecretName] = []
+    """Airflow Variables served from Secrets Manager (`airflow/<env>/variables/<key>`), by key, as connections"""
     log_levels: LogLevels = LogLevels()
     log_retention_days: int = 14
     """a CloudWatch retention value (1, 3, 5, 7, 14, 30, 60, 90, ...) for the MWAA and Lambda log groups"""
@@ -235,6 +244,11 @@ class MwaaSettings(_Model):
     def _options_as_strings(cls, value: dict[str, Any]) -> dict[str, str]:
         options = {}
         for key, option in value.items():
+            if key.startswith("secrets."):
+                raise ValueError(
+                    f"airflowConfigurationOptions.{key}: the secrets backend is set from mwaa.connections and mwaa.variables "
+                    "(Secrets Manager, per-stack prefixes the execution role may read); declare the names there"
+                )
             if not re.fullmatch(r"[a-z_]+\.[a-z0-9_]+", key):
                 raise ValueError(f"airflowConfigurationOptions key {key!r} must be section.option, e.g. core.default_task_retries")
             if isinstance(option, bool):

@@ -9,6 +9,7 @@ under the same name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,8 @@ class AirflowEnvironmentArgs:
     function_arn: pulumi.Input[str]
     job_arn: pulumi.Input[str]
     alert_topic_arn: pulumi.Input[str]
+    #: The Secrets Manager prefixes the environment reads Connections and Variables from (components/airflow_secrets.py).
+    secret_prefixes: list[str] = field(default_factory=list)
     #: The startup script and plugins objects' version ids (None: not used).
     startup_script_object_version: pulumi.Input[str] | None = None
     plugins_object_version: pulumi.Input[str] | None = None
@@ -142,6 +145,7 @@ class AirflowEnvironment(pulumi.ComponentResource):
                 self._key_statement(args, arn("kms", "key/*", region="*")),
                 *pipeline_task_statements(args.function_arn, args.job_arn),
                 allow(["sns:Publish"], [args.alert_topic_arn], "DagPublishesAlerts"),
+                *self._secret_statements(args, arn),
             ),
             opts=child,
         )
@@ -156,6 +160,16 @@ class AirflowEnvironment(pulumi.ComponentResource):
         self.register_outputs({"arn": self.arn, "webserver_url": self.webserver_url, "execution_role_arn": self.execution_role_arn})
 
     @staticmethod
+    def _secret_statements(args: AirflowEnvironmentArgs, arn: Callable[..., pulumi.Output[str]]) -> list[dict]:
+        """Its own prefixes only (AWS's MWAA guide for the Secrets Manager backend); ListSecrets has no resource scope."""
+        if not args.secret_prefixes:
+            return []
+        actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds",
+                   "secretsmanager:GetResourcePolicy"]  # fmt: skip
+        own = [arn("secretsmanager", f"secret:{prefix}/*") for prefix in args.secret_prefixes]
+        return [allow(actions, own, "ReadOwnSecrets"), allow(["secretsmanager:ListSecrets"], ["*"], "ListSecrets")]
+
+    @staticmethod
     def _key_statement(args: AirflowEnvironmentArgs, own_account_keys: pulumi.Output[str]) -> dict:
         """The queue's (and bucket's) key: AWS-owned (any key outside this account, via SQS) or the one customer key."""
         kms_actions = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"]
@@ -168,6 +182,8 @@ class AirflowEnvironment(pulumi.ComponentResource):
                 "Condition": {"StringLike": {"kms:ViaService": [f"sqs.{args.region}.amazonaws.com"]}},
             }
         services = [f"sqs.{args.region}.amazonaws.com", f"s3.{args.region}.amazonaws.com"]
+        if args.secret_prefixes:  # the declared secrets are encrypted with it too
+            services.append(f"secretsmanager.{args.region}.amazonaws.com")
         return allow(kms_actions, [args.kms_key_arn], "CustomerKeyViaSqsAndS3", Condition={"StringLike": {"kms:ViaService": services}})
 
     def _environment(

@@ -35,6 +35,12 @@ BAD = [
     (("mwaa", "airflowConfigurationOptions", {"core.parallelism": None}), ["airflowConfigurationOptions.core.parallelism is empty"]),
     (("mwaa", "airflowConfigurationOptions", {"Core.Load": "x"}), ["airflowConfigurationOptions key 'Core.Load' must be section.option"]),
     (
+        ("mwaa", "airflowConfigurationOptions", {"secrets.backend": "x"}),
+        ["the secrets backend is set from mwaa.connections and mwaa.variables"],
+    ),
+    (("mwaa", "pools", {"glue_jobs": 0}), ["mwaa-platform:mwaa.pools.glue_jobs", "greater than or equal to 1"]),
+    (("mwaa", "connections", ["partner api"]), ["mwaa-platform:mwaa.connections.0", "should match pattern"]),
+    (
         ("network", "privateSubnetCidrs", ["10.192.20.0/24", "10.192.21.0/24", "10.192.22.0/24"]),
         ["privateSubnetCidrs must list exactly 2 subnets"],
     ),

@@ -334,6 +334,8 @@ class _Pricer:
             result.items.append(_item("KMS customer-managed keys", keys, "key-month", price("kms_key_month")))
             requests = keys * assume["kms_requests_per_key_month"] / 10_000
             result.items.append(_item("KMS requests", requests, "10k requests", price("kms_10k_requests")))
+        if secrets := len(self.of_type("aws:secretsmanager/secret:Secret")):  # Connections and Variables (mwaa.connections)
+            result.items.append(_item("Secrets Manager secrets", secrets, "secret-month", price("secretsmanager_secret_month")))
         if buckets := len(self.of_type("aws:s3/bucket:Bucket")):
             gigabytes = buckets * assume["s3_gb_per_bucket"]
             result.items.append(_item("S3 Standard storage", gigabytes, "GB-month", price("s3_standard_gb_month")))
