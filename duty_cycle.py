@@ -25,8 +25,9 @@ AT_VARIABLE = "DUTY_CYCLE_AT"
 #: failed `pulumi up` is retried), so a missed pause or resume heals within half an hour.
 RECHECK_MINUTES = 20
 #: GitHub Actions minutes a scheduler run takes, billed per started minute: a check that finds the stack as the
-#: windows want it; the gated `up` of a resume (MWAA create, 20-30 min) and of a pause (delete, about 20 min).
-CHECK_MINUTES, RESUME_MINUTES, PAUSE_MINUTES = 2, 40, 30
+#: windows want it; the gated `up` of a resume (MWAA create, 20-30 min, then the Airflow state's restore, about 4 min for
+#: 60 runs) and of a pause (the state's export, about 2 min, then the delete, about 20 min): airflow_state/.
+CHECK_MINUTES, RESUME_MINUTES, PAUSE_MINUTES = 2, 44, 32
 #: Literal tags the cost model reads (the policy pack prices a first preview from literals only).
 HOURS_TAG, CYCLES_TAG = "duty-cycle:hours-per-month", "duty-cycle:cycles-per-month"
 

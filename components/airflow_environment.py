@@ -166,7 +166,7 @@ class AirflowEnvironment(pulumi.ComponentResource):
             return []
         actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds",
                    "secretsmanager:GetResourcePolicy"]  # fmt: skip
-        own = [arn("secretsmanager", f"secret:{prefix}/*") for prefix in args.secret_prefixes]
+        own: list[pulumi.Input[str]] = [arn("secretsmanager", f"secret:{prefix}/*") for prefix in args.secret_prefixes]
         return [allow(actions, own, "ReadOwnSecrets"), allow(["secretsmanager:ListSecrets"], ["*"], "ListSecrets")]
 
     @staticmethod

@@ -144,12 +144,19 @@ class LocalAws:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
         }
+        self._before = {key: os.environ.get(key) for key in self.environment}
         os.environ.update(self.environment)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Stops the server and gives the process its environment back: no later client reaches a stopped endpoint."""
         self.server.stop()
         self._patches.close()
+        for key, value in self._before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
     def client(self, service: str):
         import boto3

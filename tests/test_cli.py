@@ -49,8 +49,8 @@ def test_help_describes_every_command():
 @pytest.mark.reference
 def test_the_cost_says_why_billed_hours_exceed_the_window_hours():
     done = offline("cost", "dev", "--at", AT_RUN)
-    assert "billed 103.20 of 730 h/month: 92.34 h in its windows + 21.73 pauses x 30 min of teardown" in done.stdout
-    assert "billed 103.20 h with each pause's 30 min of teardown" in offline("duty-cycle", "dev").stdout
+    assert "billed 103.93 of 730 h/month: 92.34 h in its windows + 21.73 pauses x 32 min of state export and teardown" in done.stdout
+    assert "billed 103.93 h with each pause's 32 min of state export and teardown" in offline("duty-cycle", "dev").stdout
 
 
 def test_preview_works_for_every_command_that_takes_it():

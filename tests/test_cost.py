@@ -111,7 +111,7 @@ def test_the_budget_policy_blocks_prod_over_budget(prod: StackRun):
 @pytest.mark.reference
 def test_the_budget_policy_only_warns_in_dev(dev: StackRun):
     (message,) = budget_violations(dev, 40)
-    assert message.startswith("[advisory] estimated $56.40/month in us-east-1 exceeds the budget of $40.00")
+    assert message.startswith("[advisory] estimated $56.80/month in us-east-1 exceeds the budget of $40.00")
 
 
 @pytest.mark.reference

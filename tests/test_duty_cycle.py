@@ -13,6 +13,7 @@ from duty_cycle import DutyCycle, Window, decision_time
 from offline.gate import run_gate, stack_pack_config
 from offline.harness import StackRun, run_stack
 from offline.stacks import PROJECT_DIR, stack_names, stack_settings
+from policies.rules.library import cost_model
 from policies.rules.library.cost_model import load_pricing
 from schedule import WEEK
 from settings import ConfigError
@@ -227,9 +228,9 @@ def test_the_pack_blocks_a_paused_prod(prod: StackRun):
 @pytest.mark.reference
 def test_dev_as_configured_is_at_most_60_dollars_and_always_on_is_the_old_bill(dev: StackRun):
     estimate = priced(dev)
-    teardown_hours = load_pricing()["assumptions"]["mwaa_teardown_minutes_per_cycle"]["value"] / 60
-    assert estimate.active_hours == pytest.approx(92.34 + 21.73 * teardown_hours)
-    assert estimate.total <= 60 and estimate.total == 56.40
+    pause_hours = cost_model.pause_minutes(load_pricing()) / 60  # the state's export and the teardown
+    assert estimate.active_hours == pytest.approx(92.34 + 21.73 * pause_hours)
+    assert estimate.total <= 60 and estimate.total == 56.80
     assert estimate.always_on_total == 395.04
 
 

@@ -75,12 +75,14 @@ def restored(exported: Exported, folder: Path, into: str, tmp_path: Path) -> sta
     return restore_into(exported, tmp_path / "home", folder, into, requirements, {}, AIRFLOW__CORE__DAGS_FOLDER=str(folder))
 
 
+@pytest.mark.tools
 def test_a_failed_day_round_trips_on_airflow_3_0(exported):
     _, _, trip = exported
     assert trip.passed, trip
     assert trip.restored["task_states"] >= 1  # the failed task's state was written, not left as marking the run gave it
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("into", ["3.3.1", "3.2.1"])
 def test_an_export_from_3_0_restores_into_a_newer_airflow(exported, into: str, tmp_path: Path):
     """`python -m airflow_state move` for an upgrade MWAA can't do in place: the same export and restore."""

@@ -36,7 +36,7 @@ def render_estimate(estimate_: Estimate, title: str) -> str:
     elif hours < estimate_.hours_per_month:
         running = (
             f"the environment is billed {hours:,.2f} of {estimate_.hours_per_month:g} h/month: {estimate_.window_hours:,.2f} h in its "
-            f"windows + {estimate_.pauses:,.2f} pauses x {estimate_.teardown_minutes:g} min of teardown"
+            f"windows + {estimate_.pauses:,.2f} pauses x {estimate_.teardown_minutes:g} min of state export and teardown"
         )
     else:
         running = f"the environment runs all {estimate_.hours_per_month:g} h/month"

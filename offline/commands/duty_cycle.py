@@ -7,7 +7,7 @@ from datetime import datetime
 
 from duty_cycle import RECHECK_MINUTES, DutyCycle
 from offline.commands.run import Context, Prepared, now
-from policies.rules.library.cost_model import billed_hours, load_pricing
+from policies.rules.library.cost_model import billed_hours, load_pricing, pause_minutes
 
 HELP = "windows, next resume and pause, active hours, the scheduler's cron lines and CI minutes"
 NEEDS: set[str] = set()
@@ -29,7 +29,7 @@ def describe_duty_cycle(stack: str, cycle: DutyCycle, at: datetime, serverless: 
         "cycles_per_month": cycle.cycles_per_month,
         "billed_hours_per_month": round(billed_hours(cycle.hours_per_month, cycle.cycles_per_month), 2),
         # MWAA bills a paused environment until its deletion ends (policies/rules/data/pricing.json's assumption).
-        "teardown_minutes": load_pricing()["assumptions"]["mwaa_teardown_minutes_per_cycle"]["value"],
+        "teardown_minutes": pause_minutes(load_pricing()),
         "cron": cycle.cron_lines(),
         "scheduler_minutes_per_month": cycle.scheduler_minutes_per_month,
     }
@@ -53,7 +53,8 @@ def render_duty_cycle(info: dict[str, object]) -> str:
             f"    next resume     {info['next_resume']}",
             f"    next pause      {info['next_pause']}",
             f"    active          {info['hours_per_month']:,.2f} of 730 h/month ({info['cycles_per_month']:g} resumes a month); "
-            f"billed {info['billed_hours_per_month']:,.2f} h with each pause's {info['teardown_minutes']:g} min of teardown (see the cost)",
+            f"billed {info['billed_hours_per_month']:,.2f} h with each pause's {info['teardown_minutes']:g} min of state export and "
+            "teardown (see the cost)",
             *(f"    scheduler cron  {line}" for line in info["cron"]),
             f"    scheduler CI    {info['scheduler_minutes_per_month']:,.1f} min/month "
             f"(about ${info['scheduler_minutes_per_month'] * github_minute_usd():,.2f} at ${github_minute_usd()}/min; each edge is checked "

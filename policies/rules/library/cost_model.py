@@ -59,7 +59,7 @@ class Estimate:
     #: Hours a month the environment is billed (None: the stack declares no environment now).
     active_hours: float | None = None
     #: How a duty cycle's billed hours come about: hours inside its windows, and pauses a month, each billed
-    #: `teardown_minutes` more while the deleted environment goes away (None: always on).
+    #: `teardown_minutes` more while its state is exported and the deleted environment goes away (None: always on).
     window_hours: float | None = None
     pauses: float = 0.0
     teardown_minutes: float = 0.0
@@ -215,10 +215,16 @@ def _fires_per_month(expression: Any, hours_per_month: float) -> float:
 
 
 def billed_hours(window_hours: float, pauses: float, pricing: Mapping[str, Any] | None = None) -> float:
-    """Hours a month a duty-cycled environment is billed: its windows, plus each pause's teardown (billed until gone)."""
+    """Hours a month a duty-cycled environment is billed: its windows, plus each pause's export of the Airflow state and
+    its teardown (billed until gone)."""
     pricing = pricing or load_pricing()
-    teardown = pricing["assumptions"]["mwaa_teardown_minutes_per_cycle"]["value"]
-    return min(pricing["hours_per_month"], window_hours + pauses * teardown / 60)
+    return min(pricing["hours_per_month"], window_hours + pauses * pause_minutes(pricing) / 60)
+
+
+def pause_minutes(pricing: Mapping[str, Any]) -> float:
+    """Minutes each pause bills beyond the window: the Airflow state's export, then the environment's teardown."""
+    assume = pricing["assumptions"]
+    return assume["airflow_state_export_minutes_per_cycle"]["value"] + assume["mwaa_teardown_minutes_per_cycle"]["value"]
 
 
 def _item(name: str, quantity: float, unit: str, unit_usd: float) -> LineItem:
@@ -267,7 +273,7 @@ class _Pricer:
             result.active_hours = hours
             if hours < price.hours:
                 result.window_hours, result.pauses = _tag(env, HOURS_TAG), _tag(env, CYCLES_TAG) or 0.0
-                result.teardown_minutes = price.assumptions["mwaa_teardown_minutes_per_cycle"]
+                result.teardown_minutes = pause_minutes(price.pricing)
             cls = _known(env, "environmentClass", PROVIDER_DEFAULT_CLASS)
             environment_rate = price("mwaa_environment_hour", cls)
             extra_rate = price("mwaa_additional_instance_hour", cls)
