@@ -9,7 +9,7 @@ import pytest
 
 from components.airflow_secrets import BACKEND
 from names import secret_prefixes
-from offline.harness import run_stack
+from offline.harness import ACCOUNT_ID, run_stack
 from offline.stacks import stack_settings
 from policies.rules.library.cost_model import estimate
 from tests.stackkit import with_setting
@@ -49,10 +49,9 @@ def test_the_environment_reads_them_through_the_secrets_manager_backend(declared
 def test_the_execution_role_reads_its_own_prefixes_only(declared):
     policy = json.loads(declared.by_name("airflow-execution-policy").inputs["policy"])
     (read,) = [s for s in policy["Statement"] if s.get("Sid") == "ReadOwnSecrets"]
-    env = stack_settings("dev").name
-    assert sorted(read["Resource"]) == sorted(
-        f"arn:aws:secretsmanager:us-east-1:123456789012:secret:airflow/{env}/{kind}/*" for kind in ("connections", "variables")
-    )
+    dev = stack_settings("dev")
+    arn = f"arn:aws:secretsmanager:{dev.region}:{ACCOUNT_ID}:secret:airflow/{dev.name}"
+    assert sorted(read["Resource"]) == [f"{arn}/connections/*", f"{arn}/variables/*"]
     assert "secretsmanager:GetSecretValue" in read["Action"] and not any("*" in action for action in read["Action"])
 
 

@@ -31,15 +31,10 @@ def test_the_main_job_keeps_dev_state_across_a_pause():
     assert trip["passed"] and trip["differences"] == [], trip
     # What a team did in the UI came back (offline/airflow_side/state_round_trip.py: touch), every finished run with it.
     finished = sum(1 for scenario in json.loads(done.stdout)["scenarios"] if scenario["dag_run_state"] in ("success", "failed"))
-    assert trip["restored"] | {"problems": None} == {
-        "variables": 1,
-        "pools": 2 + len(stack_settings("dev").mwaa.pools),  # default_pool, the UI's, the declared ones
-        "pause_states": 1,
-        "runs": finished,
-        "task_states": trip["restored"]["task_states"],
-        "problems": None,
-    }
-    assert trip["restored"]["problems"] == []
+    restored = trip["restored"]
+    assert (restored["variables"], restored["runs"], restored["problems"]) == (1, finished, [])
+    assert restored["pools"] == 2 + len(stack_settings("dev").mwaa.pools)  # default_pool, the UI's, the declared ones
+    assert restored["pause_states"] >= 1  # every DAG of the folder (a fork's own DAGs too): the comparison checks each
     # What the API cannot give back is named (the alert at the pause), not dropped silently.
     assert [item.split(":")[0] for item in trip["not_kept"]] == ["Variable partner_api_password", "Connection partner_api (http)"]
 
