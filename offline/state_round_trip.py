@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_state.snapshot import DECLARED
-from offline import airflow_env
+from offline import airflow_env, forkserver
 
 MODULE = "offline.airflow_side.state_round_trip"
 #: Forked from the pipeline run's server (offline/forkserver.py), whose preload includes the API application's.
@@ -77,6 +77,7 @@ def restore_into(
         requirements=requirements,
         preloaded_by=PRELOADED_BY,
         **LOCAL_API,
+        STATE_ROUND_TRIP_EMPTY_DB=str(forkserver.session() / "empty-airflow-{interpreter}.db"),  # kept for this session
         **environ,
     )
     assert isinstance(found, dict)
