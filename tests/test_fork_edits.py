@@ -40,6 +40,7 @@ def gate_verdicts(rows: dict[tuple[str, str, str], str], stack: str) -> list[str
 
 
 @pytest.mark.long
+@pytest.mark.tools  # the local AWS's regions, set by the test itself: the fork-like copy leaves them to the main suite
 @pytest.mark.parametrize(
     ("region", "scenario", "states"),
     [
