@@ -64,7 +64,7 @@ def export(args: argparse.Namespace, clients: Callable[[str], Any]) -> int:
     runs = sum(len(dag["runs"]) for dag in snapshot["dags"].values())
     print(
         f"{environment}: exported {len(snapshot['variables'])} Variables, {len(snapshot['pools'])} pools, {len(snapshot['dags'])} DAGs, "
-        f"{runs} runs to s3://{out['dag_bucket_name']}/{mwaa.KEY.format(environment=environment)} (version {version})"
+        f"{runs} runs to s3://{out['dag_bucket_name']}/{mwaa.key(environment)} (version {version})"
     )
     if snapshot["not_kept"]:
         mwaa.alert(clients("sns"), out["alert_topic_arn"], environment, "partly not kept at this pause", snapshot["not_kept"])
@@ -97,7 +97,7 @@ def move(args: argparse.Namespace, clients: Callable[[str], Any]) -> int:
     snapshot = read_state(mwaa.call_through(client, args.from_environment))
     done = restore(mwaa.call_through(client, args.to_environment), snapshot, _pools(args.stack), args.wait_minutes * 60)
     print(f"{args.from_environment} -> {args.to_environment}: {done.summary()}")
-    print(*(f"  not kept: {item}" for item in snapshot["not_kept"] + done.problems), sep="\n")
+    print(*(f"  not kept: {item}" for item in snapshot["not_kept"]), *(f"  not restored: {item}" for item in done.problems), sep="\n")
     return PASSED if not done.problems else FAILED
 
 

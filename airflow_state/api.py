@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 #: (method, path, query parameters, JSON body) -> the decoded JSON response; raises ApiError on an HTTP error.
 Call = Callable[[str, str, Mapping[str, Any] | None, Any], Any]
+BASE = "/api/v2"
 #: A page of a list endpoint: small enough for InvokeRestApi's 10-second limit per call (AWS's MWAA API reference).
 PAGE = 100
+
+
+def endpoint(*parts: str) -> str:
+    """An endpoint's path under BASE, each part quoted: a run id holds `:` and `+`, and a DAG or pool name may hold `/`."""
+    return "/".join([BASE, *(quote(part, safe="") for part in parts)])
 
 
 class ApiError(Exception):

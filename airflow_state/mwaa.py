@@ -13,12 +13,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_state.api import ApiError, Call
+from airflow_state.api import BASE, ApiError, Call
 
-#: Where a pause keeps the export: the DAG bucket, outside `dags/` (MWAA syncs only that prefix), versioned and
-#: encrypted as the bucket is, so every earlier export stays readable by version.
-KEY = "airflow-state/{environment}.json"
-API_BASE = "/api/v2"
+
+def key(environment: str) -> str:
+    """Where a pause keeps the export: the DAG bucket, outside `dags/` (MWAA syncs only that prefix), versioned and
+    encrypted as the bucket is, so every earlier export stays readable by version."""
+    return f"airflow-state/{environment}.json"
 
 
 def call_through(mwaa: Any, environment: str) -> Call:
@@ -26,7 +27,7 @@ def call_through(mwaa: Any, environment: str) -> Call:
     errors = (mwaa.exceptions.RestApiClientException, mwaa.exceptions.RestApiServerException)
 
     def call(method: str, path: str, query: Mapping[str, Any] | None, body: Any) -> Any:
-        request: dict[str, Any] = {"Name": environment, "Path": path.removeprefix(API_BASE), "Method": method}
+        request: dict[str, Any] = {"Name": environment, "Path": path.removeprefix(BASE), "Method": method}
         if query:
             request["QueryParameters"] = dict(query)
         if body is not None:
@@ -42,16 +43,14 @@ def call_through(mwaa: Any, environment: str) -> Call:
 
 def save(s3: Any, bucket: str, environment: str, snapshot: Mapping[str, Any]) -> str:
     """The export in the bucket (its default encryption applies); returns the object's version id."""
-    answer = s3.put_object(
-        Bucket=bucket, Key=KEY.format(environment=environment), Body=json.dumps(snapshot).encode(), ContentType="application/json"
-    )
+    answer = s3.put_object(Bucket=bucket, Key=key(environment), Body=json.dumps(snapshot).encode(), ContentType="application/json")
     return answer.get("VersionId", "")
 
 
 def load(s3: Any, bucket: str, environment: str) -> dict[str, Any] | None:
     """The latest export of `environment`, or None before its first pause."""
     try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=KEY.format(environment=environment))["Body"].read())
+        return json.loads(s3.get_object(Bucket=bucket, Key=key(environment))["Body"].read())
     except s3.exceptions.NoSuchKey:
         return None
 

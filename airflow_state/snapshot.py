@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
-from airflow_state.api import ApiError, Call, pages
+from airflow_state.api import ApiError, Call, endpoint, pages
 
 FORMAT = 1
 #: Run states a restore writes back; a run still queued or running at the export is in flight, and is not kept.
@@ -36,44 +35,40 @@ RUN_FIELDS = ("dag_run_id", "logical_date", "data_interval_start", "data_interva
 TASK_FIELDS = ("task_id", "map_index", "state", "note", "try_number", "start_date", "end_date", "duration")
 
 
-def _dag(dag_id: str) -> str:
-    return f"/api/v2/dags/{quote(dag_id, safe='')}"
-
-
 def export(call: Call, keep_runs: int = KEEP_RUNS) -> dict[str, Any]:
     """The environment's state as one JSON document (nothing secret: masked values and passwords are left out)."""
     not_kept: list[str] = []
     variables = []
-    for variable in pages(call, "/api/v2/variables", "variables"):
+    for variable in pages(call, endpoint("variables"), "variables"):
         if variable["value"] == MASKED:
             not_kept.append(
-                f"Variable {variable['key']}: its name marks it secret, so the API returns it masked; keep it in Secrets Manager"
+                f"Variable {variable['key']}: its name marks it secret, so the API returns it masked; declare it in mwaa.variables"
             )
         else:
             variables.append({key: variable[key] for key in ("key", "value", "description")})
-    for connection in pages(call, "/api/v2/connections", "connections"):
+    for connection in pages(call, endpoint("connections"), "connections"):
         not_kept.append(
             f"Connection {connection['connection_id']} ({connection['conn_type']}): made in the UI, and the API never returns its "
-            "password; declare it in config (secrets.connections) and set its value in Secrets Manager"
+            "password; declare it in mwaa.connections and set its value in Secrets Manager"
         )
     pools = [
-        {key: pool[key] for key in ("name", "slots", "description", "include_deferred")} for pool in pages(call, "/api/v2/pools", "pools")
+        {key: pool[key] for key in ("name", "slots", "description", "include_deferred")} for pool in pages(call, endpoint("pools"), "pools")
     ]
     dags = {}
-    for dag in pages(call, "/api/v2/dags", "dags"):
+    for dag in pages(call, endpoint("dags"), "dags"):
         dag_id, runs = dag["dag_id"], []
-        for run in sorted(pages(call, f"{_dag(dag_id)}/dagRuns", "dag_runs"), key=lambda r: r["run_after"], reverse=True):
+        for run in sorted(pages(call, endpoint("dags", dag_id, "dagRuns"), "dag_runs"), key=lambda r: r["run_after"], reverse=True):
             if run["state"] not in FINISHED:
                 not_kept.append(f"Run {run['dag_run_id']} of {dag_id}: {run['state']} at the export (in flight), so not kept")
             elif len(runs) < keep_runs:
-                tasks = pages(call, f"{_dag(dag_id)}/dagRuns/{quote(run['dag_run_id'], safe='')}/taskInstances", "task_instances")
+                tasks = pages(call, endpoint("dags", dag_id, "dagRuns", run["dag_run_id"], "taskInstances"), "task_instances")
                 kept = {key: run[key] for key in (*RUN_FIELDS, "state", "run_type", "start_date", "end_date")}
                 runs.append(kept | {"tasks": [{key: task.get(key) for key in TASK_FIELDS} for task in tasks]})
         dags[dag_id] = {"is_paused": dag["is_paused"], "runs": runs[::-1]}
     return {
         "format": FORMAT,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "airflow_version": call("GET", "/api/v2/version", None, None)["version"],
+        "airflow_version": call("GET", endpoint("version"), None, None)["version"],
         "variables": variables,
         "pools": pools,
         "dags": dags,
@@ -107,15 +102,15 @@ def restore(call: Call, snapshot: Mapping[str, Any], pools: Mapping[str, int] | 
     is reported, not waited for. Runs already there (a restore repeated) are left alone."""
     done = Restored()
     for variable in snapshot["variables"]:
-        _put(call, "/api/v2/variables", variable["key"], variable)
+        _put(call, "variables", variable["key"], variable)
         done.variables += 1
     declared = {name: {"name": name, "slots": slots, "description": DECLARED} for name, slots in (pools or {}).items()}
     for pool in {**{p["name"]: p for p in snapshot["pools"]}, **declared}.values():
         if pool["name"] == DEFAULT_POOL:  # every environment has it; only these fields may change, each named in a mask
             for key in ("slots", "include_deferred"):
-                call("PATCH", f"/api/v2/pools/{DEFAULT_POOL}", {"update_mask": key}, {"name": DEFAULT_POOL, key: pool.get(key, False)})
+                call("PATCH", endpoint("pools", DEFAULT_POOL), {"update_mask": key}, {"name": DEFAULT_POOL, key: pool.get(key, False)})
         else:
-            _put(call, "/api/v2/pools", pool["name"], pool)
+            _put(call, "pools", pool["name"], pool)
         done.pools += 1
     for dag_id, dag in snapshot["dags"].items():
         if not _parsed(call, dag_id, dag_wait_seconds):
@@ -123,17 +118,17 @@ def restore(call: Call, snapshot: Mapping[str, Any], pools: Mapping[str, int] | 
                 f"DAG {dag_id}: not in this environment's DAG folder, so its pause state and {len(dag['runs'])} runs were not restored"
             )
             continue
-        there = {run["dag_run_id"] for run in pages(call, f"{_dag(dag_id)}/dagRuns", "dag_runs")}
+        there = {run["dag_run_id"] for run in pages(call, endpoint("dags", dag_id, "dagRuns"), "dag_runs")}
         missing = [run for run in dag["runs"] if run["dag_run_id"] not in there]
         try:
             if missing:
-                call("PATCH", _dag(dag_id), None, {"is_paused": True})
+                call("PATCH", endpoint("dags", dag_id), None, {"is_paused": True})
                 order = _upstream_first(call, dag_id)
                 for run in missing:
                     done.task_states += _restore_run(call, dag_id, run, order)
                     done.runs += 1
         finally:
-            call("PATCH", _dag(dag_id), None, {"is_paused": dag["is_paused"]})
+            call("PATCH", endpoint("dags", dag_id), None, {"is_paused": dag["is_paused"]})
         done.pause_states += 1
     return done
 
@@ -141,18 +136,18 @@ def restore(call: Call, snapshot: Mapping[str, Any], pools: Mapping[str, int] | 
 def _put(call: Call, collection: str, name: str, body: Mapping[str, Any]) -> None:
     """Create, or overwrite what is there under that name."""
     try:
-        call("POST", collection, None, body)
+        call("POST", endpoint(collection), None, body)
     except ApiError as exc:
         if exc.status != 409:
             raise
-        call("PATCH", f"{collection}/{quote(name, safe='')}", None, body)
+        call("PATCH", endpoint(collection, name), None, body)
 
 
 def _parsed(call: Call, dag_id: str, wait_seconds: float) -> bool:
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            call("GET", _dag(dag_id), None, None)
+            call("GET", endpoint("dags", dag_id), None, None)
             return True
         except ApiError as exc:
             if exc.status != 404:
@@ -165,7 +160,9 @@ def _parsed(call: Call, dag_id: str, wait_seconds: float) -> bool:
 def _upstream_first(call: Call, dag_id: str) -> list[str]:
     """The DAG's task ids, each after its upstream tasks: marking a task clears its failed downstream tasks
     (`DAG.set_task_instance_state`), so upstream states are written first."""
-    downstream = {task["task_id"]: task["downstream_task_ids"] for task in call("GET", f"{_dag(dag_id)}/tasks", None, None)["tasks"]}
+    downstream = {
+        task["task_id"]: task["downstream_task_ids"] for task in call("GET", endpoint("dags", dag_id, "tasks"), None, None)["tasks"]
+    }
     order: list[str] = []
 
     def visit(task_id: str) -> None:
@@ -182,11 +179,10 @@ def _upstream_first(call: Call, dag_id: str) -> list[str]:
 
 def _restore_run(call: Call, dag_id: str, run: Mapping[str, Any], order: list[str]) -> int:
     """One run, created while its DAG is paused, then marked; then each task whose state or note differs."""
-    path = f"{_dag(dag_id)}/dagRuns"
-    call("POST", path, None, {key: run[key] for key in RUN_FIELDS})
-    path += f"/{quote(run['dag_run_id'], safe='')}"
-    call("PATCH", path, None, {"state": run["state"]})
-    now = {(t["task_id"], t["map_index"]): t["state"] for t in pages(call, f"{path}/taskInstances", "task_instances")}
+    call("POST", endpoint("dags", dag_id, "dagRuns"), None, {key: run[key] for key in RUN_FIELDS})
+    this_run = ("dags", dag_id, "dagRuns", run["dag_run_id"])
+    call("PATCH", endpoint(*this_run), None, {"state": run["state"]})
+    now = {(t["task_id"], t["map_index"]): t["state"] for t in pages(call, endpoint(*this_run, "taskInstances"), "task_instances")}
     written = 0
     for task in sorted(run["tasks"], key=lambda t: (order.index(t["task_id"]) if t["task_id"] in order else len(order), t["map_index"])):
         body: dict[str, Any] = {}
@@ -196,6 +192,6 @@ def _restore_run(call: Call, dag_id: str, run: Mapping[str, Any], order: list[st
             body["note"] = task["note"]
         if body:
             query = {"map_index": task["map_index"]} if task["map_index"] >= 0 else None
-            call("PATCH", f"{path}/taskInstances/{quote(task['task_id'], safe='')}", query, body)
+            call("PATCH", endpoint(*this_run, "taskInstances", task["task_id"]), query, body)
             written += 1
     return written

@@ -39,6 +39,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from offline import forkserver
+from offline.airflow_side import EMPTY_DATABASE
 from offline.exits import InputError, check_child, run_main
 from settings import AIRFLOW_VERSIONS as MATRIX
 from settings import Settings
@@ -247,8 +248,11 @@ def _forked(
     python: Path, module: str, args: list[str], environ: dict[str, str], stdin: str = "", preloaded_by: str | None = None
 ) -> subprocess.CompletedProcess:
     """`python -m <module> <args>` forked from the session's server of the Airflow side in that environment, which
-    imports Airflow as a library (read at import only) and stands for the content of offline/, not for a checkout."""
-    server = airflow_environ(forkserver.session() / "airflow-home", {"_AIRFLOW__AS_LIBRARY": "1"})
+    imports Airflow as a library (read at import only) and stands for the content of offline/, not for a checkout. A
+    new metadata database is copied from the session's first one on that interpreter (compat.new_database)."""
+    session = forkserver.session()
+    server = airflow_environ(session / "airflow-home", {"_AIRFLOW__AS_LIBRARY": "1"})
+    environ = environ | {EMPTY_DATABASE: str(session / "empty-airflow-{interpreter}.db")}
     return forkserver.call(
         python, module, args, PROJECT_DIR, environ, stdin, server_env=server, shared_by=Path(__file__).parent, preloaded_by=preloaded_by
     )

@@ -219,7 +219,7 @@ def run_scenarios(
         return {"scenarios": [asdict(report) for report in reports], "state": asdict(state) if state else None}
 
     value, stored = cache.remembered("pipeline-runs", digest, compute, use_cache)
-    state = StateRoundTrip(**value["state"]) if value["state"] else None
+    state = StateRoundTrip.from_json(value["state"]) if value["state"] else None
     return [PipelineReport(**report) for report in value["scenarios"]], state, stored
 
 

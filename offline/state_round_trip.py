@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_state.snapshot import DECLARED
-from offline import airflow_env, forkserver
+from airflow_state.snapshot import DECLARED, Restored
+from offline import airflow_env
 
 MODULE = "offline.airflow_side.state_round_trip"
 #: Forked from the pipeline run's server (offline/forkserver.py), whose preload includes the API application's.
@@ -54,13 +54,19 @@ class Exported:
     version: str
 
 
+def _child(action: str, version: str, home: Path, request: dict[str, Any], requirements: Path | None, **environ: str) -> dict[str, Any]:
+    """`action` (export, restore) in the Airflow side on `version`, forked from the pipeline run's server."""
+    found = airflow_env.run(
+        version, MODULE, [action], home, stdin=json.dumps(request), requirements=requirements, preloaded_by=PRELOADED_BY,
+        **LOCAL_API, **environ,
+    )  # fmt: skip
+    assert isinstance(found, dict)
+    return found
+
+
 def export_from(home: Path, folder: Path, dag_id: str, version: str, requirements: Path | None, **environ: str) -> Exported:
     """A team's UI changes, then the export, in the Airflow whose home is `home` (on `version`, `folder` its DAGs)."""
-    request = json.dumps({"folder": str(folder), "dag_id": dag_id})
-    found = airflow_env.run(
-        version, MODULE, ["export"], home, stdin=request, requirements=requirements, preloaded_by=PRELOADED_BY, **LOCAL_API, **environ
-    )
-    assert isinstance(found, dict)
+    found = _child("export", version, home, {"folder": str(folder), "dag_id": dag_id}, requirements, **environ)
     return Exported(found["snapshot"], found["view"], version)
 
 
@@ -68,19 +74,8 @@ def restore_into(
     exported: Exported, home: Path, folder: Path, into: str, requirements: Path | None, pools: dict[str, int], **environ: str
 ) -> StateRoundTrip:
     """`exported.snapshot` restored into a new Airflow on `into` (its home `home`, `folder` its DAGs), then compared."""
-    found = airflow_env.run(
-        into,
-        MODULE,
-        ["restore"],
-        home,
-        stdin=json.dumps({"folder": str(folder), "snapshot": exported.snapshot, "pools": pools}),
-        requirements=requirements,
-        preloaded_by=PRELOADED_BY,
-        **LOCAL_API,
-        STATE_ROUND_TRIP_EMPTY_DB=str(forkserver.session() / "empty-airflow-{interpreter}.db"),  # kept for this session
-        **environ,
-    )
-    assert isinstance(found, dict)
+    request = {"folder": str(folder), "snapshot": exported.snapshot, "pools": pools}
+    found = _child("restore", into, home, request, requirements, **environ)
     return StateRoundTrip(
         exported_on=exported.version,
         restored_on=into,
@@ -118,14 +113,13 @@ def differences(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
 
 
 def render(trip: StateRoundTrip) -> str:
-    restored = trip.restored
+    restored = Restored(**trip.restored)
     lines = [
         f"State across a pause (exported on Airflow {trip.exported_on}, restored into a new database on {trip.restored_on}): "
         + trip.verdict,
-        f"    restored        {restored['variables']} Variables, {restored['pools']} pools, {restored['pause_states']} pause states, "
-        f"{restored['runs']} runs ({restored['task_states']} task states written)",
+        f"    restored        {restored.summary()}",
     ]
     lines += [f"    not kept        {item}" for item in trip.not_kept]
-    lines += [f"    NOT RESTORED    {item}" for item in restored["problems"]]
+    lines += [f"    NOT RESTORED    {item}" for item in restored.problems]
     lines += [f"    DIFFERS         {item}" for item in trip.differences]
     return "\n".join(lines)

@@ -31,16 +31,15 @@ def _first_run_on(dag: Any, day: date) -> datetime:
 
 def run(request: dict[str, Any]) -> list[dict[str, Any]]:
     import boto3
-    from airflow.utils import db
 
-    from offline.airflow_side.compat import dag_bag, one_execution_api_per_process
+    from offline.airflow_side.compat import dag_bag, new_database, one_execution_api_per_process
 
     one_execution_api_per_process()
     bag = dag_bag(request["folder"])
     if bag.import_errors:
         problems = [import_error(Path(request["folder"]), path, trace) for path, trace in sorted(bag.import_errors.items())]
         raise DagImportError("the DAG folder doesn't import, so nothing ran:\n" + "\n".join(f"  {describe(p)}" for p in problems))
-    db.initdb()  # after the parse: a folder that doesn't import is reported without making a database first
+    new_database()  # after the parse: a folder that doesn't import is reported without making a database first
     dag = bag.dags[request["dag_id"]]
     for task in dag.tasks:
         task.retries = 0  # locally a failure should show at once, not after the backoff schedule

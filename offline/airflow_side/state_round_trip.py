@@ -17,24 +17,19 @@ leaves anything out shows as a difference.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import os
-import shutil
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow_state.api import ApiError, Call, pages
+from airflow_state.api import ApiError, Call, endpoint, pages
 from airflow_state.snapshot import FINISHED, MASKED, SETTABLE, export, restore
 from offline.airflow_side.check_dags import after_fork
 
 __all__ = ["after_fork", "main"]  # after_fork: the check's, for offline/forkserver.py (forked from run_dag's server)
 
-#: The environment variable naming where a new environment's empty database is kept (`{interpreter}` in it).
-EMPTY_DB = "STATE_ROUND_TRIP_EMPTY_DB"
 #: What a team changes in the UI between two pauses; the round trip must bring back all of it.
 VARIABLE = {"key": "orders_threshold", "value": "250", "description": "set in the UI"}
 SECRET_VARIABLE = {"key": "partner_api_password", "value": "s3cr3t", "description": "set in the UI"}
@@ -61,16 +56,15 @@ def local_call() -> Call:
 
 def touch(call: Call, dag_id: str) -> None:
     """What a team does in the UI between two pauses."""
-    call("POST", "/api/v2/variables", None, VARIABLE)
-    call("POST", "/api/v2/variables", None, SECRET_VARIABLE)
-    call("POST", "/api/v2/pools", None, POOL)
-    call("POST", "/api/v2/connections", None, CONNECTION)
-    runs = call("GET", f"/api/v2/dags/{dag_id}/dagRuns", None, None)["dag_runs"]
-    run = runs[0]["dag_run_id"]
-    call("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{run}", None, {"note": "input re-delivered by the partner"})
-    task = call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances", None, None)["task_instances"][0]["task_id"]
-    call("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{task}", None, {"note": "checked by hand"})
-    call("PATCH", f"/api/v2/dags/{dag_id}", None, {"is_paused": True})
+    call("POST", endpoint("variables"), None, VARIABLE)
+    call("POST", endpoint("variables"), None, SECRET_VARIABLE)
+    call("POST", endpoint("pools"), None, POOL)
+    call("POST", endpoint("connections"), None, CONNECTION)
+    run = ("dags", dag_id, "dagRuns", call("GET", endpoint("dags", dag_id, "dagRuns"), None, None)["dag_runs"][0]["dag_run_id"])
+    call("PATCH", endpoint(*run), None, {"note": "input re-delivered by the partner"})
+    task = call("GET", endpoint(*run, "taskInstances"), None, None)["task_instances"][0]["task_id"]
+    call("PATCH", endpoint(*run, "taskInstances", task), None, {"note": "checked by hand"})
+    call("PATCH", endpoint("dags", dag_id), None, {"is_paused": True})
 
 
 def view(call: Call) -> dict[str, Any]:
@@ -78,12 +72,11 @@ def view(call: Call) -> dict[str, Any]:
     states, finished runs with each task's state and note. A task state the API cannot set (upstream_failed) is
     shown as marking its run leaves it: success in a successful run, skipped in a failed one."""
     runs = {}
-    dags = list(pages(call, "/api/v2/dags", "dags"))
+    dags = list(pages(call, endpoint("dags"), "dags"))
     for dag in dags:
-        base = f"/api/v2/dags/{dag['dag_id']}/dagRuns"
-        for run in pages(call, base, "dag_runs"):
+        for run in pages(call, endpoint("dags", dag["dag_id"], "dagRuns"), "dag_runs"):
             if run["state"] in FINISHED:
-                tasks = pages(call, f"{base}/{run['dag_run_id']}/taskInstances", "task_instances")
+                tasks = pages(call, endpoint("dags", dag["dag_id"], "dagRuns", run["dag_run_id"], "taskInstances"), "task_instances")
                 runs[f"{dag['dag_id']} {run['dag_run_id']}"] = {
                     "logical date": _instant(run["logical_date"]),
                     "state": run["state"],
@@ -92,9 +85,9 @@ def view(call: Call) -> dict[str, Any]:
                 }
     return {
         "Variables": {
-            v["key"]: [v["value"], v["description"]] for v in pages(call, "/api/v2/variables", "variables") if v["value"] != MASKED
+            v["key"]: [v["value"], v["description"]] for v in pages(call, endpoint("variables"), "variables") if v["value"] != MASKED
         },
-        "pools": {p["name"]: [p["slots"], p["description"], p["include_deferred"]] for p in pages(call, "/api/v2/pools", "pools")},
+        "pools": {p["name"]: [p["slots"], p["description"], p["include_deferred"]] for p in pages(call, endpoint("pools"), "pools")},
         "pause states": {dag["dag_id"]: dag["is_paused"] for dag in dags},
         "runs": runs,
     }
@@ -116,27 +109,11 @@ def _instant(value: str | None) -> str | None:
 
 
 def parsed(folder: Path, new: bool = False) -> None:
-    """The DAG folder parsed into the metadata database as the DAG processor does; `new`: into a new, empty one,
-    copied from the empty database this environment's first restore made (EMPTY_DB: a path per interpreter, in
-    the caller's session), which is what `airflow db migrate` makes every time, in a fraction of its time."""
-    from airflow.utils import db
-
-    from offline.airflow_side.compat import dag_bag, sync_to_db
+    """The DAG folder parsed into the metadata database as the DAG processor does; `new`: into a new, empty one."""
+    from offline.airflow_side.compat import dag_bag, new_database, sync_to_db
 
     if new:
-        from airflow import settings
-
-        database = Path(os.environ["AIRFLOW_HOME"]) / "airflow.db"
-        template = Path(os.environ[EMPTY_DB].format(interpreter=hashlib.sha256(sys.prefix.encode()).hexdigest()[:12]))
-        if template.exists():
-            shutil.copyfile(template, database)
-            settings.engine.dispose()  # a connection opened at set-up holds the file the copy replaced
-        else:
-            db.initdb()
-            settings.engine.dispose()  # every write in the file before it is copied
-            partial = template.with_suffix(f".{os.getpid()}.tmp")
-            shutil.copyfile(database, partial)
-            partial.replace(template)  # atomic: a concurrent restore copies a whole database or makes its own
+        new_database()
     sync_to_db(dag_bag(folder))
 
 
@@ -144,12 +121,11 @@ def main(argv: list[str]) -> int:
     request = json.load(sys.stdin)
     with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; the JSON report owns it
         parsed(Path(request["folder"]), new=argv == ["restore"])
+        call = local_call()
         if argv == ["export"]:
-            call = local_call()
             touch(call, request["dag_id"])
             result: Any = {"snapshot": export(call), "view": view(call)}
         else:
-            call = local_call()
             restored = restore(call, request["snapshot"], request["pools"])
             result = {"restored": asdict(restored), "view": view(call)}
     print(json.dumps(result))
