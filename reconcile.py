@@ -69,12 +69,17 @@ def repair(state: dict[str, Any], history: list[dict[str, Any]], at: datetime) -
     return "", ""
 
 
+def resource_types(state: dict[str, Any]) -> set[str]:
+    """The types of the resources a `pulumi stack export` holds."""
+    return {resource.get("type") for resource in (state.get("deployment") or {}).get("resources") or []}
+
+
 def decide(
     cycle: DutyCycle, at: datetime, state: dict[str, Any], history: list[dict[str, Any]], head: str | None = None
 ) -> tuple[bool, str]:
     """(apply, why) for a stack whose exported state and last updates are these, at `at`; `head`: the branch's commit."""
     deployment = state.get("deployment") or {}
-    types = {resource.get("type") for resource in deployment.get("resources") or []}
+    types = resource_types(state)
     want = cycle.running(at)
     wanted = "running" if want else "paused"
     if deployment.get("pending_operations"):
@@ -119,7 +124,6 @@ def main(argv: list[str]) -> int:
         return FAILED
     apply, why = decide(cycle, at, state, history[1:] if action == "cancel" else history, args.head)
     apply = apply or bool(action)
-    types = {resource.get("type") for resource in (state.get("deployment") or {}).get("resources") or []}
     print(f"{when}: {'apply' if apply else 'nothing to do'}: {because + '; then ' if action else ''}{why}")
     if args.github_output:
         with args.github_output.open("a") as output:
@@ -127,7 +131,7 @@ def main(argv: list[str]) -> int:
             # before a pause deletes the environment and restores it after a resume created a new one.
             output.write(
                 f"apply={'true' if apply else 'false'}\nrepair={action}\nwant={'running' if cycle.running(at) else 'paused'}\n"
-                f"environment={'true' if types & set(ENVIRONMENTS) else 'false'}\n"
+                f"environment={'true' if resource_types(state) & set(ENVIRONMENTS) else 'false'}\n"
             )
     return PASSED
 
