@@ -65,9 +65,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Exported, Path, 
     return captured["exported"], keep / "dags", trip
 
 
-def restored(exported: Exported, folder: Path, into: str, tmp_path: Path) -> state_round_trip.StateRoundTrip:
+def restored(exported: Exported, folder: Path, into: str, tmp_path: Path, pools: dict | None = None) -> state_round_trip.StateRoundTrip:
     requirements = airflow_env.stack_requirements(stack_settings("dev"))
-    return restore_into(exported, tmp_path / "home", folder, into, requirements, {}, AIRFLOW__CORE__DAGS_FOLDER=str(folder))
+    return restore_into(exported, tmp_path / "home", folder, into, requirements, pools or {}, AIRFLOW__CORE__DAGS_FOLDER=str(folder))
 
 
 @pytest.mark.tools
@@ -78,13 +78,21 @@ def test_a_failed_day_round_trips_on_airflow_3_0(exported):
 
 
 @pytest.mark.tools
-@pytest.mark.parametrize("into", ["3.3.1", "3.2.1"])
-def test_an_export_from_3_0_restores_into_a_newer_airflow(exported, into: str, tmp_path: Path):
-    """`python -m airflow_state move` for an upgrade MWAA can't do in place: the same export and restore."""
+@pytest.mark.parametrize(
+    ("into", "pools"),
+    [
+        ("3.3.1", {}),
+        ("3.2.1", {"glue_jobs": 5, "nightly": 1}),  # mwaa.pools: one over the pool the UI made, one new
+    ],
+)
+def test_an_export_from_3_0_restores_into_a_newer_airflow(exported, into: str, pools: dict, tmp_path: Path):
+    """`python -m airflow_state move` for an upgrade MWAA can't do in place: the same export and restore. With pools
+    declared in config, the new environment shows them over what the UI had (the comparison expects exactly that)."""
     snapshot, folder, _ = exported
-    trip = restored(snapshot, folder, into, tmp_path)
+    trip = restored(snapshot, folder, into, tmp_path, pools)
     assert (trip.exported_on, trip.restored_on) == ("3.0.6", into)
     assert trip.passed, trip.differences + trip.restored["problems"]
+    assert trip.restored["pools"] == 2 + len(pools.keys() - {"glue_jobs"})  # default_pool, glue_jobs, and the new ones
 
 
 def drop_variables(snapshot: dict) -> str:
