@@ -104,8 +104,12 @@ def move(args: argparse.Namespace, clients: Callable[[str], Any]) -> int:
 def main(argv: list[str], clients: Callable[[str], Any] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airflow_state", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, run in (("export", export), ("restore", restore_state), ("move", move)):
-        command = commands.add_parser(name)
+    for name, run, what in (
+        ("export", export, "before a pause: the environment's state into the stack's bucket, and an alert naming what isn't kept"),
+        ("restore", restore_state, "after a resume: the last export into the new environment, then the declared pools"),
+        ("move", move, "one running environment's state into another (disaster recovery, an Airflow upgrade)"),
+    ):
+        command = commands.add_parser(name, help=what, description=what)
         command.set_defaults(run=run)
         command.add_argument("--stack", help="read the pools declared in this stack's config (mwaa.pools)")
         if name == "move":
