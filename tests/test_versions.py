@@ -64,6 +64,7 @@ def test_an_unsupported_version_lists_the_supported_ones():
     assert caught.value.recorded == []
 
 
+@pytest.mark.tools  # bin/test's own machinery
 def test_the_dag_tests_of_every_version_fail_bin_test_if_any_fails():
     """`pytest all` runs the versions side by side; its exit code and output must still say which one failed."""
     command = [sys.executable, "-m", "offline.airflow_env", "pytest", "all", "tests/airflow/no_such_test.py", "-p", "no:cacheprovider"]
