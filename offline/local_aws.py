@@ -135,6 +135,7 @@ class LocalAws:
         self.server.start()
         host, port = self.server.get_host_and_port()
         self.url = f"http://{host}:{port}"
+        self._post("/moto-api/reset", {})  # moto's backends are per process: each LocalAws starts from an empty AWS
         self._post("/moto-api/config", {"lambda": {"use_docker": False}})
         self.environment = {
             "AWS_ENDPOINT_URL": self.url,
