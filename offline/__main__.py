@@ -6,6 +6,7 @@ bin/offline gate --json     # the gate, machine-readable; exit 1 on a mandatory 
 bin/offline duty-cycle      # each stack's windows, next resume and pause, active hours, cron lines
 bin/offline dags dev        # the DAG folder MWAA would get, parsed by the stack's Airflow (exit 1 on a problem)
 bin/offline requirements    # each stack's requirements.txt resolved as MWAA would (exit 1 on a problem)
+bin/offline ui              # dev's Airflow in a browser, as MWAA runs it, until Ctrl-C
 
 (`bin/offline` is `.venv/bin/python -m offline` after creating .venv; options go anywhere: `--timings prod` works.)
 
@@ -33,8 +34,8 @@ from offline.stacks import PROJECT_DIR, stack_names
 
 #: Each command and what it does (`--help` lists them).
 COMMANDS = commands.helps()
-#: Commands that check every stack (the rest rewrite generated files of the whole project).
-STACK_COMMANDS = [name for name in commands.TABLE if not hasattr(commands.module(name), "stale")]
+#: Commands that check every stack (the rest have a main of their own: the project's generated files, the local UI).
+STACK_COMMANDS = [name for name in commands.TABLE if not hasattr(commands.module(name), "main")]
 
 
 def iso_time(value: str) -> datetime:
@@ -118,7 +119,7 @@ def preload() -> None:
 
 def main(argv: list[str]) -> int:
     command, rest = command_word(argv)
-    if command in commands.TABLE and command not in STACK_COMMANDS:  # a project command (workflows, docs): its own options
+    if command in commands.TABLE and command not in STACK_COMMANDS:  # a command with its own options (workflows, docs, ui)
         return commands.module(command).main(rest)
     args = parse(argv)
     forkserver.session()  # before the threads and processes that share its fork servers
@@ -165,7 +166,7 @@ def check_project(ctx: Context, worst: int) -> int:
     """The generated files that follow the stacks and the settings (workflows, docs): stale is a failed check."""
     for name in commands.TABLE:
         command = commands.module(name)
-        if name in STACK_COMMANDS:
+        if not hasattr(command, "stale"):
             continue
         with timings(f"{name} check"):
             try:  # the workflows follow every stack's settings, so one stack's bad config leaves them unchecked

@@ -128,6 +128,7 @@ class LocalAws:
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 
     def __enter__(self) -> LocalAws:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the server's access log: a line per request on stderr
         self._patches = contextlib.ExitStack()
         self._patches.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", _invoke_deployed_code))
         self._patches.enter_context(mock.patch.object(FakeJob, "start_job_run", _run_glue_script))

@@ -1,0 +1,215 @@
+"""`bin/offline ui`, used as a person uses it (offline/local_ui.py).
+
+The printed URL is opened in a real browser (Debian's chromium, driven by Selenium through Debian's chromedriver), the
+pipeline's DAG is found and triggered, and its success is read from the grid's own tooltips; a screenshot is kept. A
+failing run started through the REST API (the README's command) sends its alert to the terminal; an edited DAG file
+shows in the UI after the DAG processor's refresh; Ctrl-C ends every process the UI started, without a traceback.
+
+It runs on a copy of the project, as a fork is: its dev stack sets `dag_processor.min_file_process_interval` in
+`airflowConfigurationOptions` (which MWAA applies as well) to 5 s, so the edit shows in seconds rather than MWAA's 30.
+One test, in order, since every step needs the one running Airflow (a start costs about 12 CPU-s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from names import PIPELINE_DAG_ID
+from offline.stacks import PROJECT_DIR
+from tests.clikit import offline
+from tests.stackkit import copy_project
+
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+#: Where the screenshot is kept (CI's log names it); README's docs/local-ui.png is a copy of one.
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", PROJECT_DIR / ".cache" / "test-artifacts"))
+#: The flags Chromium needs here: headless as root, and no background traffic (this machine reaches no outside host).
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--window-size=1400,800",
+)  # fmt: skip
+
+
+class Terminal:
+    """What the UI prints, line by line, read as it comes."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._reader.start()
+
+    def _read(self, process: subprocess.Popen) -> None:
+        for line in process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if found := re.search(pattern, line):
+                    return found
+            time.sleep(0.2)
+        raise AssertionError(f"the UI never printed {pattern!r} in {timeout} s; it printed:\n" + "\n".join(self.lines))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (the components, their workers, the tasks' processes), from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]}
+
+
+def api(url: str, path: str, body: dict | None = None) -> dict:
+    """The REST API as the README shows it: a token from /auth/token, then /api/v2."""
+    with urllib.request.urlopen(f"{url}/auth/token", timeout=10) as answer:
+        token = json.load(answer)["access_token"]
+    request = urllib.request.Request(f"{url}/api/v2/{path}", data=json.dumps(body).encode() if body is not None else None)
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
+def browser():
+    if not (CHROMIUM and CHROMEDRIVER):
+        if os.environ.get("OFFLINE_BROWSER_REQUIRED"):  # .ci/run installs both: there a missing browser is a failure
+            pytest.fail("chromium and chromedriver are required here (apt-get install chromium chromium-driver)")
+        pytest.skip("no chromium and chromedriver on this machine (Debian: apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # Debian's driver: Selenium Manager downloads nothing
+
+
+def trigger_and_see_success(driver, url: str) -> str:
+    """A person's path: the printed URL, the Dags page, the DAG, Trigger, Trigger; then the run's cells in the grid,
+    whose tooltips say each task's state. Returns the run's id."""
+    from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # The pages re-render as their data arrives: an element replaced between finding and clicking is found again.
+    wait = WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException, ElementClickInterceptedException))
+
+    def click(locator: tuple[str, str]) -> None:
+        wait.until(lambda driver: ec.element_to_be_clickable(locator)(driver) and (driver.find_element(*locator).click() or True))
+
+    driver.get(url)
+    click((By.CSS_SELECTOR, "[data-testid='nav-dags-link']"))
+    click((By.LINK_TEXT, PIPELINE_DAG_ID))
+    click((By.CSS_SELECTOR, "[data-testid='trigger-dag-button']"))
+    click((By.XPATH, "//*[@role='dialog']//button[normalize-space()='Trigger']"))
+
+    def states(driver) -> dict[str, str] | bool:
+        """task -> state, from each cell's own tooltip, once every cell of the run says Success. A tooltip opens when
+        the pointer enters its cell, so the pointer leaves (to the sidebar) before each."""
+        found = {}
+        for cell in driver.find_elements(By.CSS_SELECTOR, "a[data-testid^='grid-manual__']"):
+            ActionChains(driver).move_to_element(driver.find_element(By.CSS_SELECTOR, "[data-testid='nav-sidebar']")).perform()
+            ActionChains(driver).move_to_element(cell).perform()
+            tooltip = cell.find_element(By.XPATH, "..").get_attribute("id").replace(":trigger", ":content")
+            text = WebDriverWait(driver, 5).until(lambda driver: driver.find_element(By.ID, tooltip).text)
+            found[re.search(r"Task ID: (\S+)", text).group(1)] = re.search(r"State: (\S+)", text).group(1)
+        return found if len(found) == 2 and set(found.values()) == {"Success"} else False
+
+    # The grid re-renders as the run moves on: a cell read while it is replaced is read again at the next look.
+    found = WebDriverWait(driver, 120, poll_frequency=1, ignored_exceptions=(StaleElementReferenceException,)).until(states)
+    assert found == {"validate_input": "Success", "transform": "Success"}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / "local-ui.png"))
+    cell = driver.find_element(By.CSS_SELECTOR, "a[data-testid^='grid-manual__']").get_attribute("data-testid")
+    return re.match(r"grid-(manual__\S+?)-(validate_input|transform)$", cell).group(1)
+
+
+def test_a_stack_without_a_stack_file_is_one_error_before_anything_starts() -> None:
+    done = offline("ui", "staging")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "Pulumi.staging.yaml not found; stacks here: dev, " in done.stderr
+    assert "starting" not in done.stdout
+
+
+@pytest.mark.long
+@pytest.mark.browser
+def test_a_person_triggers_the_pipeline_in_a_browser_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
+    driver = browser()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    project = copy_project(tmp_path)
+    stack_file = project / "Pulumi.dev.yaml"
+    document = yaml.safe_load(stack_file.read_text())
+    document["config"]["mwaa-platform:mwaa"]["airflowConfigurationOptions"] = {"dag_processor.min_file_process_interval": 5}
+    stack_file.write_text(yaml.safe_dump(document))
+    command = [sys.executable, "-m", "offline", "ui", "dev", "--no-retries", "--project", str(project)]
+    process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    terminal = Terminal(process)
+    try:
+        url = terminal.wait_for(r"is ready at (http://127\.0\.0\.1:\d+) ", 240).group(1)
+        assert api(url, f"dags/{PIPELINE_DAG_ID}")["is_paused"] is False
+
+        # An edit to a DAG file: uploaded as by `pulumi up`, shown after the DAG processor's refresh (checked below).
+        dag_file = project / "dags" / "lambda_glue_pipeline.py"
+        dag_file.write_text(dag_file.read_text().replace('description=f"Input check', 'description=f"Edited here: input check'))
+
+        try:
+            run_id = trigger_and_see_success(driver, url)
+        except Exception:
+            driver.save_screenshot(str(ARTIFACTS / "local-ui-failure.png"))  # what the browser showed when it gave up
+            raise
+        terminal.wait_for(rf"run {re.escape(run_id)} of {PIPELINE_DAG_ID}: success", 30)
+
+        # A failing day through the REST API: the Glue job fails on bad input; its alert is read back from the topic.
+        bad_day = terminal.wait_for(r"trigger with logical date (\S+) \(bad input", 1).group(1)
+        api(url, f"dags/{PIPELINE_DAG_ID}/dagRuns", {"logical_date": f"{bad_day}T12:00:00Z"})
+        alert = terminal.wait_for(rf"alert: Task transform of DAG {PIPELINE_DAG_ID} failed on try 1 for logical date {bad_day}", 120)
+        assert alert
+
+        terminal.wait_for(r"dags/ changed: uploaded", 30)
+        deadline = time.monotonic() + 60
+        while not api(url, f"dags/{PIPELINE_DAG_ID}/details")["description"].startswith("Edited here"):
+            assert time.monotonic() < deadline, "the edited DAG never showed in the UI"
+            time.sleep(1)
+    finally:
+        driver.quit()
+        started = descendants(process.pid)
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        code = process.wait(60)
+    assert code == 0, terminal.text
+    assert "stopped: every process the UI started has ended" in terminal.text
+    assert "Traceback" not in terminal.text, terminal.text
+    assert len(started) >= 4, started  # the four components, at least
+    assert not alive(started), f"left running after Ctrl-C: {sorted(alive(started))}"
