@@ -32,7 +32,6 @@ from offline.stacks import PROJECT_DIR
 from tests.clikit import offline
 from tests.stackkit import copy_project
 
-
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 #: Where the screenshot is kept (CI's log names it); README's docs/local-ui.png is a copy of one.
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", PROJECT_DIR / ".cache" / "test-artifacts"))
@@ -144,7 +143,7 @@ def trigger_and_see_success(driver, url: str) -> str:
             ActionChains(driver).move_to_element(driver.find_element(By.CSS_SELECTOR, "[data-testid='nav-sidebar']")).perform()
             ActionChains(driver).move_to_element(cell).perform()
             tooltip = cell.find_element(By.XPATH, "..").get_attribute("id").replace(":trigger", ":content")
-            text = WebDriverWait(driver, 5).until(lambda driver: driver.find_element(By.ID, tooltip).text)
+            text = WebDriverWait(driver, 5).until(lambda driver, tooltip=tooltip: driver.find_element(By.ID, tooltip).text)
             found[re.search(r"Task ID: (\S+)", text).group(1)] = re.search(r"State: (\S+)", text).group(1)
         return found if len(found) == 2 and set(found.values()) == {"Success"} else False
 
