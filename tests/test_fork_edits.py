@@ -108,6 +108,7 @@ def test_one_stacks_crash_is_its_fail_row_with_the_traceback_and_the_others_are_
     assert gate_verdicts(rows, "dev") == gate_verdicts(rows, "prod") == ["PASS"]
 
 
+@pytest.mark.tools  # the command line's parsing: no config changes it
 def test_options_go_before_or_after_the_command_and_stacks():
     before, after = offline("--json", "duty-cycle", "prod"), offline("duty-cycle", "prod", "--json")
     assert before.returncode == after.returncode == 0, before.stderr + after.stderr

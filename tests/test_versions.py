@@ -116,6 +116,7 @@ def test_todays_requirements_resolve_to_what_mwaa_installs():
 
 
 @pytest.mark.long
+@pytest.mark.tools  # the resolver's handling of MWAA's Python (its own fixture requirements): no config changes it
 def test_ordinary_packages_that_pull_numpy_and_a_provider_resolve(tmp_path: Path):
     # A pip that ignores --python-version for Requires-Python rejects numpy (>=3.12 only) for the toolchain's 3.11.
     project = project_with_requirements(tmp_path, "apache-airflow-providers-amazon", "pandas", "apache-airflow-providers-snowflake")
