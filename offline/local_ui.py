@@ -18,6 +18,7 @@ as on MWAA. Ctrl-C stops every process it started.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -51,8 +53,16 @@ READY_TIMEOUT = 180
 #: Where migrated empty metadata databases are kept, one per Airflow environment (`airflow db migrate` once, then a
 #: copy), and each stack's component logs of its last start (kept after a stop, for a look at what went wrong).
 DATABASES = PROJECT_DIR / ".cache" / "airflow-ui"
+#: prctl(2)'s option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 #: A mw1.small worker runs 5 tasks at once (MWAA's `celery.worker_autoscale` default for the class: 5,5).
 PARALLELISM = "5"
+
+
+def _end_with_parent() -> None:
+    """In a component's process, before Airflow starts: SIGTERM when the UI's process dies, however it dies (a SIGKILL
+    leaves no chance to stop anything), so no component outlives it (Linux's PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -129,6 +139,7 @@ class LocalUi:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,  # its own process group: stop() ends it with every task process it forked
+                    preexec_fn=_end_with_parent,
                 )
             self._wait_until_ready()
             if self.settings.serverless:  # a deployed workflow runs on its schedule: the service has no paused state
@@ -155,7 +166,11 @@ class LocalUi:
         self._stack.callback(lambda: (runtimes.removeHandler(handler), setattr(runtimes, "propagate", True)))
 
     def stop(self) -> None:
-        """Every component's process group ended: SIGTERM, then SIGKILL for whatever is left after 10 s."""
+        """Every component's process group ended: SIGTERM, then SIGKILL for whatever is left after 10 s. A second
+        Ctrl-C (or a SIGTERM after it) can't cut this short: they are ignored until every group has ended."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_IGN)
         for process in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)

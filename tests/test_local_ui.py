@@ -3,10 +3,11 @@
 The printed URL is opened in a real browser (Debian's chromium, driven by Selenium through Debian's chromedriver), the
 pipeline's DAG is found and triggered, and its success is read from the grid's own tooltips; a screenshot is kept. A
 failing run started through the REST API (the README's command) sends its alert to the terminal; an edited DAG file
-shows in the UI after the DAG processor's refresh; Ctrl-C ends every process the UI started, without a traceback.
+shows in the UI after the DAG processor's refresh; Ctrl-C, pressed twice, ends every process the UI started, without a
+traceback.
 
 It runs on a copy of the project, as a fork is: its dev stack sets `dag_processor.min_file_process_interval` in
-`airflowConfigurationOptions` (which MWAA applies as well) to 5 s, so the edit shows in seconds rather than MWAA's 30.
+`airflowConfigurationOptions` (which MWAA applies as well) to 15 s: the edit shows before the runs end, rather than after MWAA's 30.
 One test, in order, since every step needs the one running Airflow (a start costs about 12 CPU-s).
 """
 
@@ -171,7 +172,7 @@ def test_a_person_triggers_the_pipeline_in_a_browser_and_ctrl_c_leaves_nothing_b
     project = copy_project(tmp_path)
     stack_file = project / "Pulumi.dev.yaml"
     document = yaml.safe_load(stack_file.read_text())
-    document["config"]["mwaa-platform:mwaa"]["airflowConfigurationOptions"] = {"dag_processor.min_file_process_interval": 5}
+    document["config"]["mwaa-platform:mwaa"]["airflowConfigurationOptions"] = {"dag_processor.min_file_process_interval": 15}
     stack_file.write_text(yaml.safe_dump(document))
     command = [sys.executable, "-m", "offline", "ui", "dev", "--no-retries", "--project", str(project)]
     process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -205,7 +206,9 @@ def test_a_person_triggers_the_pipeline_in_a_browser_and_ctrl_c_leaves_nothing_b
     finally:
         driver.quit()
         started = descendants(process.pid)
-        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends; an impatient second one must not cut the stop short
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
         code = process.wait(60)
     assert code == 0, terminal.text
     assert "stopped: every process the UI started has ended" in terminal.text

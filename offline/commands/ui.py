@@ -12,7 +12,7 @@ from offline.stacks import PROJECT_DIR
 HELP = "the stack's Airflow in a browser as MWAA runs it (UI and REST API on 127.0.0.1, the pipeline on a local AWS), until Ctrl-C"
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bin/offline ui", description=HELP)
     parser.add_argument("stack", nargs="?", default="dev", help="the stack to run (default: dev)")
     parser.add_argument("--project", type=Path, default=PROJECT_DIR, help="the Pulumi program's folder (default: this repository)")
@@ -21,7 +21,11 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="a failed task fails its run at once, without its retries (minutes apart), so the alert shows within seconds",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     terminal = sys.stdout  # the UI sends what the Lambda and Glue code print to a log; its own lines come here
 
     def say(line: str) -> None:
