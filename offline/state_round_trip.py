@@ -64,9 +64,13 @@ def _child(action: str, version: str, home: Path, request: dict[str, Any], requi
     return found
 
 
-def export_from(home: Path, folder: Path, dag_id: str, version: str, requirements: Path | None, **environ: str) -> Exported:
-    """A team's UI changes, then the export, in the Airflow whose home is `home` (on `version`, `folder` its DAGs)."""
-    found = _child("export", version, home, {"folder": str(folder), "dag_id": dag_id}, requirements, **environ)
+def export_from(
+    home: Path, folder: Path, dag_id: str, version: str, requirements: Path | None, touch: bool = True, **environ: str
+) -> Exported:
+    """A team's UI changes (unless not `touch`), then the export, in the Airflow whose home is `home` (on `version`,
+    `folder` its DAGs)."""
+    request = {"folder": str(folder), "dag_id": dag_id, "touch": touch}
+    found = _child("export", version, home, request, requirements, **environ)
     return Exported(found["snapshot"], found["view"], version)
 
 

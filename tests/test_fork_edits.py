@@ -110,7 +110,8 @@ def test_one_stacks_crash_is_its_fail_row_with_the_traceback_and_the_others_are_
 
 @pytest.mark.tools  # the command line's parsing: no config changes it
 def test_options_go_before_or_after_the_command_and_stacks():
-    before, after = offline("--json", "duty-cycle", "prod"), offline("duty-cycle", "prod", "--json")
+    at = ("--at", "2026-11-23T04:30Z")  # one decision time: two calls a minute apart decide at different minutes
+    before, after = offline("--json", *at, "duty-cycle", "prod"), offline("duty-cycle", "prod", "--json", *at)
     assert before.returncode == after.returncode == 0, before.stderr + after.stderr
     assert json.loads(before.stdout) == json.loads(after.stdout) and set(json.loads(before.stdout)) == {"prod"}
     stack_first = offline("--at", "2026-11-23T04:30Z", "prod", "--json")  # `bin/offline --timings prod` style: stacks only

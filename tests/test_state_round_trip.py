@@ -2,7 +2,8 @@
 
 The main job's round trip (dev, every scenario, on dev's Airflow) must pass; an export that leaves out any part of the
 state must fail the comparison, which reads both environments' APIs independently of the export; and an export made
-on Airflow 3.0.6 restores into 3.3.1 and 3.2.1 (a new environment for an upgrade MWAA can't do in place).
+on Airflow 3.0.6 restores into 3.3.1 and 3.2.1 (a new environment for an upgrade MWAA can't do in place), and 3.2.1's
+export of what it restored moves on into 3.3.1 (3.3.1's export is the main job's).
 """
 
 from __future__ import annotations
@@ -87,12 +88,19 @@ def test_a_failed_day_round_trips_on_airflow_3_0(exported):
 )
 def test_an_export_from_3_0_restores_into_a_newer_airflow(exported, into: str, pools: dict, tmp_path: Path):
     """`python -m airflow_state move` for an upgrade MWAA can't do in place: the same export and restore. With pools
-    declared in config, the new environment shows them over what the UI had (the comparison expects exactly that)."""
+    declared in config, the new environment shows them over what the UI had (the comparison expects exactly that). On
+    3.2.1 the restored environment is exported in turn and moved on to 3.3.1, so every version's export is exercised."""
     snapshot, folder, _ = exported
     trip = restored(snapshot, folder, into, tmp_path, pools)
     assert (trip.exported_on, trip.restored_on) == ("3.0.6", into)
     assert trip.passed, trip.differences + trip.restored["problems"]
     assert trip.restored["pools"] == 2 + len(pools.keys() - {"glue_jobs"})  # default_pool, glue_jobs, and the new ones
+    if into == "3.2.1":  # the export runs on every supported version: 3.2.1's, of what the restore made, moves on to 3.3.1
+        requirements = airflow_env.stack_requirements(stack_settings("dev"))
+        environ = {"AIRFLOW__CORE__DAGS_FOLDER": str(folder)}
+        again = state_round_trip.export_from(tmp_path / "home", folder, PIPELINE_DAG_ID, into, requirements, touch=False, **environ)
+        onward = restore_into(again, tmp_path / "onward", folder, "3.3.1", requirements, {}, **environ)
+        assert (onward.exported_on, onward.passed) == ("3.2.1", True), onward.differences + onward.restored["problems"]
 
 
 def drop_variables(snapshot: dict) -> str:

@@ -123,7 +123,8 @@ def main(argv: list[str]) -> int:
         parsed(Path(request["folder"]), new=argv == ["restore"])
         call = local_call()
         if argv == ["export"]:
-            touch(call, request["dag_id"])
+            if request.get("touch", True):  # else the environment as it is (one a restore made, exported again)
+                touch(call, request["dag_id"])
             result: Any = {"snapshot": export(call), "view": view(call)}
         else:
             restored = restore(call, request["snapshot"], request["pools"])
