@@ -381,14 +381,17 @@ class LocalUi:
 
 
 @contextlib.contextmanager
-def interrupted_by_sigterm() -> Iterator[None]:
-    """SIGTERM handled as Ctrl-C, so a stop from another program (a test, a CI job) also ends every process."""
+def stopped_by_signals() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM both stop the UI, as KeyboardInterrupt. SIGINT is set here rather than taken as
+    Python leaves it: a process started with SIGINT ignored (by a test runner's worker, a nohup) inherits that, and
+    Python then keeps it ignored, so Ctrl-C would do nothing."""
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

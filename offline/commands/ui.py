@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from offline.local_ui import LocalUi, interrupted_by_sigterm
+from offline.local_ui import LocalUi, stopped_by_signals
 from offline.stacks import PROJECT_DIR
 
 HELP = "the stack's Airflow in a browser as MWAA runs it (UI and REST API on 127.0.0.1, the pipeline on a local AWS), until Ctrl-C"
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
     ui = LocalUi(args.stack, args.project, say, args.no_retries)  # a stack's bad input is its one error, before anything starts
     say(f"starting Airflow {ui.version} for stack {args.stack}: the local AWS, then the API server, scheduler, DAG processor and triggerer")
     try:
-        with interrupted_by_sigterm(), ui:
+        with stopped_by_signals(), ui:
             say(ui.introduction())
             ui.watch()
     except KeyboardInterrupt:
