@@ -89,6 +89,29 @@ def alive(pids: set[int]) -> set[int]:
     return {pid for pid in pids if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]}
 
 
+def listening(pids: set[int]) -> set[str]:
+    """host:port of every TCP socket the processes listen on (Linux's /proc/net/tcp and tcp6, state 0A = LISTEN)."""
+    inodes = set()
+    for pid in pids:
+        with_fds = Path(f"/proc/{pid}/fd")
+        for fd in with_fds.glob("*") if with_fds.exists() else []:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:
+                address, port = fields[1].split(":")
+                host = ".".join(str(b) for b in reversed(bytes.fromhex(address))) if len(address) == 8 else f"[{address}]"
+                found.add(f"{host}:{int(port, 16)}")
+    return found
+
+
 def api(url: str, path: str, body: dict | None = None) -> dict:
     """The REST API as the README shows it: a token from /auth/token, then /api/v2."""
     with urllib.request.urlopen(f"{url}/auth/token", timeout=10) as answer:
@@ -180,6 +203,9 @@ def test_a_person_triggers_the_pipeline_in_a_browser_and_ctrl_c_leaves_nothing_b
     try:
         url = terminal.wait_for(r"is ready at (http://127\.0\.0\.1:\d+) ", 240).group(1)
         assert api(url, f"dags/{PIPELINE_DAG_ID}")["is_paused"] is False
+        # Every login is an admin, so nothing it starts may listen beyond the loopback address (no log servers either).
+        sockets = listening(descendants(process.pid) | {process.pid})
+        assert url.removeprefix("http://") in sockets and all(s.startswith("127.") for s in sockets), sockets
 
         # An edit to a DAG file: uploaded as by `pulumi up`, shown after the DAG processor's refresh (checked below).
         dag_file = project / "dags" / "lambda_glue_pipeline.py"
