@@ -5,7 +5,7 @@ A command module has `HELP` and one of three scopes:
 - `report_state(ctx, stack, index, state, at, run) -> bool`: a check of one stack in one duty-cycle state (plan,
   gate, cost), shown for each state `pulumi up` may produce;
 - `main(argv) -> int` with `stale(project) -> list[str]`: a whole-project command that rewrites generated files
-  (workflows, docs); the main job only reports them stale;
+  (workflows, docs, bootstrap); the main job only reports them stale;
 - `main(argv) -> int` alone: a command of its own that `all` doesn't run (ui: a local Airflow until Ctrl-C).
 It may also have `add_options(parser)` for options of its own, and `NEEDS`, what the runner prepares for it (see
 offline/commands/run.py). `bin/offline` with no command (`all`) runs every stack and state check in TABLE's order,
@@ -28,6 +28,7 @@ TABLE = {
     "pipeline": "pipeline",
     "workflows": "workflows",
     "docs": "docs",
+    "bootstrap": "bootstrap",
     "ui": "ui",
 }
 ALL_HELP = "everything below, per stack (the default; `bin/offline` runs it)"

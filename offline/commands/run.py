@@ -87,6 +87,13 @@ class Context:
     def pack_dir(self) -> Path:
         return self.args.project / "policies"
 
+    def runs_of_every_state(self) -> dict[str, list[StackRun]] | None:
+        """Each stack's recorded runs of every state `pulumi up` may leave it in, when this run recorded exactly those
+        (no --at, no --preview) and every stack's program ran; else None (a command then runs the stacks itself)."""
+        if self.args.at is not None or self.args.preview or not all(isinstance(p, Prepared) and p.runs for p in self.prepared.values()):
+            return None
+        return {stack: [run for _, _, run in p.runs] for stack, p in self.prepared.items() if isinstance(p, Prepared)}
+
     def entry(self, stack: str) -> dict[str, Any]:
         return self.report.setdefault(stack, {})
 
