@@ -83,8 +83,9 @@ def apply(target: Path) -> Path:
     # dev in Mumbai, with the team's own figures for what pricing.json lacks there (MWAA, Glue, Lambda, ... rates).
     _edit_yaml(target / "Pulumi.dev.yaml", lambda d: d["config"].update({"aws:region": FORK_REGION}))
     (target / "policies" / "team-prices.json").write_text(json.dumps(team_prices(FORK_REGION), indent=2) + "\n")
-    # As a fork does after such edits: the workflows follow the stacks (bin/offline says so otherwise).
+    # As a fork does after such edits: the workflows and CI's permissions follow the stacks (bin/offline says so otherwise).
     subprocess.run([sys.executable, "-m", "offline.workflows", "--project", str(target)], cwd=target, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "offline", "bootstrap", "--project", str(target)], cwd=target, check=True, capture_output=True)
     return target
 
 
