@@ -13,7 +13,7 @@ import pytest
 from offline.commands import bootstrap as command
 from offline.gate import run_gate
 from offline.harness import run_stack
-from offline.stacks import PROJECT_DIR, stack_names
+from offline.stacks import PROJECT_DIR, stack_names, stack_settings
 from tests.stackkit import copy_project
 
 BOOTSTRAP = PROJECT_DIR / "bootstrap"
@@ -82,17 +82,20 @@ def actions(document: dict) -> dict[str, list[str]]:
 def test_each_deploy_role_may_change_its_own_stacks_only(ci):
     policies = {name: actions(document) for name, document in documents(ci, "policy").items()}
     dev, prod = policies["ci-deploy-dev"], policies["ci-deploy-prod"]
-    assert dev["airflow:CreateEnvironment"] == ["arn:aws:airflow:us-east-1:123456789012:environment/mwaa-platform-dev"]
-    assert prod["airflow:DeleteEnvironment"] == ["arn:aws:airflow:us-east-1:123456789012:environment/mwaa-platform-prod"]
-    assert dev["lambda:CreateFunction"] == ["arn:aws:lambda:us-east-1:123456789012:function:mwaa-platform-dev-*"]
-    assert "airflow:InvokeRestApi" in dev and "airflow:InvokeRestApi" not in prod  # the duty cycle's state: dev only
-    assert "kms:CreateKey" in prod and "kms:CreateKey" not in dev  # prod creates its key (kms: create)
+    dev_settings, prod_settings = stack_settings("dev"), stack_settings("prod")
+    environment = "arn:aws:airflow:{0.region}:123456789012:environment/{0.name}"
+    assert dev["airflow:CreateEnvironment"] == [environment.format(dev_settings)]
+    assert prod["airflow:DeleteEnvironment"] == [environment.format(prod_settings)]
+    assert dev["lambda:CreateFunction"] == [f"arn:aws:lambda:{dev_settings.region}:123456789012:function:{dev_settings.name}-*"]
+    # The duty cycle's Airflow state (InvokeRestApi) and a created key only where the stack has them.
+    for granted, settings in ((dev, dev_settings), (prod, prod_settings)):
+        assert ("airflow:InvokeRestApi" in granted) == settings.duty_cycle.enabled
+        assert ("kms:CreateKey" in granted) == (settings.mwaa.kms == "create")
     # Roles: its stack's own, by logical name; it can't attach a policy to, or pass, any other role (its own included).
     assert all(r.startswith("arn:aws:iam::123456789012:role/") and r.endswith("-*") for r in dev["iam:PutRolePolicy"])
     assert "arn:aws:iam::123456789012:role/*" not in dev["iam:PutRolePolicy"] + dev["iam:PassRole"] + dev["iam:AttachRolePolicy"]
-    attach = next(
-        s for s in documents(ci, "policy")["ci-deploy-dev"]["Statement"] if s["Action"] == ["iam:AttachRolePolicy", "iam:DetachRolePolicy"]
-    )
+    statements = documents(ci, "policy")["ci-deploy-dev"]["Statement"]
+    attach = next(s for s in statements if s["Action"] == ["iam:AttachRolePolicy", "iam:DetachRolePolicy"])
     assert attach["Condition"] == {"ArnEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]}}
 
 
