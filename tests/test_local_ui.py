@@ -171,8 +171,13 @@ def trigger_and_see_success(driver, url: str) -> str:
             found[re.search(r"Task ID: (\S+)", text).group(1)] = re.search(r"State: (\S+)", text).group(1)
         return found if len(found) == 2 and set(found.values()) == {"Success"} else False
 
+    # The UI opens the run's page after Trigger; its header's badge says the run's state: wait for Success there (a
+    # hover each second re-renders a tooltip, which costs the browser more CPU than the whole run), then read the cells.
     # The grid re-renders as the run moves on: a cell read while it is replaced is read again at the next look.
-    found = WebDriverWait(driver, 120, poll_frequency=1, ignored_exceptions=(StaleElementReferenceException,)).until(states)
+    settled = WebDriverWait(driver, 120, poll_frequency=1, ignored_exceptions=(StaleElementReferenceException,))
+    badge = (By.CSS_SELECTOR, "[data-testid='header-card'] [data-testid='state-badge']")
+    settled.until(lambda driver: any(b.text in ("Success", "Failed") for b in driver.find_elements(*badge)))
+    found = settled.until(states)
     assert found == {"validate_input": "Success", "transform": "Success"}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / "local-ui.png"))
@@ -216,6 +221,8 @@ def test_a_person_triggers_the_pipeline_in_a_browser_and_ctrl_c_leaves_nothing_b
         except Exception:
             driver.save_screenshot(str(ARTIFACTS / "local-ui-failure.png"))  # what the browser showed when it gave up
             raise
+        finally:
+            driver.quit()  # the browser's part is done (its page would go on refreshing): the rest is the terminal and the API
         terminal.wait_for(rf"run {re.escape(run_id)} of {PIPELINE_DAG_ID}: success", 30)
 
         # A failing day through the REST API: the Glue job fails on bad input; its alert is read back from the topic.
@@ -230,7 +237,8 @@ def test_a_person_triggers_the_pipeline_in_a_browser_and_ctrl_c_leaves_nothing_b
             assert time.monotonic() < deadline, "the edited DAG never showed in the UI"
             time.sleep(1)
     finally:
-        driver.quit()
+        if driver.service.is_connectable():  # a step before the browser's failed: it is still open
+            driver.quit()
         started = descendants(process.pid)
         process.send_signal(signal.SIGINT)  # what Ctrl-C sends; an impatient second one must not cut the stop short
         time.sleep(0.3)
