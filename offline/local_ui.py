@@ -53,6 +53,9 @@ READY_TIMEOUT = 180
 #: Where migrated empty metadata databases are kept, one per Airflow environment (`airflow db migrate` once, then a
 #: copy), and each stack's component logs of its last start (kept after a stop, for a look at what went wrong).
 DATABASES = PROJECT_DIR / ".cache" / "airflow-ui"
+#: How long the components get to stop after SIGTERM before SIGKILL: they take about 3.7 s (bench/local_ui.py), but the
+#: triggerer's runner process sometimes outlives it, and a person who pressed Ctrl-C is waiting.
+STOP_GRACE = 5
 #: prctl(2)'s option: the signal a process gets when its parent dies.
 PR_SET_PDEATHSIG = 1
 #: A mw1.small worker runs 5 tasks at once (MWAA's `celery.worker_autoscale` default for the class: 5,5).
@@ -166,7 +169,7 @@ class LocalUi:
         self._stack.callback(lambda: (runtimes.removeHandler(handler), setattr(runtimes, "propagate", True)))
 
     def stop(self) -> None:
-        """Every component's process group ended: SIGTERM, then SIGKILL for whatever is left after 10 s. A second
+        """Every component's process group ended: SIGTERM, then SIGKILL for whatever is left after STOP_GRACE. A second
         Ctrl-C (or a SIGTERM after it) can't cut this short: they are ignored until every group has ended."""
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -174,7 +177,7 @@ class LocalUi:
         for process in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + STOP_GRACE
         for process in self.processes.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(max(0.1, deadline - time.monotonic()))
