@@ -25,7 +25,8 @@ class CiRolesArgs:
     #: Every stack CI previews (the preview role reads them all).
     previewed: list[dict[str, Any]]
     create_oidc_provider: bool
-    account: pulumi.Input[str]
+    #: The account's ID, as the provider's caller identity gives it.
+    account: pulumi.Output[str]
 
 
 def trust(provider_arn: str, subjects: list[str]) -> str:

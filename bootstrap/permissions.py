@@ -328,7 +328,7 @@ def policy(stacks: list[dict[str, Any]], account: str, write: bool = True) -> di
             if services:
                 passed[tuple(roles(stack, account))] |= services
     statements = [
-        {"Effect": "Allow", "Action": sorted(actions), "Resource": list(resources) if len(resources) > 1 else resources[0]}
+        {"Effect": "Allow", "Action": sorted(actions), "Resource": resources[0] if len(resources) == 1 else list(resources)}
         for resources, actions in sorted(by_scope.items())
         if actions
     ]

@@ -1,4 +1,5 @@
-"""The type checker over the program and the pack (pyproject.toml's [tool.basedpyright]), cached by content.
+"""The type checker over the programs (the platform's, bootstrap/) and the pack (pyproject.toml's [tool.basedpyright]),
+cached by content.
 
 python -m offline.typecheck [--no-cache]   (bin/test)
 
