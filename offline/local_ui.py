@@ -364,7 +364,7 @@ class LocalUi:
                     lines.append(f"run {run['dag_run_id']} of {dag['dag_id']}: {run['state']}")
                     if run["state"] == "failed" and self.settings.serverless:
                         self._workflow_failed(run)
-        lines += [f"alert: {alert.splitlines()[0]}" for alert in read_alerts(self.aws, self.alert_queue)]
+        lines += [f"alert: {headline(alert)}" for alert in read_alerts(self.aws, self.alert_queue)]
         return lines
 
     def _workflow_failed(self, run: dict[str, Any]) -> None:
@@ -381,6 +381,16 @@ class LocalUi:
             for line in self.poll():
                 self.say(line)
             time.sleep(interval)
+
+
+def headline(alert: str) -> str:
+    """An alert's first line; an EventBridge event delivered as the message (a serverless run's failure): its type,
+    run and status rather than the whole JSON."""
+    with contextlib.suppress(ValueError, AttributeError, TypeError, KeyError, IndexError):
+        event = json.loads(alert)
+        detail = event["detail"]
+        return f"{event['detail-type']}: {detail.get('runId')} {detail.get('status')} ({event['resources'][0]})"
+    return alert.splitlines()[0]
 
 
 @contextlib.contextmanager

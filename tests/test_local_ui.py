@@ -185,6 +185,17 @@ def trigger_and_see_success(driver, url: str) -> str:
     return re.match(r"grid-(manual__\S+?)-(validate_input|transform)$", cell).group(1)
 
 
+def test_the_terminal_shows_an_alert_by_its_first_line_and_an_event_by_its_run() -> None:
+    from offline.local_ui import headline
+
+    assert headline("Task transform of DAG d failed on try 1 for logical date 2026-12-06.\nError: ...") == (
+        "Task transform of DAG d failed on try 1 for logical date 2026-12-06."
+    )
+    event = {"detail-type": "MWAA Serverless Workflow Run Failed", "resources": ["arn:wf"], "detail": {"runId": "r", "status": "FAILED"}}
+    assert headline(json.dumps(event)) == "MWAA Serverless Workflow Run Failed: r FAILED (arn:wf)"
+    assert headline('{"other": "json"}') == '{"other": "json"}'  # any other message: its first line, as it came
+
+
 def test_a_stack_without_a_stack_file_is_one_error_before_anything_starts() -> None:
     done = offline("ui", "staging")
     assert done.returncode == 2, done.stderr
