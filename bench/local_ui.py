@@ -24,23 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from offline.local_ui import DATABASES
+from offline.local_ui import DATABASES, process_tree
 from offline.stacks import PROJECT_DIR
-
-
-def tree(pid: int) -> set[int]:
-    """`pid` and every process below it, from /proc."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError):
-            continue
-    found, frontier = {pid}, {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 def rss_mib(pids: set[int]) -> float:
@@ -62,7 +47,7 @@ def start(stack: str) -> tuple[float, float, float]:
     threading.Thread(target=lambda: [ready.set() for line in process.stdout if "is ready at" in line], daemon=True).start()
     peak, ready_at = 0.0, None
     while ready_at is None or time.perf_counter() - ready_at < 10:
-        peak = max(peak, rss_mib(tree(process.pid)))
+        peak = max(peak, rss_mib(process_tree(process.pid) | {process.pid}))
         if ready_at is None and ready.is_set():
             ready_at = time.perf_counter()
         if process.poll() is not None:

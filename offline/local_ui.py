@@ -62,6 +62,39 @@ PR_SET_PDEATHSIG = 1
 PARALLELISM = "5"
 
 
+def token(url: str) -> str:
+    """A bearer token from the simple auth manager, which gives one without credentials when every user is an admin."""
+    with urllib.request.urlopen(f"{url}/auth/token", timeout=10) as answer:
+        return json.load(answer)["access_token"]
+
+
+def rest(url: str, path: str, body: dict[str, Any] | None = None, method: str | None = None, bearer: str | None = None) -> Any:
+    """`path` under /api/v2 of the UI at `url`, as a script calls it (the README's curl lines): a token, then the call."""
+    request = urllib.request.Request(
+        f"{url}/api/v2/{path.lstrip('/')}", data=json.dumps(body).encode() if body is not None else None, method=method
+    )
+    request.add_header("Authorization", f"Bearer {bearer or token(url)}")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
+def process_tree(pid: int) -> set[int]:
+    """Every process below `pid` (the components, their workers, the tasks' processes), from /proc: what the browser
+    test checks Ctrl-C ended and the benchmark sums the memory of."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
 def _end_with_parent() -> None:
     """In a component's process, before Airflow starts: SIGTERM when the UI's process dies, however it dies (a SIGKILL
     leaves no chance to stop anything), so no component outlives it (Linux's PR_SET_PDEATHSIG)."""
@@ -249,17 +282,19 @@ class LocalUi:
         files.append(self.project / f"Pulumi.{self.stack}.yaml")
         return {str(p): p.stat().st_mtime for p in files if p.exists()}
 
+    @property
+    def dag_bucket(self) -> str:
+        return self.run.by_name("dags-storage-bucket").outputs["bucket"]
+
     def _render_dags(self) -> None:
         """The DAG folder as MWAA's workers get it: the bucket's dags/ prefix synced, files deleted there removed here
         (a serverless stack: its definition as uploaded, with the service's loader)."""
         if self.settings.serverless:
-            bucket = self.run.by_name("dags-storage-bucket").outputs["bucket"]
             key = workflow_definition(self.run).inputs["key"]
-            uploaded = self.aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+            uploaded = self.aws.client("s3").get_object(Bucket=self.dag_bucket, Key=key)["Body"].read()
             render_workflow_folder(self.run, self.dags, uploaded)
             return
-        bucket = self.run.by_name("dags-storage-bucket").outputs["bucket"]
-        fresh = sync_dags(self.aws, bucket, self.tmp / "synced")
+        fresh = sync_dags(self.aws, self.dag_bucket, self.tmp / "synced")
         self.dags.mkdir(exist_ok=True)
         for stale in [p for p in self.dags.rglob("*") if p.is_file() and not (fresh / p.relative_to(self.dags)).exists()]:
             stale.unlink()
@@ -278,8 +313,7 @@ class LocalUi:
             return False
         self._sources = stamp
         self.run = run_stack(self.stack, project_dir=self.project, at=self._at)
-        s3 = self.aws.client("s3")
-        bucket = self.run.by_name("dags-storage-bucket").outputs["bucket"]
+        s3, bucket = self.aws.client("s3"), self.dag_bucket
         wanted = {
             obj.inputs["key"]: obj for obj in self.run.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if obj.inputs["bucket"] == bucket
         }
@@ -294,16 +328,10 @@ class LocalUi:
     # --- the running UI ------------------------------------------------------------------------------------------
 
     def api(self, path: str, body: dict[str, Any] | None = None, method: str | None = None) -> Any:
-        """The REST API at /api/v2 (or another path from /), as a script calls it: a token from /auth/token first."""
+        """The REST API at /api/v2, with one token for the UI's whole run."""
         if not hasattr(self, "_token"):
-            with urllib.request.urlopen(f"{self.url}/auth/token", timeout=10) as answer:
-                self._token = json.load(answer)["access_token"]
-        url = self.url + (path if path.startswith("/auth") or path.startswith("/api") else f"/api/v2/{path.lstrip('/')}")
-        request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None, method=method)
-        request.add_header("Authorization", f"Bearer {self._token}")
-        request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return json.load(answer)
+            self._token = token(self.url)
+        return rest(self.url, path, body, method, self._token)
 
     def _wait_until_ready(self) -> None:
         """Until every component reports healthy and the DAG processor has parsed the folder (the pipeline's DAG is

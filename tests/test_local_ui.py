@@ -22,13 +22,13 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 from names import PIPELINE_DAG_ID
+from offline.local_ui import process_tree, rest
 from offline.stacks import PROJECT_DIR
 from tests.clikit import offline
 from tests.stackkit import copy_project
@@ -69,22 +69,6 @@ class Terminal:
         return "\n".join(self.lines)
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid` (the components, their workers, the tasks' processes), from /proc."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def alive(pids: set[int]) -> set[int]:
     return {pid for pid in pids if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]}
 
@@ -110,17 +94,6 @@ def listening(pids: set[int]) -> set[str]:
                 host = ".".join(str(b) for b in reversed(bytes.fromhex(address))) if len(address) == 8 else f"[{address}]"
                 found.add(f"{host}:{int(port, 16)}")
     return found
-
-
-def api(url: str, path: str, body: dict | None = None) -> dict:
-    """The REST API as the README shows it: a token from /auth/token, then /api/v2."""
-    with urllib.request.urlopen(f"{url}/auth/token", timeout=10) as answer:
-        token = json.load(answer)["access_token"]
-    request = urllib.request.Request(f"{url}/api/v2/{path}", data=json.dumps(body).encode() if body is not None else None)
-    request.add_header("Authorization", f"Bearer {token}")
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.load(answer)
 
 
 def browser():
@@ -218,9 +191,9 @@ def test_a_person_triggers_the_pipeline_in_a_browser_and_ctrl_c_leaves_nothing_b
     terminal = Terminal(process)
     try:
         url = terminal.wait_for(r"is ready at (http://127\.0\.0\.1:\d+) ", 240).group(1)
-        assert api(url, f"dags/{PIPELINE_DAG_ID}")["is_paused"] is False
+        assert rest(url, f"dags/{PIPELINE_DAG_ID}")["is_paused"] is False
         # Every login is an admin, so nothing it starts may listen beyond the loopback address (no log servers either).
-        sockets = listening(descendants(process.pid) | {process.pid})
+        sockets = listening(process_tree(process.pid) | {process.pid})
         assert url.removeprefix("http://") in sockets and all(s.startswith("127.") for s in sockets), sockets
 
         # An edit to a DAG file: uploaded as by `pulumi up`, shown after the DAG processor's refresh (checked below).
@@ -238,19 +211,19 @@ def test_a_person_triggers_the_pipeline_in_a_browser_and_ctrl_c_leaves_nothing_b
 
         # A failing day through the REST API: the Glue job fails on bad input; its alert is read back from the topic.
         bad_day = terminal.wait_for(r"trigger with logical date (\S+) \(bad input", 1).group(1)
-        api(url, f"dags/{PIPELINE_DAG_ID}/dagRuns", {"logical_date": f"{bad_day}T12:00:00Z"})
+        rest(url, f"dags/{PIPELINE_DAG_ID}/dagRuns", {"logical_date": f"{bad_day}T12:00:00Z"})
         alert = terminal.wait_for(rf"alert: Task transform of DAG {PIPELINE_DAG_ID} failed on try 1 for logical date {bad_day}", 120)
         assert alert
 
         terminal.wait_for(r"dags/ changed: uploaded", 30)
         deadline = time.monotonic() + 60
-        while not api(url, f"dags/{PIPELINE_DAG_ID}/details")["description"].startswith("Edited here"):
+        while not rest(url, f"dags/{PIPELINE_DAG_ID}/details")["description"].startswith("Edited here"):
             assert time.monotonic() < deadline, "the edited DAG never showed in the UI"
             time.sleep(1)
     finally:
         if driver.service.is_connectable():  # a step before the browser's failed: it is still open
             driver.quit()
-        started = descendants(process.pid)
+        started = process_tree(process.pid)
         process.send_signal(signal.SIGINT)  # what Ctrl-C sends; an impatient second one must not cut the stop short
         time.sleep(0.3)
         process.send_signal(signal.SIGINT)
