@@ -5,9 +5,10 @@ read it (`read`: `pulumi preview --refresh`, the drift check), and to the resour
 actions are the calls of the Terraform provider that pulumi-aws bridges (each resource's Create, Read, Update and
 Delete functions in hashicorp/terraform-provider-aws) and of Cloud Control for aws-native, named as AWS's Service
 Authorization Reference names them. Scopes use `{region}`, `{account}`, `{env}` (a stack's environment name: names.py
-derives every name the program gives from it) and `{logical}` (a Pulumi auto-name: the logical name, a dash, then
-random characters). `*` stands where the Service Authorization Reference lists no resource type for the create (EC2's
-networking, KMS's CreateKey) or the name is AWS's own. Reads use `Get*`/`List*`/`Describe*`: the provider reads many
+derives every name the program gives from it) and the markers of OWN, which stand for the stack's own roles and
+buckets (each a Pulumi auto-name: the logical name, a dash, then random characters). `*` stands where the Service
+Authorization Reference lists no resource type for the create (EC2's networking, KMS's CreateKey) or the name is AWS's
+own. Reads use `Get*`/`List*`/`Describe*`: the provider reads many
 attributes, each its own call, and a read grants nothing to change.
 
 `python -m offline bootstrap` (offline/commands/bootstrap.py) writes bootstrap/declared.json from the stacks under
@@ -32,12 +33,17 @@ class Access:
 
 
 EC2_READ = ("ec2:Describe*",)
-#: Stands for the stack's own roles: each auto-named role's `<logical>-*` and the roles named after the environment.
-ROLES = "{roles}"
-ROLE_PATTERNS = ("arn:aws:iam::{account}:role/{logical}-*", "arn:aws:iam::{account}:role/{env}-*")
+#: Markers that stand for a stack's own resources of one type: each of its auto-named ones (`<logical>-*`) in the
+#: type's patterns; for roles, also those named after the environment. So a bucket's parts act on the stack's buckets.
+ROLES, BUCKETS, OBJECTS = "{roles}", "{buckets}", "{objects}"
+OWN = {
+    ROLES: ("aws:iam/role:Role", ("arn:aws:iam::{account}:role/{logical}-*", "arn:aws:iam::{account}:role/{env}-*")),
+    BUCKETS: ("aws:s3/bucket:Bucket", ("arn:aws:s3:::{logical}-*",)),
+    OBJECTS: ("aws:s3/bucket:Bucket", ("arn:aws:s3:::{logical}-*/*",)),
+}
 #: Conditions on a type's writes, from the values bootstrap/declared.json lists for it (instead of logical names).
 CONDITIONS = {"aws:iam/rolePolicyAttachment:RolePolicyAttachment": "iam:PolicyARN"}
-S3_BUCKETS = ("arn:aws:s3:::{logical}-*",)
+S3_BUCKETS = (BUCKETS,)
 S3_WRITE = ("s3:PutBucketTagging", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy")
 LOGS = ("arn:aws:logs:{region}:{account}:log-group:*{env}*",)
 TAGS_EC2 = ("ec2:CreateTags", "ec2:DeleteTags")
@@ -97,7 +103,7 @@ TABLE: dict[str, Access] = {
     "aws:s3/bucketObjectv2:BucketObjectv2": Access(
         ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectTagging"),
         ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:ListBucketVersions"),
-        tuple(f"{bucket}/*" for bucket in S3_BUCKETS),
+        (OBJECTS,),
     ),
     # IAM: auto-named roles, scoped by their logical name; the workflow's role is named after the environment.
     "aws:iam/role:Role": Access(
@@ -111,7 +117,7 @@ TABLE: dict[str, Access] = {
             "iam:ListInstanceProfilesForRole",
         ),
         ("iam:GetRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListRoleTags"),
-        ROLE_PATTERNS,
+        (ROLES,),
     ),
     # On the stack's own roles only (ROLES), so CI can't give its own role more; the managed policies attached are named.
     "aws:iam/rolePolicy:RolePolicy": Access(("iam:PutRolePolicy", "iam:DeleteRolePolicy"), ("iam:GetRolePolicy",), (ROLES,)),
@@ -279,20 +285,21 @@ def missing(types: set[str]) -> list[str]:
     return sorted(types - TABLE.keys())
 
 
-def roles(stack: dict[str, Any], account: str) -> list[str]:
-    """The ARN patterns of the stack's own roles."""
-    logical = stack["resources"].get("aws:iam/role:Role") or []
-    return sorted({p.format(account=account, env=stack["environment"], logical=name) for name in logical for p in ROLE_PATTERNS})
+def own(marker: str, stack: dict[str, Any], account: str) -> list[str]:
+    """The ARN patterns of the stack's own resources that `marker` stands for."""
+    resource_type, patterns = OWN[marker]
+    logical = stack["resources"].get(resource_type) or []
+    return sorted({p.format(account=account, env=stack["environment"], logical=name) for name in logical for p in patterns})
 
 
-def scope(access: Access, stack: dict[str, Any], account: str, logical: str = "") -> tuple[str, ...]:
-    """The ARN patterns `access` is scoped to for one stack (ROLES: the stack's own roles)."""
+def scope(access: Access, stack: dict[str, Any], account: str) -> tuple[str, ...]:
+    """The ARN patterns `access` is scoped to for one stack."""
     found = set()
     for pattern in access.resources:
-        if pattern == ROLES:
-            found |= set(roles(stack, account))
+        if pattern in OWN:
+            found |= set(own(pattern, stack, account))
         else:
-            found.add(pattern.format(region=stack["region"], account=account, env=stack["environment"], logical=logical))
+            found.add(pattern.format(region=stack["region"], account=account, env=stack["environment"]))
     return tuple(sorted(found))
 
 
@@ -304,11 +311,11 @@ def policy(stacks: list[dict[str, Any]], account: str, write: bool = True) -> di
     conditioned: list[dict[str, Any]] = []
     passed: dict[tuple[str, ...], set[str]] = defaultdict(set)
     for stack in stacks:
-        accesses = [(PROVIDER, "")]
+        accesses = [PROVIDER]
         if any(t.startswith("aws-native:") for t in stack["resources"]):
-            accesses.append((CLOUD_CONTROL, ""))
+            accesses.append(CLOUD_CONTROL)
         if stack["duty_cycle"] and write:
-            accesses.append((DUTY_CYCLE, ""))
+            accesses.append(DUTY_CYCLE)
         for resource_type, names in stack["resources"].items():
             access = TABLE[resource_type]
             if resource_type in CONDITIONS:
@@ -320,13 +327,13 @@ def policy(stacks: list[dict[str, Any]], account: str, write: bool = True) -> di
                         {"Effect": "Allow", "Action": list(access.write), "Resource": list(resources), "Condition": condition}
                     )
                 continue
-            accesses += [(access, logical) for logical in names or [""]]
-        for access, logical in accesses:
-            by_scope[scope(access, stack, account, logical)] |= set(access.read) | (set(access.write) if write else set())
+            accesses.append(access)
+        for access in accesses:
+            by_scope[scope(access, stack, account)] |= set(access.read) | (set(access.write) if write else set())
         if write:
             services = {s for t, listed in PASSES_ROLE.items() if t in stack["resources"] for s in listed}
             if services:
-                passed[tuple(roles(stack, account))] |= services
+                passed[tuple(own(ROLES, stack, account))] |= services
     statements = [
         {"Effect": "Allow", "Action": sorted(actions), "Resource": resources[0] if len(resources) == 1 else list(resources)}
         for resources, actions in sorted(by_scope.items())

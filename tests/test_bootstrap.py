@@ -68,6 +68,11 @@ def test_each_role_trusts_only_its_own_jobs_for_as_long_as_they_run(ci):
     assert provider.inputs["url"] == "https://token.actions.githubusercontent.com"
 
 
+def declared(stack: str) -> dict:
+    """The stack's entry of bootstrap/declared.json."""
+    return next(entry for entry in json.loads((BOOTSTRAP / "declared.json").read_text()) if entry["stack"] == stack)
+
+
 def actions(document: dict) -> dict[str, list[str]]:
     """action -> the resources it is allowed on."""
     found: dict[str, list[str]] = {}
@@ -94,6 +99,12 @@ def test_each_deploy_role_may_change_its_own_stacks_only(ci):
     # Roles: its stack's own, by logical name; it can't attach a policy to, or pass, any other role (its own included).
     assert all(r.startswith("arn:aws:iam::123456789012:role/") and r.endswith("-*") for r in dev["iam:PutRolePolicy"])
     assert "arn:aws:iam::123456789012:role/*" not in dev["iam:PutRolePolicy"] + dev["iam:PassRole"] + dev["iam:AttachRolePolicy"]
+    # A bucket's parts (versioning, encryption, its objects) on the stack's own buckets, as the buckets themselves.
+    buckets = sorted(f"arn:aws:s3:::{logical}-*" for logical in declared("dev")["resources"]["aws:s3/bucket:Bucket"])
+    assert (
+        sorted(dev["s3:CreateBucket"]) == sorted(dev["s3:PutBucketVersioning"]) == sorted(dev["s3:PutEncryptionConfiguration"]) == buckets
+    )
+    assert sorted(dev["s3:DeleteObjectVersion"]) == [f"{bucket}/*" for bucket in buckets]
     statements = documents(ci, "policy")["ci-deploy-dev"]["Statement"]
     attach = next(s for s in statements if s["Action"] == ["iam:AttachRolePolicy", "iam:DetachRolePolicy"])
     assert attach["Condition"] == {"ArnEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]}}
