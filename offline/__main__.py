@@ -170,7 +170,7 @@ def check_project(ctx: Context, worst: int) -> int:
             continue
         with timings(f"{name} check"):
             try:  # the workflows follow every stack's settings, so one stack's bad config leaves them unchecked
-                stale = command.stale(ctx.args.project, **({"runs": ctx.runs_of_every_state()} if name == "bootstrap" else {}))
+                stale = command.stale(ctx.args.project, ctx.runs_of_every_state())
             except Exception as exc:
                 if worst < BAD_INPUT:  # else the stack's own error above already says why
                     worst = max(worst, report_error(exc, where="stack all: "))

@@ -4,8 +4,9 @@ A command module has `HELP` and one of three scopes:
 - `report(ctx, stack) -> bool`: a check of one stack (duty cycle, DAGs, requirements, the pipeline run);
 - `report_state(ctx, stack, index, state, at, run) -> bool`: a check of one stack in one duty-cycle state (plan,
   gate, cost), shown for each state `pulumi up` may produce;
-- `main(argv) -> int` with `stale(project) -> list[str]`: a whole-project command that rewrites generated files
-  (workflows, docs, bootstrap); the main job only reports them stale;
+- `main(argv) -> int` with `stale(project, runs) -> list[str]`: a whole-project command that rewrites generated files
+  (workflows, docs, bootstrap); the main job only reports them stale, passing the runs it recorded of every state
+  (`Context.runs_of_every_state`, or None), so a check that follows the programs needn't run them again;
 - `main(argv) -> int` alone: a command of its own that `all` doesn't run (ui: a local Airflow until Ctrl-C).
 It may also have `add_options(parser)` for options of its own, and `NEEDS`, what the runner prepares for it (see
 offline/commands/run.py). `bin/offline` with no command (`all`) runs every stack and state check in TABLE's order,
