@@ -77,7 +77,7 @@ def test_a_changed_tool_scenario_or_version_is_a_new_key(monkeypatch, copies):
 
 
 @pytest.mark.long
-@pytest.mark.tools  # the cache's own keying: the fork-like copy leaves it to the main suite
+@pytest.mark.tools  # the cache's own keying: tests/fork's copy leaves it out
 def test_a_broken_glue_script_is_run_not_served_from_the_cache(copies):
     _, project = copies
 

@@ -63,7 +63,7 @@ def test_a_bad_pack_config(tmp_path: Path):
 
 
 @pytest.mark.long
-@pytest.mark.tools  # the run's own error path: the fork-like copy leaves it to the main suite
+@pytest.mark.tools  # the run's own error path: tests/fork's copy leaves it out
 def test_a_dag_that_does_not_import_stops_the_pipeline_run_with_its_file_and_line(tmp_path: Path):
     project = copy_project(tmp_path)
     (project / "dags" / "broken.py").write_text("from airflow.sdk import DAG\n\nwith DAG('x') as dag:\n    pass\ndef oops(:\n")

@@ -40,7 +40,7 @@ def gate_verdicts(rows: dict[tuple[str, str, str], str], stack: str) -> list[str
 
 
 @pytest.mark.long
-@pytest.mark.tools  # the local AWS's regions, set by the test itself: the fork-like copy leaves them to the main suite
+@pytest.mark.tools  # the local AWS's regions, set by the test itself: tests/fork's copy leaves them out
 @pytest.mark.parametrize(
     ("region", "scenario", "states"),
     [
@@ -64,7 +64,7 @@ def test_the_pipeline_runs_end_to_end_in_any_region(tmp_path: Path, region: str,
 
 
 @pytest.mark.long
-@pytest.mark.tools  # its own requirements and DAG: the fork-like copy, which has both, shows it with its own bin/offline
+@pytest.mark.tools  # its own requirements and DAG: tests/fork's copy, which has both, shows it with its own bin/offline
 def test_a_provider_the_requirements_add_serves_a_dag_through_the_whole_main_job(tmp_path: Path):
     """The DAG check, the pipeline run (the DAG folder must import before anything runs) and the DAG tests all use MWAA's
     package set plus the stack's requirements: one run never calls the same DAG parsed and broken."""
