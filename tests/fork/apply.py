@@ -11,7 +11,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SKIPPED = shutil.ignore_patterns(".venv", ".venv-airflow", ".git", "__pycache__", ".pytest_cache", ".ruff_cache")
+#: Not copied: the environments (linked below), git's and the tools' caches. `.cache` too: a fork starts without the
+#: results of ours, and CI copies while the main job still writes there.
+SKIPPED = shutil.ignore_patterns(".venv", ".venv-airflow", ".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".cache")
 
 
 #: dev's region in the fork: not us-east-1, and pricing.json has only its NAT and IPv4 rates.
