@@ -220,10 +220,9 @@ class LocalUi:
 
     def _deployed_run(self) -> StackRun:
         """The program as `pulumi up` runs it with the environment there (a duty-cycled stack's running state)."""
-        from duty_cycle import DutyCycle
-        from offline.commands.run import states
+        from offline.commands.run import states_from_now
 
-        (_, at), *_ = states(DutyCycle.from_settings(self.settings), None, self.settings.serverless)
+        (_, at), *_ = states_from_now(self.settings)
         self._at = at
         return run_stack(self.stack, project_dir=self.project, at=at)
 

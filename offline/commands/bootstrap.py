@@ -25,17 +25,14 @@ CONDITIONED = {"aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn"}
 def declared(project: Path = PROJECT_DIR, runs: dict[str, list[StackRun]] | None = None) -> list[dict[str, Any]]:
     """Every stack's declaration, over every state `pulumi up` may leave it in (a paused stack declares fewer types);
     from `runs` (stack -> its recorded runs of those states, e.g. the main job's) where given."""
-    from duty_cycle import DutyCycle
-    from offline.commands.run import states
+    from offline.commands.run import states_from_now
     from offline.harness import run_stack
 
     found = []
     for stack in stack_names(project):
         settings = stack_settings(stack, project)
         resources: dict[str, set[str]] = {}
-        recorded = (runs or {}).get(stack) or [
-            run_stack(stack, project_dir=project, at=at) for _, at in states(DutyCycle.from_settings(settings), None, settings.serverless)
-        ]
+        recorded = (runs or {}).get(stack) or [run_stack(stack, project_dir=project, at=at) for _, at in states_from_now(settings)]
         for run in recorded:
             for resource in (r for r in run.resources if r.custom):  # not components
                 named = resource.type in AUTO_NAMED and not resource.inputs.get("name")

@@ -122,6 +122,12 @@ def states(cycle: DutyCycle, at: datetime | None, serverless: bool = False) -> l
     return [("running", current if running else resume), ("paused", pause if running else current)]
 
 
+def states_from_now(settings: Settings) -> list[tuple[str, datetime]]:
+    """The states a stack's `pulumi up` may leave it in from now (its running state first), for a command that follows
+    the stack as deployed rather than as `--at` says."""
+    return states(DutyCycle.from_settings(settings), None, settings.serverless)
+
+
 def state_title(stack: str, state: str, at: datetime) -> str:
     return f"Stack {stack} ({state} at {at:%a %Y-%m-%d %H:%M} UTC)"
 
