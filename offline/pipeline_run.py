@@ -66,6 +66,12 @@ def scenario_days(pipeline: PipelineSettings) -> tuple[dict[str, date], date | N
     return dict(zip(SCENARIOS, run_days, strict=False)), idle
 
 
+def day_start(day: date, zone: str) -> str:
+    """The start of `day` in the pipeline's time zone, as a UTC instant: a morning run east of UTC (07:15 in Tokyo) has
+    the day before as its logical date, so the run of a local day is found from here, not from UTC midnight."""
+    return datetime.combine(day, time(0), ZoneInfo(zone)).astimezone(UTC).isoformat()
+
+
 @dataclass
 class PipelineReport:
     scenario: str
@@ -251,7 +257,7 @@ def _run(
             "folder": str(dags),
             "dag_id": DAG_ID,
             "scenarios": [
-                {"name": name, "day": dates[name].isoformat(), "body": SCENARIOS[name]}
+                {"name": name, "after": day_start(dates[name], settings.pipeline.timezone), "body": SCENARIOS[name]}
                 | {key: config[key] for key in ("input_prefix", "data_bucket")}
                 for name in scenarios
             ],
@@ -283,7 +289,7 @@ def _run(
         alerts = read_alerts(aws, alert_queue)
         reports = [_collect(aws, config, outcome, alerts) for outcome in runs]
         for report in reports:
-            report.missed_run_check = checks[date.fromisoformat(report.logical_date)]
+            report.missed_run_check = checks[dates[report.scenario]]  # by its local day: its logical date may be the UTC day before
             report.missed_run_alerts = [alert for alert in alerts if f"run of {report.logical_date} " in alert]
         if idle:
             reports.append(

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,27 @@ def test_the_pipeline_runs_end_to_end_in_any_region(tmp_path: Path, region: str,
     if scenario != "success":
         (alert,) = run["alerts"]  # the DAG's failure callback reached the topic in the stack's region
         assert f"of DAG lambda_glue_pipeline failed on try 1 for logical date {run['logical_date']}" in alert
+
+
+@pytest.mark.long
+@pytest.mark.tools  # its own schedule, set by the test itself: tests/fork's copy leaves it out
+def test_a_morning_run_east_of_utc_runs_every_scenario_on_its_own_logical_date(tmp_path: Path):
+    """07:15 in Tokyo is 22:15 UTC the day before: each scenario's run, its input object, its result and its missed-run
+    check follow that run's logical date ({{ ds }}, in UTC), not the local day the scenario was given."""
+    project = copy_project(tmp_path)
+    schedule = {"runDays": ["TUE", "THU"], "runTime": "07:15", "timezone": "Asia/Tokyo"}
+    document = yaml.safe_load((project / "Pulumi.yaml").read_text())
+    document["config"]["mwaa-platform:pipeline"]["value"] = schedule
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    done = offline("pipeline", "dev", "--project", str(project), "--json")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    scenarios = json.loads(done.stdout)["dev"]["pipeline"]["scenarios"]
+    assert [(s["scenario"], s["as_expected"]) for s in scenarios] == [
+        ("success", True), ("missing-input", True), ("bad-input", True), ("no-run-day", True)
+    ]  # fmt: skip
+    ran = [s for s in scenarios if s["scenario"] != "no-run-day"]
+    assert {date.fromisoformat(s["logical_date"]).strftime("%a") for s in ran} <= {"Mon", "Wed"}  # the UTC day before
+    assert all(s["missed_run_check"]["run_date"] == s["logical_date"] for s in ran), ran
 
 
 @pytest.mark.long

@@ -2,9 +2,10 @@
 
 python -m offline.airflow_side.run_dag < request.json   (inside .venv-airflow/<version>; prints one JSON document)
 
-The request: {"folder": ..., "dag_id": ..., "scenarios": [{"name", "day": "YYYY-MM-DD", "input_prefix", "data_bucket",
-"body": str | null}]}. For each scenario the run's logical date is the DAG's first scheduled run on that day (from its
-own timetable); the day's input object is written first when `body` is given. The AWS connection, Airflow home and
+The request: {"folder": ..., "dag_id": ..., "scenarios": [{"name", "after": ISO instant, "input_prefix", "data_bucket",
+"body": str | null}]}. For each scenario the run's logical date is the DAG's first scheduled run at or after `after`
+(from its own timetable: the caller gives the start of the scenario's local day); the input object for that run's
+{{ ds }} is written first when `body` is given. The AWS connection, Airflow home and
 database come from the environment the caller sets (offline/pipeline_run.py).
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,10 @@ from offline.exits import BAD_INPUT
 __all__ = ["after_fork", "main", "preload", "run"]  # after_fork: the check's, for offline/forkserver.py
 
 
-def _first_run_on(dag: Any, day: date) -> datetime:
+def _first_run_from(dag: Any, start: datetime) -> datetime:
     from offline.airflow_side.compat import next_run_after
 
-    return next_run_after(dag, datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(microseconds=1))
+    return next_run_after(dag, start - timedelta(microseconds=1))
 
 
 def run(request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -45,7 +46,7 @@ def run(request: dict[str, Any]) -> list[dict[str, Any]]:
         task.retries = 0  # locally a failure should show at once, not after the backoff schedule
     reports = []
     for scenario in request["scenarios"]:
-        logical_date = _first_run_on(dag, date.fromisoformat(scenario["day"]))
+        logical_date = _first_run_from(dag, datetime.fromisoformat(scenario["after"]))
         ds = logical_date.date().isoformat()  # Airflow's {{ ds }}: the logical date in UTC
         if scenario["body"] is not None:
             key = f"{scenario['input_prefix']}{ds}.csv"
