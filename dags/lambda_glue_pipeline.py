@@ -53,9 +53,10 @@ def publish_failure(context: dict[str, Any]) -> None:
     error = context.get("exception")  # set by the task runner; dag.test() in Airflow 3.0 leaves it out
     subject = f"[airflow] {ti.dag_id}.{ti.task_id} failed"[:100]
     detail = repr(error) if error else "see the task log"
-    message = (
-        f"Task {ti.task_id} of DAG {ti.dag_id} failed on try {ti.try_number} for logical date {context['logical_date']}.\nError: {detail}"
-    )
+    # Airflow 3 runs a manual trigger without a logical date when none is given (the API's null): the alert still goes.
+    logical_date = context.get("logical_date")
+    which = f"logical date {logical_date}" if logical_date else f"run {context.get('run_id')} (no logical date)"
+    message = f"Task {ti.task_id} of DAG {ti.dag_id} failed on try {ti.try_number} for {which}.\nError: {detail}"
     SnsHook(aws_conn_id="aws_default", region_name=CONFIG["region"]).publish_to_target(CONFIG["alert_topic_arn"], message, subject=subject)
 
 

@@ -93,6 +93,37 @@ def test_the_logical_date_reaches_lambda_and_glue(dag):
     assert args["--RUN_DATE"] == "{{ ds }}" and "validate_input" in args["--INPUT_KEY"]
 
 
+@pytest.mark.parametrize(
+    ("context", "says"),
+    [
+        ({"logical_date": datetime(2026, 11, 24, 4, 30, tzinfo=UTC)}, "for logical date 2026-11-24 04:30:00+00:00."),
+        ({"run_id": "manual__2026-12-08T02:10:03"}, "for run manual__2026-12-08T02:10:03 (no logical date)."),
+    ],
+)
+def test_a_failure_alerts_the_topic_with_or_without_a_logical_date(dag, context: dict, says: str):
+    """A run triggered without a logical date (Airflow 3 allows it; its context then has none) fails on {{ ds }}: its alert
+    must still go out (seen in `bin/offline ui`: the callback raised KeyError and nothing was sent)."""
+    callback = dag.get_task("validate_input").on_failure_callback
+    callback = callback[0] if isinstance(callback, list) else callback
+    sent = []
+
+    class Topic:  # the SNS hook, as the callback calls it
+        def __init__(self, **_: object) -> None: ...
+
+        def publish_to_target(self, target: str, message: str, subject: str) -> None:
+            sent.append((target, message, subject))
+
+    ti = type("TI", (), {"dag_id": DAG_ID, "task_id": "validate_input", "try_number": 1})()
+    hook, callback.__globals__["SnsHook"] = callback.__globals__["SnsHook"], Topic
+    try:
+        callback({"task_instance": ti, **context})
+    finally:
+        callback.__globals__["SnsHook"] = hook
+    ((topic, message, subject),) = sent
+    assert topic == callback.__globals__["CONFIG"]["alert_topic_arn"] and subject == f"[airflow] {DAG_ID}.validate_input failed"
+    assert message.startswith(f"Task validate_input of DAG {DAG_ID} failed on try 1 {says}"), message
+
+
 def test_reliability_settings(dag):
     assert dag.catchup is False and dag.max_active_runs == 1
     for task in dag.tasks:
