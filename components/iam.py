@@ -32,9 +32,9 @@ def prefix_read(bucket_arn: pulumi.Input[str], prefix: str, sid: str) -> list[di
     ]
 
 
-def pipeline_task_statements(function_arn: pulumi.Input[str], job_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
-    """What the pipeline's two tasks call, in either mode: invoke the one function, start and watch the one Glue job."""
-    return [
-        allow(["lambda:InvokeFunction"], [function_arn], "DagInvokesLambda"),
-        allow(["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:GetJob"], [job_arn], "DagRunsGlueJob"),
-    ]
+def pipeline_task_statements(function_arn: pulumi.Input[str] | None, job_arn: pulumi.Input[str] | None) -> list[dict[str, Any]]:
+    """What the pipeline's two tasks call, in either mode: invoke the one function, start and watch the one Glue job (a
+    team's serverless workflow gets the ones its tasks call, None for the other)."""
+    found = [allow(["lambda:InvokeFunction"], [function_arn], "DagInvokesLambda")] if function_arn is not None else []
+    glue = ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:GetJob"]
+    return found + ([allow(glue, [job_arn], "DagRunsGlueJob")] if job_arn is not None else [])

@@ -25,9 +25,10 @@ from typing import Any
 
 import yaml
 
+import yaml_workflows
 from duty_cycle import DutyCycle, pipeline_run_minutes
 from offline import airflow_env
-from offline.harness import StackRun, object_body, render_dag_folder, render_workflow_folder, workflow_definition
+from offline.harness import StackRun, object_body, render_dag_folder, render_workflow_folder, workflow_definitions
 from offline.report import counted
 from offline.stacks import PROJECT_DIR
 from schedule import WEEK, minute_of_week
@@ -132,19 +133,19 @@ def check_dags(
 
 
 def check_workflow(run: StackRun, settings: Settings, at: datetime, project: Path = PROJECT_DIR) -> DagCheck:
-    """A serverless stack's definition as uploaded: the service's rules (serverless/definition.py), then loaded with
-    dag-factory in the Airflow the service runs, and its runs compared with the pipeline settings' run times. Every
-    other DAG of the team's (dags/) is named with what keeps it off the service, never dropped silently."""
-    definition = workflow_definition(run)
-    document = yaml.safe_load(object_body(definition))
+    """A serverless stack's definitions as uploaded (the pipeline's and each team workflow it deploys): the service's
+    rules (serverless/definition.py), then loaded with dag-factory in the Airflow the service runs, and the pipeline's runs
+    compared with the pipeline settings' run times. Every other DAG of the team's (a Python DAG in dags/, a YAML workflow
+    the service can't run) is named with what keeps it off the service, never dropped silently."""
+    definitions = workflow_definitions(run)
     requirements = airflow_env.stack_requirements(settings)
     with tempfile.TemporaryDirectory(prefix="mwaa-workflow-") as tmp, concurrent.futures.ThreadPoolExecutor(1) as beside:
         team = shutil.copytree(project / "dags", Path(tmp) / "team-dags", ignore=shutil.ignore_patterns("__pycache__"))
-        not_run = beside.submit(  # its own Airflow process, beside the definition's
+        not_run = beside.submit(  # its own Airflow process, beside the definitions'
             airflow_env.run,
             serverless.AIRFLOW_VERSION,
             "offline.airflow_side.serverless_fit",
-            [str(team), serverless.PIPELINE_DAG_FILE],
+            [str(team), serverless.PIPELINE_DAG_FILE, yaml_workflows.LOADER_DAG_FILE],  # judged below, from their files
             Path(tmp) / "airflow-team",
             requirements=requirements,
             preloaded_by="offline.airflow_side.check_dags",  # the DAG check's imports are the fit's: one server for both
@@ -159,13 +160,19 @@ def check_workflow(run: StackRun, settings: Settings, at: datetime, project: Pat
             requirements=requirements,
             AIRFLOW__CORE__DAGS_FOLDER=str(folder),
         )
-        report["not_run"] = not_run.result()
-    report["definition"] = definition.inputs["key"]
-    report["problems"] = serverless.problems(document) + report["problems"]
+        kept_off = [w for w in yaml_workflows.load(settings, project) if w.reasons]
+        report["not_run"] = not_run.result() + [{"dag_id": w.dag_id, "file": w.file, "reasons": list(w.reasons)} for w in kept_off]
+    report["definition"] = definitions[0].inputs["key"]
+    report["team_definitions"] = [d.inputs["key"] for d in definitions[1:]]
+    found = []
+    for i, definition in enumerate(definitions):
+        where = "" if i == 0 else f"{definition.inputs['key']}: "
+        found += [where + p for p in serverless.problems(yaml.safe_load(object_body(definition)))]
+    report["problems"] = found + report["problems"]
     wanted = pipeline_run_minutes(settings.pipeline)
     for dag in report["dags"]:
         found = {minute_of_week(datetime.fromisoformat(run)) for run in dag["runs"]}
-        if dag["runs"] and found != wanted:
+        if dag["dag_id"] == serverless.DAG_ID and dag["runs"] and found != wanted:
             report["problems"].append(
                 f"DAG {dag['dag_id']}: its schedule runs at other times than pipeline.runDays/runTime/timezone say "
                 f"(first: {dag['runs'][0]}); the definition must come from serverless/definition.py"
@@ -182,6 +189,8 @@ def render_dag_check(check: DagCheck) -> str:
         lines.append(f"    {f['file']:<40} {f['seconds'] * 1000:8.1f} ms  ({share:.1%} of dagbag_import_timeout {timeout:g} s)")
     if "definition" in report:
         lines.append(f"    MWAA Serverless definition {report['definition']}, loaded with dag-factory as the service reads it")
+        team = report["team_definitions"]
+        lines += [f"    MWAA Serverless definition {key}, a team workflow (dags/workflows/), loaded the same way" for key in team]
     for named in report.get("not_run", []):
         what = f"DAG {named['dag_id']} ({named['file']})" if named["dag_id"] else named["file"]
         lines.append(f"    not run by {check.stack}: {what}: " + "; ".join(named["reasons"]))

@@ -33,8 +33,9 @@ from duty_cycle import AT_VARIABLE
 from offline.stacks import PROJECT_DIR, project_name, stack_config
 
 ACCOUNT_ID = "123456789012"
+WORKFLOW = "aws-native:mwaaserverless:Workflow"
 #: Top-level files and packages of the Pulumi program (what __main__.py imports).
-PROGRAM_MODULES = ("settings", "names", "schedule", "duty_cycle", "components", "serverless")
+PROGRAM_MODULES = ("settings", "names", "schedule", "duty_cycle", "yaml_workflows", "components", "serverless")
 
 
 @dataclass
@@ -135,7 +136,7 @@ class AwsMocks(mocks.Mocks):
             state["versionId"] = _digest([state.get(k) for k in ("key", "sourceHash", "content", "contentBase64")])
         elif args.typ == "aws:mwaa/environment:Environment":
             state["webserverUrl"] = f"{_digest(physical)[:8]}.c2.{self.region}.airflow.amazonaws.com"
-        elif args.typ == "aws-native:mwaaserverless:Workflow":
+        elif args.typ == WORKFLOW:
             state["workflowArn"] = f"arn:aws:airflow-serverless:{self.region}:{ACCOUNT_ID}:workflow/{physical}"
         elif args.typ == "aws:kms/key:Key":
             state["keyId"] = physical
@@ -256,26 +257,51 @@ def plan_fingerprint(run: StackRun) -> dict[str, str]:
     return {r.urn: digest(r) for r in run.resources}
 
 
+def workflow_definitions(run: StackRun) -> list[Recorded]:
+    """The S3 objects a serverless stack's workflows read their definitions from (by graph edge): the pipeline's (its
+    component is `serverless`, __main__.py), then the team's own (yaml_workflows.py)."""
+    objects = run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    workflows = sorted(run.of_type(WORKFLOW), key=lambda w: not w.parent.endswith("::serverless"))
+    found = []
+    for workflow in workflows:
+        feeding = set(workflow.property_dependencies.get("definitionS3Location", []))
+        found.append(next(r for r in objects if r.urn in feeding))
+    return found
+
+
+def pipeline_workflow(run: StackRun) -> Recorded:
+    """A serverless stack's pipeline workflow (serverless/definition.py's, in the `serverless` component of __main__.py)."""
+    return run.by_name("serverless-workflow")
+
+
+def workflow_named(run: StackRun, name: str) -> Recorded:
+    """A serverless stack's workflow by its name on the service."""
+    return next(w for w in run.of_type(WORKFLOW) if w.inputs["name"] == name)
+
+
 def workflow_definition(run: StackRun) -> Recorded | None:
-    """The S3 object a serverless stack's workflow reads its definition from (by graph edge), None without a workflow."""
-    workflows = run.of_type("aws-native:mwaaserverless:Workflow")
-    if not workflows:
-        return None
-    (workflow,) = workflows
-    feeding = set(workflow.property_dependencies.get("definitionS3Location", []))
-    return next(r for r in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if r.urn in feeding)
+    """The pipeline's definition object (serverless/definition.py), None without a workflow."""
+    return next(iter(workflow_definitions(run)), None)
 
 
-def render_workflow_folder(run: StackRun, folder: Path, body: bytes | None = None) -> Path:
-    """A serverless stack's definition as the program uploads it (or `body`, e.g. read back from S3), plus the loader
-    that lets Airflow's DagBag read it, in `folder`."""
+def uploaded_definitions(aws: Any, run: StackRun) -> dict[str, bytes]:
+    """Each definition as the local AWS holds it after `deploy` (key -> body): what the service would read."""
+    bucket = run.by_name("dags-storage-bucket").outputs["bucket"]
+    s3 = aws.client("s3")
+    return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in (d.inputs["key"] for d in workflow_definitions(run))}
+
+
+def render_workflow_folder(run: StackRun, folder: Path, bodies: dict[str, bytes] | None = None) -> Path:
+    """A serverless stack's definitions as the program uploads them (or as `bodies` has them by key, e.g. read back from
+    S3), each with the loader that lets Airflow's DagBag read it, in `folder`."""
     from offline.airflow_side.workflow_loader import LOADER
 
-    definition = workflow_definition(run)
-    name = Path(definition.inputs["key"]).name
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(object_body(definition) if body is None else body)
-    (folder / "load_workflow.py").write_text(LOADER.format(definition=name))
+    for definition in workflow_definitions(run):
+        key = definition.inputs["key"]
+        name = Path(key).name
+        (folder / name).write_bytes((bodies or {}).get(key) or object_body(definition))
+        (folder / f"load_{Path(name).stem}.py").write_text(LOADER.format(definition=name))
     return folder
 
 

@@ -38,10 +38,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml_workflows
 from names import PIPELINE_DAG_ID
 from offline import airflow_env
 from offline.airflow_side import no_retries
-from offline.harness import StackRun, object_body, render_workflow_folder, run_stack, workflow_definition
+from offline.harness import StackRun, object_body, render_workflow_folder, run_stack, uploaded_definitions, workflow_named
 from offline.pipeline_run import SCENARIOS, aws_connection, deploy, pipeline_config, read_alerts, subscribe_alert_queue, sync_dags
 from offline.stacks import PROJECT_DIR, stack_settings
 from settings import Settings
@@ -289,9 +290,7 @@ class LocalUi:
         """The DAG folder as MWAA's workers get it: the bucket's dags/ prefix synced, files deleted there removed here
         (a serverless stack: its definition as uploaded, with the service's loader)."""
         if self.settings.serverless:
-            key = workflow_definition(self.run).inputs["key"]
-            uploaded = self.aws.client("s3").get_object(Bucket=self.dag_bucket, Key=key)["Body"].read()
-            render_workflow_folder(self.run, self.dags, uploaded)
+            render_workflow_folder(self.run, self.dags, uploaded_definitions(self.aws, self.run))
             return
         fresh = sync_dags(self.aws, self.dag_bucket, self.tmp / "synced")
         self.dags.mkdir(exist_ok=True)
@@ -390,16 +389,17 @@ class LocalUi:
                     self._seen_runs.add((dag["dag_id"], run["dag_run_id"]))
                     lines.append(f"run {run['dag_run_id']} of {dag['dag_id']}: {run['state']}")
                     if run["state"] == "failed" and self.settings.serverless:
-                        self._workflow_failed(run)
+                        self._workflow_failed(dag["dag_id"], run)
         lines += [f"alert: {headline(alert)}" for alert in read_alerts(self.aws, self.alert_queue)]
         return lines
 
-    def _workflow_failed(self, run: dict[str, Any]) -> None:
+    def _workflow_failed(self, dag_id: str, run: dict[str, Any]) -> None:
         """What MWAA Serverless sends EventBridge when a workflow run fails (offline/pipeline_run.py's stand-in)."""
         from offline.pipeline_run import workflow_events
 
         logical = (run.get("logical_date") or run["run_after"])[:10]
-        workflow = self.run.one("aws-native:mwaaserverless:Workflow").outputs["workflowArn"]
+        name = self.settings.name if dag_id == PIPELINE_DAG_ID else yaml_workflows.workflow_name(self.settings, dag_id)
+        workflow = workflow_named(self.run, name).outputs["workflowArn"]
         workflow_events(self.aws, workflow, [{"dag_run_state": "failed", "logical_date": logical}])
 
     def watch(self, interval: float = 2.0) -> None:

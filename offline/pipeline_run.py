@@ -37,7 +37,15 @@ from components.serverless_workflow import EVENT_SOURCE, FAILURE_EVENTS
 from names import PIPELINE_DAG_ID
 from offline import airflow_env, cache, state_round_trip
 from offline.exits import FAILED, PASSED, run_main
-from offline.harness import StackRun, object_body, preload_providers, render_workflow_folder, run_stack, workflow_definition
+from offline.harness import (
+    StackRun,
+    object_body,
+    pipeline_workflow,
+    preload_providers,
+    render_workflow_folder,
+    run_stack,
+    uploaded_definitions,
+)
 from offline.stacks import PROJECT_DIR, stack_settings
 from offline.state_round_trip import StateRoundTrip
 from settings import WEEKDAYS, PipelineSettings, Settings
@@ -248,9 +256,8 @@ def _run(
         config = pipeline_config(run, settings)
         alert_queue = subscribe_alert_queue(aws, config["alert_topic_arn"])
         dag_bucket = run.by_name("dags-storage-bucket").outputs["bucket"]
-        if serverless:  # the definition as uploaded, read as the service reads it
-            uploaded = aws.client("s3").get_object(Bucket=dag_bucket, Key=workflow_definition(run).inputs["key"])["Body"].read()
-            dags = render_workflow_folder(run, Path(tmp) / "dags", uploaded)
+        if serverless:  # the definitions as uploaded, read as the service reads them
+            dags = render_workflow_folder(run, Path(tmp) / "dags", uploaded_definitions(aws, run))
         else:
             dags = sync_dags(aws, dag_bucket, Path(tmp) / "dags")
         request = {
@@ -284,7 +291,7 @@ def _run(
                 AIRFLOW__CORE__DAGS_FOLDER=str(dags),
             )
         if serverless:
-            workflow_events(aws, run.one("aws-native:mwaaserverless:Workflow").outputs["workflowArn"], runs)
+            workflow_events(aws, pipeline_workflow(run).outputs["workflowArn"], runs)
         checks = {day: check_missed_run(aws, run, settings, day) for day in [*(dates[name] for name in scenarios), idle] if day}
         alerts = read_alerts(aws, alert_queue)
         reports = [_collect(aws, config, outcome, alerts) for outcome in runs]

@@ -53,18 +53,22 @@ def fixture_settings(**sections: dict):
     return load_settings("dev", config.get)
 
 
-#: The shipped DAG's file: the reference folder holds it alone.
+#: The shipped DAG's file: the reference folder holds it and the YAML workflows' loader, which loads none there.
 SHIPPED_DAG = "lambda_glue_pipeline.py"
+SHIPPED_DAG_FILES = (SHIPPED_DAG, "load_yaml_workflows.py")
 
 
 def reset_to_reference(project) -> None:
     """Make a copied project's dev stack the shipped reference (schedule, windows, requirements, the shipped DAG alone)
     for tests about it: a fork's own DAGs, checked against the reference windows, would fail for reasons of their own."""
+    import shutil
+
     import yaml
 
     for dag_file in (project / "dags").glob("*.py"):
-        if dag_file.name != SHIPPED_DAG:
+        if dag_file.name not in SHIPPED_DAG_FILES:
             dag_file.unlink()
+    shutil.rmtree(project / "dags" / "workflows", ignore_errors=True)
 
     project_file = project / "Pulumi.yaml"
     document = yaml.safe_load(project_file.read_text())

@@ -15,6 +15,7 @@ import yaml
 
 from offline.stacks import PROJECT_DIR
 from tests.clikit import offline
+from tests.fork.apply import TEAM_WORKFLOWS
 from tests.stackkit import RUNNING_AT, copy_project, reset_to_reference, set_region
 
 #: A shell outside any venv: what a person has when they type a printed command.
@@ -200,3 +201,29 @@ def test_the_serverless_stack_names_every_dag_it_does_not_run_with_why(tmp_path:
     text = offline("dags", "lite", "--project", str(project))
     assert "    not run by lite: DAG several (several.py): a Python DAG" in text.stdout
     assert summary_rows(text.stdout)[("lite", "-", "DAGs it doesn't run")] == "2 DAGs named above: team_report.py, several"
+
+
+@pytest.mark.long
+def test_yaml_workflows_run_in_both_modes_and_lite_names_those_it_cannot_run(tmp_path: Path):
+    """One file for both modes (yaml_workflows.py): lite deploys each file the service can run and loads it with the
+    service's dag-factory on its Airflow; prod builds every file through dags/load_yaml_workflows.py with the dag-factory
+    its requirements pin, on prod's Airflow; the file written for provisioned stacks only is named for lite, with why."""
+    project = copy_project(tmp_path)
+    reset_to_reference(project)
+    (project / "dags" / "workflows").mkdir()
+    for name, text in TEAM_WORKFLOWS.items():
+        (project / "dags" / "workflows" / name).write_text(text)
+    requirements = project / "dags" / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "dag-factory==1.1.0\n")
+    done = offline("dags", "lite", "prod", "--project", str(project), "--json")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lite, prod = (json.loads(done.stdout)[stack]["dags"] for stack in ("lite", "prod"))
+    (deployed,) = lite["team_definitions"]
+    assert deployed.endswith("-late_input_retry.yaml")
+    assert {d["dag_id"] for d in lite["dags"]} == {"lambda_glue_pipeline", "late_input_retry"}  # loaded as the service does
+    (named,) = lite["not_run"]
+    assert (named["dag_id"], named["file"]) == ("audit_marker", "dags/workflows/audit_marker.yaml")
+    assert "DAG audit_marker: catchup is ignored by MWAA Serverless; remove it" in named["reasons"]
+    assert {d["dag_id"] for d in prod["dags"]} == {"lambda_glue_pipeline", "late_input_retry", "audit_marker"}
+    runs = {d["dag_id"]: d["first_run"] for d in prod["dags"]}
+    assert runs["late_input_retry"].endswith("T12:00:00+00:00") and runs["audit_marker"].endswith("T09:00:00+00:00")  # UTC crons

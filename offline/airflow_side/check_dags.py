@@ -64,7 +64,7 @@ def check(folder: Path, at: datetime | None = None) -> dict[str, Any]:
     bag = dag_bag(folder)
     errors = [import_error(folder, path, trace) for path, trace in sorted(bag.import_errors.items())]
     problems = [describe(e) for e in errors]
-    files = [{"file": stat.file, "seconds": stat.duration.total_seconds(), "dags": stat.dag_num} for stat in bag.dagbag_stats]
+    files = [{"file": stat.file.lstrip("/"), "seconds": stat.duration.total_seconds(), "dags": stat.dag_num} for stat in bag.dagbag_stats]
     problems += [
         f"{f['file']}: parsing took {f['seconds']:.1f} s, at MWAA's dagbag_import_timeout of {timeout:g} s the import is killed"
         for f in files

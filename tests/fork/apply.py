@@ -35,6 +35,42 @@ with DAG(
     SlackAPIPostOperator(task_id="post", channel="#data", text="The pipeline's results are in.")
 '''
 
+#: The team's YAML workflows (yaml_workflows.py): one MWAA Serverless can run, deployed to lite as its own workflow and
+#: run by dev and prod through dag-factory; one written for provisioned stacks only, which lite names with its reasons.
+#: Their times fall in dev's working-hours windows (UTC crons: the service reads cron in UTC).
+TEAM_WORKFLOWS = {
+    "late_input_retry.yaml": """# Yesterday's input again at noon UTC on weekdays, for files that landed after the morning run.
+late_input_retry:
+  description: Check and transform yesterday's input again, for late files
+  schedule: "0 12 * * 1-5"
+  default_args: {owner: data-platform, retries: 2, retry_delay: 120}
+  tasks:
+    check_input:
+      operator: airflow.providers.amazon.aws.operators.lambda_function.LambdaInvokeFunctionOperator
+      function_name: ${PIPELINE_LAMBDA_FUNCTION_NAME}
+      payload: '{"run_date": "{{ macros.ds_add(ds, -1) }}"}'
+      execution_timeout: {__type__: datetime.timedelta, seconds: 300}
+    transform:
+      operator: airflow.providers.amazon.aws.operators.glue.GlueJobOperator
+      job_name: ${PIPELINE_GLUE_JOB_NAME}
+      script_args:
+        --RUN_DATE: "{{ macros.ds_add(ds, -1) }}"
+        --INPUT_KEY: "${PIPELINE_INPUT_PREFIX}{{ macros.ds_add(ds, -1) }}.csv"
+      wait_for_completion: true
+      execution_timeout: {__type__: datetime.timedelta, seconds: 2400}
+      dependencies: [check_input]
+""",
+    "audit_marker.yaml": """# A weekly marker for the auditors' dashboard (provisioned stacks only: keys and an operator the service lacks).
+audit_marker:
+  schedule: "0 9 * * 1"
+  catchup: false
+  tags: [audit]
+  tasks:
+    mark:
+      operator: airflow.providers.standard.operators.empty.EmptyOperator
+""",
+}
+
 
 def team_prices(region: str) -> dict:
     """policies/team-prices.json as a fork keeps it (docs/cost.md): the figures pricing.json lacks for `region`. In this
@@ -80,8 +116,12 @@ def apply(target: Path) -> Path:
     lite_schedule = {"runDays": ["MON", "WED", "FRI"], "runTime": "07:00", "timezone": "UTC", "inputPrefix": "landing/"}
     _edit_yaml(target / "Pulumi.lite.yaml", lambda d: d["config"].update({"mwaa-platform:pipeline": lite_schedule}))
     requirements = target / "dags" / "requirements.txt"
-    requirements.write_text(requirements.read_text() + "apache-airflow-providers-slack\n")
+    # The Slack provider the second DAG imports, and dag-factory for the YAML workflows (the version the program names).
+    requirements.write_text(requirements.read_text() + "apache-airflow-providers-slack\ndag-factory==1.1.0\n")
     (target / "dags" / "team_report.py").write_text(TEAM_DAG)  # a second DAG, importing the provider the team added
+    (target / "dags" / "workflows").mkdir()
+    for name, text in TEAM_WORKFLOWS.items():
+        (target / "dags" / "workflows" / name).write_text(text)
     # dev in Mumbai, with the team's own figures for what pricing.json lacks there (MWAA, Glue, Lambda, ... rates).
     _edit_yaml(target / "Pulumi.dev.yaml", lambda d: d["config"].update({"aws:region": FORK_REGION}))
     (target / "policies" / "team-prices.json").write_text(json.dumps(team_prices(FORK_REGION), indent=2) + "\n")

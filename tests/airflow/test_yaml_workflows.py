@@ -1,0 +1,59 @@
+"""dags/load_yaml_workflows.py as MWAA's scheduler runs it: the team's YAML files built by dag-factory, with this
+stack's names from pipeline_config.json (yaml_workflows.py in the project has the rules)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from offline.airflow_side.compat import dag_bag
+from tests.airflow.test_dag import dag_folder, rendered_config  # noqa: F401 (a fixture)
+
+LOADER = "load_yaml_workflows.py"
+WORKFLOW = """late_input_retry:
+  schedule: "0 12 * * 1-5"
+  default_args: {owner: data-platform, retries: 2, retry_delay: 120}
+  tasks:
+    check_input:
+      operator: airflow.providers.amazon.aws.operators.lambda_function.LambdaInvokeFunctionOperator
+      function_name: ${PIPELINE_LAMBDA_FUNCTION_NAME}
+      execution_timeout: {__type__: datetime.timedelta, seconds: 300}
+    transform:
+      operator: airflow.providers.amazon.aws.operators.glue.GlueJobOperator
+      job_name: ${PIPELINE_GLUE_JOB_NAME}
+      script_args: {--INPUT_KEY: "${PIPELINE_INPUT_PREFIX}{{ ds }}.csv"}
+      dependencies: [check_input]
+"""
+
+
+def only_the_loader(tmp_path: Path, config: str) -> Path:
+    folder = dag_folder(tmp_path, config)
+    for path in folder.rglob("*"):
+        if path.is_file() and path.name not in (LOADER, "pipeline_config.json"):
+            path.unlink()
+    return folder
+
+
+def test_without_yaml_files_the_loader_needs_nothing_more(tmp_path: Path, rendered_config: str):  # noqa: F811
+    bag = dag_bag(only_the_loader(tmp_path, rendered_config))
+    assert bag.import_errors == {} and bag.dags == {}
+
+
+def test_a_yaml_workflow_runs_with_this_stacks_names(tmp_path: Path, rendered_config: str):  # noqa: F811
+    pytest.importorskip(
+        "dagfactory", reason="dag-factory is not in dev's requirements here; tests/fork's copy pins it and .ci/run runs these there"
+    )
+    folder = only_the_loader(tmp_path, rendered_config)
+    (folder / "workflows").mkdir(exist_ok=True)
+    (folder / "workflows" / "late_input_retry.yaml").write_text(WORKFLOW)
+    bag = dag_bag(folder)
+    assert bag.import_errors == {}
+    config, dag = json.loads(rendered_config), bag.dags["late_input_retry"]
+    check, transform = dag.get_task("check_input"), dag.get_task("transform")
+    assert check.function_name == config["lambda_function_name"] and transform.job_name == config["glue_job_name"]
+    assert transform.script_args == {"--INPUT_KEY": config["input_prefix"] + "{{ ds }}.csv"}
+    assert transform.upstream_task_ids == {"check_input"} and check.execution_timeout == timedelta(seconds=300)
+    assert (check.retries, check.retry_delay) == (2, timedelta(seconds=120))
