@@ -21,7 +21,7 @@ from components.airflow_environment import AirflowEnvironment, AirflowEnvironmen
 from components.airflow_secrets import AirflowSecrets, AirflowSecretsArgs
 from components.dag_bucket import DagBucket, DagBucketArgs
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
-from components.missed_run_alarm import MissedRunAlarm, MissedRunAlarmArgs
+from components.missed_run_alarm import MissedRunAlarm, MissedRunAlarmArgs, WorkflowDeadlines
 from components.network import Network, NetworkArgs
 from components.pipeline import PipelineAssets, PipelineAssetsArgs
 from components.serverless_workflow import ServerlessWorkflow, ServerlessWorkflowArgs
@@ -133,27 +133,6 @@ dag_bucket = DagBucket(
     ),
     opts,
 )
-# Not paused with the environment: it is what reports a run that a failed resume (or a failed workflow) never produced.
-missed_run_alarm = MissedRunAlarm(
-    "missed-run",
-    MissedRunAlarmArgs(
-        environment_name=settings.name,
-        data_bucket_name=pipeline.data_bucket_name,
-        data_bucket_arn=pipeline.data_bucket_arn,
-        output_prefix=pipe.output_prefix,
-        topic_arn=pipeline.alert_topic_arn,
-        deadline_cron=pipe.deadline_cron,
-        timezone=pipe.timezone,
-        deadline_minutes=pipe.deadline_minutes,
-        run_minutes_of_week=sorted(pipeline_run_minutes(pipe)),
-        runs_per_month=pipe.runs_per_month,
-        runtime=pipe.lambda_.runtime,
-        log_retention_days=settings.mwaa.log_retention_days,
-        source_dir=ROOT / "functions" / "missed_run_check",
-    ),
-    opts,
-)
-
 pulumi.export("environment_name", settings.name)
 pulumi.export("mode", settings.mwaa.mode)
 pulumi.export("dag_bucket_name", dag_bucket.bucket_name)
@@ -161,8 +140,8 @@ pulumi.export("data_bucket_name", pipeline.data_bucket_name)
 pulumi.export("lambda_function_name", pipeline.function_name)
 pulumi.export("glue_job_name", pipeline.job_name)
 pulumi.export("alert_topic_arn", pipeline.alert_topic_arn)
-pulumi.export("missed_run_schedule", missed_run_alarm.schedule_name)
 
+team_deadlines: list[WorkflowDeadlines] = []  # a serverless stack's team workflows, for the missed-run check
 if serverless:
     # One aws-native provider for the workflows (pulumi-aws has no MWAA Serverless resource), same region and tags.
     native = aws_native.Provider("aws-native", region=settings.region, default_tags={"tags": settings.default_tags})
@@ -200,10 +179,11 @@ if serverless:
         if team.reasons or team.dag_id is None:  # no DAG id: more than one DAG, a reason too
             pulumi.log.warn(f"{team.file}: not run by this serverless stack: {'; '.join(team.reasons)}")
             continue
+        name = yaml_workflows.workflow_name(settings, team.dag_id)
         team_arns[team.dag_id] = ServerlessWorkflow(
             f"workflow-{team.dag_id}",
             workflow_args(
-                workflow_name=yaml_workflows.workflow_name(settings, team.dag_id),
+                workflow_name=name,
                 about=f"the team's workflow {team.file}",
                 definition_yaml=team.text,
                 function_arn=pipeline.function_arn if "function_name" in team.calls else None,
@@ -216,6 +196,21 @@ if serverless:
             ),
             opts,
         ).workflow_arn
+        check = yaml_workflows.run_check(team)
+        if isinstance(check, str):
+            pulumi.log.warn(f"{team.file}: deployed without a missed-run check: {check}")
+            continue
+        team_deadlines.append(
+            WorkflowDeadlines(
+                dag_id=team.dag_id,
+                workflow_name=name,
+                workflow_arn=team_arns[team.dag_id],
+                run_minutes_of_week=check.run_minutes,
+                deadline_minutes=check.deadline_minutes,
+                deadline_crons=check.crons,
+                runs_per_month=yaml_workflows.runs_per_month(team),
+            )
+        )
     if team_arns:
         pulumi.export("yaml_workflow_arns", team_arns)
 else:
@@ -277,3 +272,27 @@ else:
     pulumi.export("vpc_id", network.vpc_id)
     pulumi.export("public_subnet_ids", network.public_subnet_ids)
     pulumi.export("private_subnet_ids", network.private_subnet_ids)
+
+# Not paused with the environment: it is what reports a run that a failed resume (or a failed workflow) never produced.
+missed_run_alarm = MissedRunAlarm(
+    "missed-run",
+    MissedRunAlarmArgs(
+        environment_name=settings.name,
+        data_bucket_name=pipeline.data_bucket_name,
+        data_bucket_arn=pipeline.data_bucket_arn,
+        output_prefix=pipe.output_prefix,
+        topic_arn=pipeline.alert_topic_arn,
+        deadline_cron=pipe.deadline_cron,
+        timezone=pipe.timezone,
+        deadline_minutes=pipe.deadline_minutes,
+        run_minutes_of_week=sorted(pipeline_run_minutes(pipe)),
+        runs_per_month=pipe.runs_per_month,
+        runtime=pipe.lambda_.runtime,
+        log_retention_days=settings.mwaa.log_retention_days,
+        source_dir=ROOT / "functions" / "missed_run_check",
+        workflows=tuple(team_deadlines),
+    ),
+    opts,
+)
+
+pulumi.export("missed_run_schedule", missed_run_alarm.schedule_name)

@@ -88,19 +88,34 @@ def workflow_role(env: str) -> str:
     return f"{env}-workflow"
 
 
+def workflow_missed_run_schedule(workflow: str, index: int) -> str:
+    """A team workflow's missed-run check, one schedule per time of day (yaml_workflows.py): the first unnumbered."""
+    return f"{workflow}-missed-run" + (f"-{index}" if index > 1 else "")
+
+
 def failed_runs_rule(env: str) -> str:
     return f"{env}-failed-runs"
 
 
+def workflow_names(workflow: str, schedules: int = 0) -> list[tuple[str, str]]:
+    """(kind, name) of what a serverless workflow derives from its name: the pipeline's (the environment's name) or a
+    team workflow's (yaml_workflows.py, with its missed-run schedules)."""
+    found = [
+        ("MWAA Serverless workflow", workflow),
+        ("CloudWatch log group", workflow_log_group(workflow)),
+        ("IAM role", workflow_role(workflow)),
+    ]
+    return found + [("EventBridge Scheduler schedule", workflow_missed_run_schedule(workflow, i)) for i in range(1, schedules + 1)]
+
+
 def derived(env: str, serverless: bool) -> list[tuple[str, str]]:
-    """(kind, name) of every name a stack of this mode derives from `env`."""
+    """(kind, name) of every name a stack of this mode derives from `env` (a team workflow's: `workflow_names`)."""
     functions = [validate_input_function(env), missed_run_function(env)]
     found = [("Lambda function", f) for f in functions] + [("CloudWatch log group", lambda_log_group(f)) for f in functions]
     found += [("Glue job", glue_job(env)), ("SNS topic", alert_topic(env)), ("EventBridge Scheduler schedule", missed_run_schedule(env))]
     found.append(("CloudWatch alarm", missed_run_errors_alarm(env)))
     if serverless:
-        found += [("MWAA Serverless workflow", env), ("CloudWatch log group", workflow_log_group(env))]
-        return [*found, ("IAM role", workflow_role(env)), ("EventBridge rule", failed_runs_rule(env))]
+        return [*found, *workflow_names(env), ("EventBridge rule", failed_runs_rule(env))]
     found += [("MWAA environment", env), ("KMS alias", kms_alias(env))]
     return found + [("CloudWatch log group", group) for group in environment_log_groups(env).values()]
 

@@ -1,7 +1,7 @@
 """When things happen, in one place: the year's instants of a weekly local time (each pipeline run, each duty-cycle
 window) as minutes of the UTC week, and the cron forms that name them, each in the reading its service gives it: the
-DAG's (in the pipeline's zone), the deadline's (EventBridge Scheduler, in that zone), MWAA Serverless's (UTC) and
-GitHub's (UTC, Sunday 0).
+DAG's (in the pipeline's zone), the deadlines' (EventBridge Scheduler: in that zone for the pipeline, in UTC for a team's
+workflow), MWAA Serverless's (UTC) and GitHub's (UTC, Sunday 0).
 
 A zone with daylight saving puts one local time at two UTC times over a year, so the instants are swept over a whole
 year (and a week) rather than computed for one date. Standard library only: the program, the offline tools and the
@@ -87,9 +87,25 @@ def utc_cron(minutes: set[int]) -> str | None:
     return f"{at % 60} {at // 60} * * {_day_ranges(days)}"
 
 
+def _days_by_time(minutes: Iterable[int]) -> dict[tuple[int, int], set[int]]:
+    """(hour, minute) in UTC -> the weekdays (0 = Monday) on which one of these minutes of the week falls then."""
+    found: dict[tuple[int, int], set[int]] = {}
+    for fire in sorted({minute % WEEK for minute in minutes}):
+        found.setdefault((fire % 1440 // 60, fire % 60), set()).add(fire // 1440)
+    return found
+
+
 def github_cron_lines(minutes: Iterable[int]) -> list[str]:
     """GitHub Actions cron lines (UTC; day 0 is Sunday) firing at each of these minutes of the week, one line per time."""
-    days_by_time: dict[tuple[int, int], set[int]] = {}
-    for fire in sorted({minute % WEEK for minute in minutes}):
-        days_by_time.setdefault((fire % 1440 // 60, fire % 60), set()).add((fire // 1440 + 1) % 7)
-    return [f"{minute} {hour} * * {','.join(map(str, sorted(days)))}" for (hour, minute), days in sorted(days_by_time.items())]
+    return [
+        f"{minute} {hour} * * {','.join(str(day) for day in sorted((day + 1) % 7 for day in days))}"
+        for (hour, minute), days in sorted(_days_by_time(minutes).items())
+    ]
+
+
+def scheduler_cron_lines(minutes: Iterable[int]) -> list[str]:
+    """EventBridge Scheduler crons (read in UTC, days named) firing at each of these minutes of the week, one per time."""
+    return [
+        f"cron({minute} {hour} ? * {','.join(WEEKDAYS[day] for day in sorted(days))} *)"
+        for (hour, minute), days in sorted(_days_by_time(minutes).items())
+    ]

@@ -19,9 +19,10 @@ file.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ import yaml
 from croniter import croniter
 
 import names
-from serverless.definition import GLUE_OPERATOR, LAMBDA_OPERATOR, OPERATORS, problems
+from schedule import WEEK, minute_of_week, scheduler_cron_lines
+from serverless.definition import GLUE_OPERATOR, LAMBDA_OPERATOR, MAX_TASK_SECONDS, OPERATORS, problems
 from settings import PROJECT, ConfigError, Settings
 
 #: Where the files live, relative to the project (uploaded to the DAG bucket's dags/workflows/ with the rest of dags/).
@@ -46,7 +48,12 @@ DAG_FACTORY_PIN = "dag-factory==1.1.0"
 #: that argument must name. EmptyOperator calls nothing.
 GRANTED = {LAMBDA_OPERATOR: "function_name", GLUE_OPERATOR: "job_name"}
 CALLS_NOTHING = {"airflow.operators.empty.EmptyOperator"}
-#: A workflow's role is `<workflow>-workflow` (names.workflow_role), IAM's limit.
+#: A run's deadline: every task's timeout, each retry and its delay, in sequence (Airflow's defaults where the file sets
+#: none: no retry, 300 s between tries, and the service's 60-minute task limit), then this for the service to start it.
+START_MARGIN_MINUTES = 15
+DEFAULT_RETRY_DELAY_SECONDS = 300
+#: The times of day a team workflow's missed-run check covers: one EventBridge Scheduler schedule each.
+MAX_CHECK_TIMES = 4
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")  # what os.path.expandvars expands
 
 
@@ -65,8 +72,23 @@ class YamlWorkflow:
     calls: frozenset[str]
 
     @property
+    def dag(self) -> dict[str, Any]:
+        return next(iter(self.document.values()))
+
+    @property
     def tasks(self) -> dict[str, Any]:
-        return next(iter(self.document.values()))["tasks"]
+        return self.dag["tasks"]
+
+
+@dataclass(frozen=True)
+class RunCheck:
+    """When a deployed workflow's runs are due: the missed-run check asks the service for a successful run then."""
+
+    #: Minutes of the UTC week its cron runs at.
+    run_minutes: tuple[int, ...]
+    deadline_minutes: int
+    #: EventBridge Scheduler crons (UTC) of the deadlines.
+    crons: tuple[str, ...]
 
 
 def placeholders(settings: Settings) -> dict[str, str]:
@@ -120,9 +142,11 @@ def _lite_reasons(workflow_name: str, document: dict[str, Any], values: dict[str
                 f"task {task_id}: {operator.rsplit('.', 1)[-1]} needs AWS permissions a lite workflow's role doesn't get "
                 "(it may invoke the stack's Lambda function and run its Glue job, nothing else)"
             )
-    role = names.workflow_role(workflow_name)
-    if len(role) > names.LIMITS["IAM role"]:
-        found.append(f"its role {role!r} would be {len(role)} characters (IAM allows {names.LIMITS['IAM role']}): shorten the DAG id")
+    found += [
+        f"its {kind} name {name!r} would be {len(name)} characters (AWS allows {names.LIMITS[kind]}): shorten the DAG id"
+        for kind, name in names.workflow_names(workflow_name, MAX_CHECK_TIMES)
+        if len(name) > names.LIMITS[kind]
+    ]
     return found, calls
 
 
@@ -162,6 +186,42 @@ def require_dag_factory(workflows: list[YamlWorkflow], requirements: Path) -> No
             f"{f' and {len(workflows) - 1} more' if len(workflows) > 1 else ''} (dags/{LOADER_DAG_FILE} builds the YAML "
             f"workflows with it; MWAA's images don't have it): add the line {DAG_FACTORY_PIN}"
         )
+
+
+def _seconds(value: Any) -> int:
+    """A duration as a file writes it: whole seconds, or dag-factory's typed timedelta."""
+    if isinstance(value, dict):
+        return ((value.get("days", 0) * 24 + value.get("hours", 0)) * 60 + value.get("minutes", 0)) * 60 + value.get("seconds", 0)
+    return int(value)
+
+
+def deadline_minutes(workflow: YamlWorkflow) -> int:
+    """How long after its scheduled time a run's result is due (START_MARGIN_MINUTES and the tasks' worst case)."""
+    defaults, seconds = workflow.dag.get("default_args") or {}, 0
+    for task in workflow.tasks.values():
+        settings = defaults | task
+        timeout = _seconds(settings.get("execution_timeout", MAX_TASK_SECONDS))
+        retries, delay = int(settings.get("retries", 0)), _seconds(settings.get("retry_delay", DEFAULT_RETRY_DELAY_SECONDS))
+        seconds += timeout * (retries + 1) + delay * retries
+    return math.ceil(seconds / 60) + START_MARGIN_MINUTES
+
+
+def run_check(workflow: YamlWorkflow) -> RunCheck | str:
+    """When a deployed workflow's runs are due, or why it gets no missed-run check (said at `pulumi up`)."""
+    cron = workflow.dag.get("schedule")
+    if not cron or cron == "None":
+        return "it has no schedule (triggered runs are not checked)"
+    fields = cron.split()
+    if fields[2] not in ("*", "?") or fields[3] not in ("*", "?"):
+        return f"its schedule {cron!r} names days of the month or months; the check covers weekly schedules"
+    monday = datetime(2026, 1, 5, tzinfo=UTC)  # the service reads cron in UTC
+    it, runs = croniter(cron, monday - timedelta(seconds=1)), set()
+    while (at := it.get_next(datetime)) < monday + timedelta(days=7):
+        runs.add(minute_of_week(at))
+        if len({minute % 1440 for minute in runs}) > MAX_CHECK_TIMES:  # a constant deadline keeps the count of times
+            return f"it runs at more than {MAX_CHECK_TIMES} times of day; the check covers up to {MAX_CHECK_TIMES} (one schedule each)"
+    deadline = deadline_minutes(workflow)
+    return RunCheck(tuple(sorted(runs)), deadline, tuple(scheduler_cron_lines((minute + deadline) % WEEK for minute in runs)))
 
 
 def runs_per_month(workflow: YamlWorkflow) -> float:

@@ -5,6 +5,10 @@ pipeline's time zone), which looks for the run's output and publishes to the ale
 part of what a duty cycle pauses, so a resume that failed is reported too. Least privilege: the function may read the
 output prefix and publish to the one topic; the scheduler may invoke the one function.
 
+A serverless stack's team workflows (yaml_workflows.py) are checked by the same function: one schedule per time of day
+of their deadlines (UTC, as the service reads their cron) sends the workflow in its event, and the function asks the
+service for a run that succeeded in time; it may list the runs of those workflows and no others.
+
 The alarm has alarms of its own, so it can't fail silently: an invocation that still fails after Lambda's retries goes
 to the topic as its on-failure destination (the failure record names the error), and a CloudWatch alarm on the
 function's Errors metric notifies the same topic.
@@ -25,6 +29,20 @@ from components.python_function import python_function
 
 
 @dataclass(frozen=True, kw_only=True)
+class WorkflowDeadlines:
+    """A team workflow's runs and when each one's success is due (yaml_workflows.RunCheck)."""
+
+    dag_id: str
+    workflow_name: str
+    workflow_arn: pulumi.Input[str]
+    run_minutes_of_week: tuple[int, ...]
+    deadline_minutes: int
+    #: EventBridge Scheduler crons of the deadlines, read in UTC.
+    deadline_crons: tuple[str, ...]
+    runs_per_month: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class MissedRunAlarmArgs:
     environment_name: str
     data_bucket_name: pulumi.Input[str]
@@ -41,6 +59,8 @@ class MissedRunAlarmArgs:
     runtime: str
     log_retention_days: int
     source_dir: Path
+    #: A serverless stack's team workflows, checked by the same function.
+    workflows: tuple[WorkflowDeadlines, ...] = ()
 
 
 class MissedRunAlarm(pulumi.ComponentResource):
@@ -73,9 +93,15 @@ class MissedRunAlarm(pulumi.ComponentResource):
             statements=[
                 *prefix_read(args.data_bucket_arn, args.output_prefix, "Output"),
                 allow(["sns:Publish"], [args.topic_arn], "PublishAlert"),
+                *(
+                    [allow(["airflow-serverless:ListWorkflowRuns"], [w.workflow_arn for w in args.workflows], "ListTeamWorkflowRuns")]
+                    if args.workflows
+                    else []
+                ),
             ],
             log_retention_days=args.log_retention_days,
-            tags={"pipeline:runs-per-month": f"{args.runs_per_month:g}"},  # the cost model prices one check per run
+            # The cost model prices one check per run.
+            tags={"pipeline:runs-per-month": f"{args.runs_per_month + sum(w.runs_per_month for w in args.workflows):g}"},
         )
 
         scheduler_role = aws.iam.Role(
@@ -105,6 +131,34 @@ class MissedRunAlarm(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[scheduler_policy]),
         )
+
+        for workflow in args.workflows:
+            event = {
+                "scheduled_time": "<aws.scheduler.scheduled-time>",
+                "workflow": {
+                    "name": workflow.workflow_name,
+                    "arn": workflow.workflow_arn,
+                    "deadline_minutes": workflow.deadline_minutes,
+                    "run_minutes_of_week": list(workflow.run_minutes_of_week),
+                },
+            }
+            for i, cron in enumerate(workflow.deadline_crons, start=1):
+                schedule_name = names.workflow_missed_run_schedule(workflow.workflow_name, i)
+                aws.scheduler.Schedule(
+                    f"{name}-{workflow.dag_id}-schedule" + (f"-{i}" if i > 1 else ""),
+                    name=schedule_name,
+                    description=f"At each {workflow.workflow_name} run's deadline: alert if no run succeeded",
+                    schedule_expression=cron,
+                    schedule_expression_timezone="UTC",
+                    flexible_time_window={"mode": "OFF"},
+                    target={
+                        "arn": function.arn,
+                        "role_arn": scheduler_role.arn,
+                        "input": pulumi.Output.json_dumps(event),
+                        "retry_policy": {"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 5},
+                    },
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[scheduler_policy]),
+                )
 
         # Asynchronous invocations (the scheduler's) retry twice; a failure after that is delivered to the topic, with the
         # function's role, which may publish there (Lambda's destinations: the execution role sends the record).

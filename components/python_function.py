@@ -48,7 +48,13 @@ def python_function(
         name=function_name,
         runtime=runtime,
         handler="handler.handler",
-        code=pulumi.AssetArchive({p.name: pulumi.FileAsset(str(p)) for p in sorted(source_dir.glob("*.py"))}),
+        code=pulumi.AssetArchive(
+            {
+                p.relative_to(source_dir).as_posix(): pulumi.FileAsset(str(p))
+                for p in sorted(source_dir.rglob("*"))
+                if p.is_file() and "__pycache__" not in p.parts  # the code and any data beside it (a vendored API model)
+            }
+        ),
         role=role.arn,
         memory_size=memory_mb,
         timeout=timeout_seconds,

@@ -16,10 +16,22 @@ HERE = Path(__file__).parent
 PLACEHOLDER_KEYS = ("lambda_function_name", "glue_job_name", "input_prefix", "output_prefix", "region")
 WORKFLOWS = sorted([*(HERE / "workflows").glob("*.yaml"), *(HERE / "workflows").glob("*.yml")])
 
+
+def placeholders(path: Path = HERE / "pipeline_config.json") -> dict[str, str]:
+    """${PIPELINE_<KEY>} -> this stack's value, or an import error that says how to fix it."""
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(f"{path.name} can't be read for the YAML workflows ({exc}); `pulumi up` renders it into dags/") from None
+    missing = [key for key in PLACEHOLDER_KEYS if not isinstance(config, dict) or key not in config]
+    if missing:
+        raise RuntimeError(f"{path.name} lacks {', '.join(missing)}; re-run `pulumi up` to render it again")
+    return {f"PIPELINE_{key.upper()}": str(config[key]) for key in PLACEHOLDER_KEYS}
+
+
 if WORKFLOWS:
+    os.environ.update(placeholders())
     from dagfactory import load_yaml_dags
 
-    config = json.loads((HERE / "pipeline_config.json").read_text())
-    os.environ.update({f"PIPELINE_{key.upper()}": str(config[key]) for key in PLACEHOLDER_KEYS})
     for path in WORKFLOWS:
         load_yaml_dags(globals_dict=globals(), config_filepath=str(path))

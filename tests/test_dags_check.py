@@ -24,8 +24,9 @@ def dags(project: Path, *args: str, stacks: tuple[str, ...] = ("dev",)) -> subpr
 def test_the_folder_is_what_pulumi_up_uploads_under_dags(dev: StackRun, tmp_path: Path):
     folder = render_dag_folder(dev, tmp_path / "dags")
     requirements = PROJECT_DIR / stack_settings("dev").dag_bucket.requirements_file  # uploaded to the bucket's root instead
-    team_files = [p.name for p in (PROJECT_DIR / "dags").iterdir() if p.is_file() and p != requirements]
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*team_files, "pipeline_config.json"])
+    team_files = [p.relative_to(PROJECT_DIR / "dags") for p in (PROJECT_DIR / "dags").rglob("*") if p.is_file() and p != requirements]
+    uploaded = [p.relative_to(folder) for p in folder.rglob("*") if p.is_file()]
+    assert sorted(uploaded) == sorted([p for p in team_files if "__pycache__" not in p.parts] + [Path("pipeline_config.json")])
     assert json.loads((folder / "pipeline_config.json").read_text()) == json.loads(dev.by_name("dags-pipeline-config").inputs["content"])
 
 

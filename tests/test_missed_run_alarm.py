@@ -8,9 +8,10 @@ import importlib.util
 import json
 from datetime import UTC, datetime
 
+import botocore.loaders
 import botocore.session
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 import names
 from duty_cycle import pipeline_run_minutes
@@ -144,3 +145,77 @@ def test_the_alarm_has_alarms_of_its_own(each_stack: StackRun):
 def test_the_alarms_alarm_is_priced(dev: StackRun):
     item = next(i for i in priced(run_stack("dev", config=in_priced_region("dev"))).items if i.name == "CloudWatch alarms")
     assert item.quantity == 1 and item.unit == "alarm-month" and item.monthly_usd == item.unit_usd > 0
+
+
+#: A team workflow's event as its schedule sends it (components/missed_run_alarm.py): runs weekdays at 12:00 UTC.
+WORKFLOW_EVENT = {
+    "workflow": {
+        "name": "mwaa-platform-lite-late_input_retry",
+        "arn": "arn:aws:airflow-serverless:us-east-1:123456789012:workflow/mwaa-platform-lite-late_input_retry",
+        "deadline_minutes": 158,
+        "run_minutes_of_week": [720, 2160, 3600, 5040, 6480],
+    }
+}
+ARN = WORKFLOW_EVENT["workflow"]["arn"]
+
+
+def workflow_run(status: str, created: str, run_type: str = "SCHEDULED") -> dict:
+    summary = {"Status": status, "CreatedOn": datetime.fromisoformat(created)}
+    return {"RunId": created, "WorkflowArn": ARN, "RunType": run_type, "RunDetailSummary": summary}
+
+
+def check_at(monkeypatch: pytest.MonkeyPatch, scheduled: str, pages: list[list[dict]], alert: str | None = None) -> dict:
+    """Run the handler for a team workflow's deadline against stubbed MWAA Serverless and SNS clients (moto has no MWAA
+    Serverless): the runs listed page by page, and a publish only where the check must alert."""
+    session = botocore.session.get_session()
+    runs = session.create_client("mwaa-serverless", region_name="us-east-1")
+    sns = session.create_client("sns", region_name="us-east-1")
+    with Stubber(runs) as runs_stub, Stubber(sns) as sns_stub:
+        for i, page in enumerate(pages):
+            request = {"WorkflowArn": ARN} | ({"NextToken": f"page-{i}"} if i else {})
+            more = {"NextToken": f"page-{i + 1}"} if i + 1 < len(pages) else {}
+            runs_stub.add_response("list_workflow_runs", {"WorkflowRuns": page} | more, request)
+        if alert:  # the subject, exactly; any other call fails the test (the stubbers have no answer for it)
+            sns_stub.add_response("publish", {"MessageId": "1"}, {"TopicArn": "arn:topic", "Subject": alert, "Message": ANY})
+        monkeypatch.setenv("TOPIC_ARN", "arn:topic")
+        monkeypatch.setattr(handler.boto3, "client", lambda service, **_: {"mwaa-serverless": runs, "sns": sns}[service])
+        result = handler.handler(WORKFLOW_EVENT | {"scheduled_time": scheduled})
+        runs_stub.assert_no_pending_responses()
+        sns_stub.assert_no_pending_responses()
+    return result
+
+
+def test_a_team_workflow_whose_run_succeeded_in_time_is_not_alerted(monkeypatch: pytest.MonkeyPatch):
+    """The scheduled run failed, a run started by hand succeeded before the deadline, on the second page."""
+    pages = [[workflow_run("FAILED", "2026-12-08T12:00:04+00:00")], [workflow_run("SUCCESS", "2026-12-08T12:40:00+00:00", "ON_DEMAND")]]
+    assert check_at(monkeypatch, "2026-12-08T14:38:00Z", pages) == {
+        "status": "ran", "workflow": "mwaa-platform-lite-late_input_retry", "run": "2026-12-08T12:00:00+00:00"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "runs",
+    [
+        [],  # never started
+        [workflow_run("FAILED", "2026-12-08T12:00:04+00:00"), workflow_run("RUNNING", "2026-12-08T13:00:00+00:00")],
+        [workflow_run("SUCCESS", "2026-12-07T12:00:03+00:00")],  # yesterday's success is not today's
+        [workflow_run("SUCCESS", "2026-12-08T14:40:00+00:00", "ON_DEMAND")],  # after the deadline
+    ],
+)
+def test_a_team_workflow_without_a_success_in_time_alerts_the_topic(monkeypatch: pytest.MonkeyPatch, runs: list[dict]):
+    result = check_at(monkeypatch, "2026-12-08T14:38:00Z", [runs], alert="Missed run: mwaa-platform-lite-late_input_retry 2026-12-08 12:00")
+    assert result["status"] == "alerted"
+
+
+def test_a_team_workflows_deadline_without_a_run_asks_nothing(monkeypatch: pytest.MonkeyPatch):
+    assert check_at(monkeypatch, "2026-12-12T14:38:00Z", [])["status"] == "no run scheduled"  # a Saturday
+
+
+def test_the_service_model_ships_with_the_function_as_botocore_has_it():
+    """The runtime's SDK may predate MWAA Serverless: the function carries the model (NOTICE) and reads it first."""
+    vendored = PROJECT_DIR / "functions" / "missed_run_check" / "data"
+    loader = botocore.loaders.Loader(extra_search_paths=[str(vendored)], include_default_search_paths=False)
+    own = botocore.session.get_session().get_component("data_loader")
+    for kind in ("service-2", "endpoint-rule-set-1", "paginators-1"):
+        assert loader.load_service_model("mwaa-serverless", kind) == own.load_service_model("mwaa-serverless", kind)
+    assert handler.os.environ["AWS_DATA_PATH"] == str(vendored)

@@ -11,6 +11,7 @@ import botocore
 import pytest
 
 import names
+import yaml_workflows
 from offline.harness import run_stack
 from offline.stacks import stack_config
 from settings import ConfigError
@@ -50,6 +51,8 @@ def test_every_name_the_program_sets_is_in_the_table(stack: str, at):
     run = run_stack(stack, at=at)
     env, serverless = run.outputs["environment_name"], run.config.get("mwaa-platform:mwaa", {}).get("mode") == "serverless"
     table = set(names.derived(env, serverless))
+    for workflow in run.of_type("aws-native:mwaaserverless:Workflow"):  # a fork's own YAML workflows (yaml_workflows.py)
+        table |= set(names.workflow_names(workflow.inputs["name"], yaml_workflows.MAX_CHECK_TIMES))
     for resource in run.resources:
         name = resource.inputs.get("name")
         if isinstance(name, str) and not resource.type.startswith("pulumi:providers:"):

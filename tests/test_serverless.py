@@ -15,7 +15,7 @@ import yaml
 from functions.validate_input.handler import input_key
 from offline.commands.cost import render_estimate
 from offline.dags import check_workflow
-from offline.harness import StackRun, object_body, plan_fingerprint, run_stack, workflow_definition
+from offline.harness import StackRun, object_body, pipeline_workflow, plan_fingerprint, run_stack, workflow_definition
 from offline.stacks import stack_config, stack_settings
 from policies.rules.library.cost_model import estimate
 from serverless import definition as sd
@@ -191,11 +191,11 @@ def test_the_serverless_stack_runs_the_services_airflow():
 
 def test_one_workflow_and_no_environment_vpc_or_nat(lite: StackRun):
     types = [r.type for r in lite.resources]
-    assert types.count(WORKFLOW) == 1
+    assert types.count(WORKFLOW) == 1 + len(lite.outputs.get("yaml_workflow_arns", {}))  # the pipeline's, the team's own
     for absent in ("aws:mwaa/environment:Environment", "aws:ec2/vpc:Vpc", "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip",
                    "aws:ec2/subnet:Subnet", "aws:kms/key:Key"):  # fmt: skip
         assert absent not in types
-    assert "networkConfiguration" not in lite.one(WORKFLOW).inputs
+    assert "networkConfiguration" not in pipeline_workflow(lite).inputs
     assert not [r for r in lite.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if r.inputs["key"].startswith(("dags/", "requirements"))]
 
 
@@ -204,12 +204,12 @@ def test_the_workflow_goes_through_one_aws_native_provider_with_the_stacks_regio
     (native,) = lite.of_type("pulumi:providers:aws-native")
     assert native.inputs["region"] == settings.region
     assert json.loads(native.inputs["defaultTags"])["tags"] == settings.default_tags
-    assert lite.one(WORKFLOW).provider.startswith(native.urn)
+    assert pipeline_workflow(lite).provider.startswith(native.urn)
     assert "aws-native" in stack_config("lite")["pulumi:disable-default-providers"]
 
 
 def test_the_definition_objects_version_is_wired_to_the_workflow(lite: StackRun):
-    workflow, definition = lite.one(WORKFLOW), workflow_definition(lite)
+    workflow, definition = pipeline_workflow(lite), workflow_definition(lite)
     location = workflow.inputs["definitionS3Location"]
     assert location == {
         "bucket": lite.by_name("dags-storage-bucket").outputs["bucket"],
@@ -233,7 +233,7 @@ def test_the_execution_role_trusts_the_service_and_may_only_run_the_pipeline(lit
         "DagRunsGlueJob": (["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:GetJob"], [job]),
         "WriteOwnLogGroup": (["logs:CreateLogStream", "logs:PutLogEvents"], [logs + ":*"]),
     }
-    assert lite.one(WORKFLOW).inputs["loggingConfiguration"] == {"logGroupName": lite.by_name("serverless-logs").inputs["name"]}
+    assert pipeline_workflow(lite).inputs["loggingConfiguration"] == {"logGroupName": lite.by_name("serverless-logs").inputs["name"]}
     assert lite.by_name("serverless-logs").inputs["retentionInDays"] == stack_settings("lite").mwaa.log_retention_days
 
 
@@ -276,7 +276,7 @@ def test_a_schedule_change_updates_the_definition_and_the_workflow_in_place(tmp_
 def test_task_hours_are_priced_per_run_with_the_one_minute_minimum(lite: StackRun):
     settings = stack_settings("lite")
     priced = estimate((r.type, r.inputs) for r in lite.resources)
-    (item,) = [i for i in priced.items if i.unit == "task-hour"]
+    (item,) = [i for i in priced.items if i.name == f"MWAA Serverless workflow {settings.name} tasks"]
     assert item.quantity == round(settings.pipeline.runs_per_month * sd.billed_task_minutes(settings.pipeline) / 60, 4)
     # The Lambda check bills its one-minute minimum; the Glue task its run plus a minute of start-up and polling.
     for expected, billed in ((0.2, 1 + 1.2), (5, 1 + 6)):
@@ -292,8 +292,8 @@ def test_the_lite_stack_costs_under_a_dollar_a_month(lite: StackRun):
 def test_the_tokyo_rate_is_published_so_it_carries_no_note():
     run = run_stack("lite", config=stack_config("lite") | {"aws:region": "ap-northeast-1"})
     priced = estimate((r.type, r.inputs) for r in run.resources)
-    (item,) = [i for i in priced.items if i.unit == "task-hour"]
-    assert item.unit_usd == 0.104 and item.note == ""
+    items = [i for i in priced.items if i.unit == "task-hour"]  # the pipeline's and each team workflow's
+    assert items and all(item.unit_usd == 0.104 and item.note == "" for item in items)
 
 
 def _with_definition(run: StackRun, document: dict) -> StackRun:
@@ -305,8 +305,8 @@ def _with_definition(run: StackRun, document: dict) -> StackRun:
 def test_the_dag_check_loads_the_definition_on_the_services_airflow(lite: StackRun):
     report = check_workflow(lite, stack_settings("lite"), WEEK_OF).report
     assert report["airflow"] == "3.0.6" and report["problems"] == []
-    (dag,) = report["dags"]
-    assert dag["dag_id"] == sd.DAG_ID and dag["runs"]
+    dag = next(d for d in report["dags"] if d["dag_id"] == sd.DAG_ID)  # a fork's own workflows are beside it
+    assert dag["runs"] and len(report["dags"]) == 1 + len(report["team_definitions"])
 
 
 def test_the_dag_check_names_a_broken_rule_and_a_schedule_that_drifted(lite: StackRun):

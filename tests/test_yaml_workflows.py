@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 from pathlib import Path
 from unittest import mock
 
@@ -31,13 +32,16 @@ LAMBDA_ONLY = f"""ping:
 
 
 def with_workflows(tmp_path: Path, files: dict[str, str], dag_factory: bool = True) -> Path:
+    """A copy of the project whose dags/workflows/ holds `files` alone (a fork's own are replaced), dag-factory pinned or
+    not."""
     project = copy_project(tmp_path)
-    (project / "dags" / "workflows").mkdir(exist_ok=True)
+    shutil.rmtree(project / "dags" / "workflows", ignore_errors=True)
+    (project / "dags" / "workflows").mkdir()
     for name, text in files.items():
         (project / "dags" / "workflows" / name).write_text(text)
-    if dag_factory:
-        requirements = project / "dags" / "requirements.txt"
-        requirements.write_text(requirements.read_text() + f"{yaml_workflows.DAG_FACTORY_PIN}\n")
+    requirements = project / "dags" / "requirements.txt"
+    lines = [line for line in requirements.read_text().splitlines() if not line.startswith("dag-factory")]
+    requirements.write_text("\n".join([*lines, *([yaml_workflows.DAG_FACTORY_PIN] if dag_factory else [])]) + "\n")
     return project
 
 
@@ -122,8 +126,12 @@ def test_the_serverless_stack_deploys_each_file_it_can_run_as_its_own_workflow(t
         lite = run_stack("lite", project_dir=project)
     names = sorted(w.inputs["name"] for w in lite.of_type(WORKFLOW))
     assert names == ["mwaa-platform-lite", "mwaa-platform-lite-late_input_retry", "mwaa-platform-lite-ping"]
-    (said,) = [call.args[0] for call in warn.call_args_list]  # audit_marker: named, never dropped silently
-    assert said.startswith("dags/workflows/audit_marker.yaml: not run by this serverless stack: DAG audit_marker: catchup")
+    said = sorted(call.args[0] for call in warn.call_args_list)  # named, never dropped silently
+    assert said[0].startswith("dags/workflows/audit_marker.yaml: not run by this serverless stack: DAG audit_marker: catchup")
+    assert said[1] == (
+        "dags/workflows/ping.yaml: deployed without a missed-run check: it runs at more than 4 times of day; the check covers "
+        "up to 4 (one schedule each)"
+    )
     # One rule on the service's failure events for the stack: it hears every workflow, so a second would alert twice.
     assert len(lite.of_type("aws:cloudwatch/eventRule:EventRule")) == 1
     definitions = {d.inputs["key"]: yaml.safe_load(object_body(d)) for d in workflow_definitions(lite)}
@@ -156,3 +164,40 @@ def test_the_loader_dag_sets_the_placeholders_the_program_fills():
     }
     assert assigned["PLACEHOLDER_KEYS"] == yaml_workflows.PLACEHOLDER_KEYS
     assert set(yaml_workflows.placeholders(fixture_settings())) == {f"PIPELINE_{k.upper()}" for k in yaml_workflows.PLACEHOLDER_KEYS}
+
+
+def test_each_deployed_workflow_gets_a_missed_run_check_at_its_deadline(tmp_path: Path):
+    """The stack's missed-run function checks a team workflow too: a schedule at each run's deadline, in UTC as the
+    service reads the cron, sends the workflow; the function may list that workflow's runs and no other's."""
+    lite = run_stack("lite", project_dir=with_workflows(tmp_path, TEAM_WORKFLOWS))
+    schedule = lite.by_name("missed-run-late_input_retry-schedule").inputs
+    # 12:00 UTC plus every task's timeout, retries and delays in sequence (2 x 60 s + 3 x 300 s; 2 x 120 s + 3 x 2400 s)
+    # and 15 minutes to start: 158 minutes.
+    assert (schedule["scheduleExpression"], schedule["scheduleExpressionTimezone"]) == ("cron(38 14 ? * MON,TUE,WED,THU,FRI *)", "UTC")
+    arn = lite.outputs["yaml_workflow_arns"]["late_input_retry"]
+    assert json.loads(schedule["target"]["input"]) == {
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+        "workflow": {"name": "mwaa-platform-lite-late_input_retry", "arn": arn, "deadline_minutes": 158,
+                     "run_minutes_of_week": [720, 2160, 3600, 5040, 6480]},
+    }  # fmt: skip
+    policy = json.loads(lite.by_name("missed-run-function-access").inputs["policy"])
+    listing = next(s for s in policy["Statement"] if s["Sid"] == "ListTeamWorkflowRuns")
+    assert (listing["Action"], listing["Resource"]) == (["airflow-serverless:ListWorkflowRuns"], [arn])
+    function = lite.by_name("missed-run-function").inputs
+    pipeline = lite.by_name("serverless-workflow").inputs["tags"]["pipeline:runs-per-month"]
+    assert float(function["tags"]["pipeline:runs-per-month"]) == pytest.approx(float(pipeline) + 21.75)  # one check a run
+    assert "data/mwaa-serverless/2024-07-26/service-2.json" in function["code"].assets  # the model travels with the code
+
+
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        ("30 23 * * 1-5", ("cron(8 2 ? * TUE,WED,THU,FRI,SAT *)",)),  # past midnight: the next day
+        ("0 6,18 * * *", ("cron(38 8 ? * MON,TUE,WED,THU,FRI,SAT,SUN *)", "cron(38 20 ? * MON,TUE,WED,THU,FRI,SAT,SUN *)")),
+        ("0 6 1 * *", "its schedule '0 6 1 * *' names days of the month or months; the check covers weekly schedules"),
+    ],
+)
+def test_a_deadline_follows_the_cron_in_utc(tmp_path: Path, cron: str, expected):
+    (retry,) = load(tmp_path, {"late_input_retry.yaml": TEAM_WORKFLOWS["late_input_retry.yaml"].replace("0 12 * * 1-5", cron)})
+    check = yaml_workflows.run_check(retry)
+    assert (check if isinstance(check, str) else check.crons) == expected

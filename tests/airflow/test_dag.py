@@ -202,7 +202,8 @@ def test_the_dag_needs_nothing_from_the_metadata_db(dag):
 )
 def test_a_bad_config_is_a_clear_import_error(tmp_path: Path, config: str | None, message: str):
     errors = parse(dag_folder(tmp_path, config)).import_errors
-    assert len(errors) == 1 and message in next(iter(errors.values()))
+    (error,) = [error for path, error in errors.items() if path.endswith(f"{DAG_ID}.py")]  # a fork's YAML loader fails too
+    assert message in error
 
 
 def test_parsing_makes_no_network_calls(tmp_path: Path, rendered_config: str, monkeypatch: pytest.MonkeyPatch):

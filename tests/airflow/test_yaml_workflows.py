@@ -42,6 +42,15 @@ def test_without_yaml_files_the_loader_needs_nothing_more(tmp_path: Path, render
     assert bag.import_errors == {} and bag.dags == {}
 
 
+def test_without_the_config_the_loader_says_what_renders_it(tmp_path: Path):
+    folder = only_the_loader(tmp_path, "{}")
+    (folder / "pipeline_config.json").unlink()
+    (folder / "workflows").mkdir(exist_ok=True)
+    (folder / "workflows" / "late_input_retry.yaml").write_text(WORKFLOW)
+    (error,) = dag_bag(folder).import_errors.values()
+    assert "pipeline_config.json can't be read for the YAML workflows" in error and "`pulumi up` renders it into dags/" in error
+
+
 def test_a_yaml_workflow_runs_with_this_stacks_names(tmp_path: Path, rendered_config: str):  # noqa: F811
     pytest.importorskip(
         "dagfactory", reason="dag-factory is not in dev's requirements here; tests/fork's copy pins it and .ci/run runs these there"
