@@ -114,8 +114,10 @@ def check_dags(
     cycle: DutyCycle | None = None,
     settings: DutyCycleSettings | None = None,
     requirements: Path | None = None,
+    yaml_files: dict[str, str] | None = None,
 ) -> DagCheck:
-    """Parse what `pulumi up` uploads; on a duty-cycled stack (`cycle` not always on) also fit each DAG's runs in its windows."""
+    """Parse what `pulumi up` uploads; on a duty-cycled stack (`cycle` not always on) also fit each DAG's runs in its windows.
+    A DAG the YAML loader builds is named by its file (`yaml_files`: DAG id -> dags/workflows/<file>), not the loader's."""
     with tempfile.TemporaryDirectory(prefix="mwaa-dags-") as tmp:
         folder = render_dag_folder(run, Path(tmp) / "dags")
         report = airflow_env.run(
@@ -126,6 +128,9 @@ def check_dags(
             requirements=requirements,  # MWAA installs requirements.txt before it parses a DAG
             AIRFLOW__CORE__DAGS_FOLDER=str(folder),
         )
+    for dag in report["dags"]:
+        if dag["file"] == yaml_workflows.LOADER_DAG_FILE:
+            dag["file"] = (yaml_files or {}).get(dag["dag_id"], dag["file"])
     if cycle is not None and settings is not None and not cycle.always_on:
         for dag in report["dags"]:
             report["problems"] += [p for p in (window_problem(dag, cycle, settings), start_date_problem(dag, at)) if p]

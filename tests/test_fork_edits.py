@@ -15,8 +15,8 @@ import yaml
 
 from offline.stacks import PROJECT_DIR
 from tests.clikit import offline
-from tests.fork.apply import TEAM_WORKFLOWS
-from tests.stackkit import RUNNING_AT, copy_project, reset_to_reference, set_region
+from tests.fork.apply import TEAM_WORKFLOWS, add_team_requirements
+from tests.stackkit import RUNNING_AT, SHIPPED_DAG, copy_project, reset_to_reference, set_region
 
 #: A shell outside any venv: what a person has when they type a printed command.
 CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")} | {
@@ -92,9 +92,7 @@ def test_a_provider_the_requirements_add_serves_a_dag_through_the_whole_main_job
     """The DAG check, the pipeline run (the DAG folder must import before anything runs) and the DAG tests all use MWAA's
     package set plus the stack's requirements: one run never calls the same DAG parsed and broken."""
     project = copy_project(tmp_path)
-    requirements = project / "dags" / "requirements.txt"
-    if "apache-airflow-providers-slack" not in requirements.read_text():  # a fork may have it already: the same environment
-        requirements.write_text(requirements.read_text() + "apache-airflow-providers-slack\n")
+    add_team_requirements(project / "dags" / "requirements.txt")  # the Slack provider (a fork may have it already)
     (project / "dags" / "team_report.py").write_text(TEAM_DAG)
     # The main job's two Airflow checks of the DAG folder, as `bin/offline dev` runs them (its other checks read no DAG).
     checked = offline("dags", "dev", "--project", str(project), "--at", RUNNING_AT.isoformat(), "--json")
@@ -213,8 +211,7 @@ def test_yaml_workflows_run_in_both_modes_and_lite_names_those_it_cannot_run(tmp
     (project / "dags" / "workflows").mkdir()
     for name, text in TEAM_WORKFLOWS.items():
         (project / "dags" / "workflows" / name).write_text(text)
-    requirements = project / "dags" / "requirements.txt"
-    requirements.write_text(requirements.read_text() + "dag-factory==1.1.0\n")
+    add_team_requirements(project / "dags" / "requirements.txt")  # dag-factory, as tests/fork pins it
     done = offline("dags", "lite", "prod", "--project", str(project), "--json")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     lite, prod = (json.loads(done.stdout)[stack]["dags"] for stack in ("lite", "prod"))
@@ -225,5 +222,7 @@ def test_yaml_workflows_run_in_both_modes_and_lite_names_those_it_cannot_run(tmp
     assert (named["dag_id"], named["file"]) == ("audit_marker", "dags/workflows/audit_marker.yaml")
     assert "DAG audit_marker: catchup is ignored by MWAA Serverless; remove it" in named["reasons"]
     assert {d["dag_id"] for d in prod["dags"]} == {"lambda_glue_pipeline", "late_input_retry", "audit_marker"}
+    files = {d["dag_id"]: d["file"] for d in prod["dags"]}  # named by their files, not the loader's
+    assert files["late_input_retry"] == "dags/workflows/late_input_retry.yaml" and files["lambda_glue_pipeline"] == SHIPPED_DAG
     runs = {d["dag_id"]: d["first_run"] for d in prod["dags"]}
     assert runs["late_input_retry"].endswith("T12:00:00+00:00") and runs["audit_marker"].endswith("T09:00:00+00:00")  # UTC crons

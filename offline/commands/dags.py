@@ -3,6 +3,7 @@ its windows; a serverless stack's definition as the service loads it, and every 
 
 from __future__ import annotations
 
+import yaml_workflows
 from offline.airflow_env import stack_requirements
 from offline.commands.run import Context, Prepared, now, timings
 from offline.dags import DagCheck, check_dags, check_workflow, render_dag_check
@@ -18,8 +19,9 @@ def check(ctx: Context, stack: str, prepared: Prepared) -> DagCheck:
     if settings.serverless:
         return check_workflow(run, settings, args.at or now(), args.project)
     requirements = stack_requirements(settings, args.project)
+    yaml_files = {dag_id: w.file for w in yaml_workflows.load(settings, args.project) for dag_id in w.document}
     return check_dags(run, settings.airflow_version, args.at or now(), cycle=prepared.cycle, settings=settings.duty_cycle,
-                      requirements=requirements)  # fmt: skip
+                      requirements=requirements, yaml_files=yaml_files)  # fmt: skip
 
 
 def report(ctx: Context, stack: str, prepared: Prepared) -> bool:

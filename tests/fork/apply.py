@@ -72,6 +72,17 @@ audit_marker:
 }
 
 
+#: What the team adds to dags/requirements.txt: the Slack provider its second DAG imports, and dag-factory for its YAML
+#: workflows (the version the program names). Tests that add either add both, in this order, so that they use the
+#: Airflow environment this copy's setup builds (offline/airflow_env.py keys it by these lines) instead of building one.
+TEAM_REQUIREMENTS = ("apache-airflow-providers-slack", "dag-factory==1.1.0")
+
+
+def add_team_requirements(requirements: Path) -> None:
+    lines = requirements.read_text().splitlines()
+    requirements.write_text("\n".join([*lines, *(line for line in TEAM_REQUIREMENTS if line not in lines)]) + "\n")
+
+
 def team_prices(region: str) -> dict:
     """policies/team-prices.json as a fork keeps it (docs/cost.md): the figures pricing.json lacks for `region`. In this
     fixture they are us-east-1's, labelled as the fork's own; a real fork writes its region's, each with its source."""
@@ -116,8 +127,7 @@ def apply(target: Path) -> Path:
     lite_schedule = {"runDays": ["MON", "WED", "FRI"], "runTime": "07:00", "timezone": "UTC", "inputPrefix": "landing/"}
     _edit_yaml(target / "Pulumi.lite.yaml", lambda d: d["config"].update({"mwaa-platform:pipeline": lite_schedule}))
     requirements = target / "dags" / "requirements.txt"
-    # The Slack provider the second DAG imports, and dag-factory for the YAML workflows (the version the program names).
-    requirements.write_text(requirements.read_text() + "apache-airflow-providers-slack\ndag-factory==1.1.0\n")
+    add_team_requirements(requirements)
     (target / "dags" / "team_report.py").write_text(TEAM_DAG)  # a second DAG, importing the provider the team added
     (target / "dags" / "workflows").mkdir()
     for name, text in TEAM_WORKFLOWS.items():
