@@ -11,22 +11,10 @@ import pytest
 
 from offline.airflow_side.compat import dag_bag
 from tests.airflow.test_dag import dag_folder, rendered_config  # noqa: F401 (a fixture)
+from tests.fork.apply import TEAM_WORKFLOWS
 
 LOADER = "load_yaml_workflows.py"
-WORKFLOW = """late_input_retry:
-  schedule: "0 12 * * 1-5"
-  default_args: {owner: data-platform, retries: 2, retry_delay: 120}
-  tasks:
-    check_input:
-      operator: airflow.providers.amazon.aws.operators.lambda_function.LambdaInvokeFunctionOperator
-      function_name: ${PIPELINE_LAMBDA_FUNCTION_NAME}
-      execution_timeout: {__type__: datetime.timedelta, seconds: 300}
-    transform:
-      operator: airflow.providers.amazon.aws.operators.glue.GlueJobOperator
-      job_name: ${PIPELINE_GLUE_JOB_NAME}
-      script_args: {--INPUT_KEY: "${PIPELINE_INPUT_PREFIX}{{ ds }}.csv"}
-      dependencies: [check_input]
-"""
+WORKFLOW = TEAM_WORKFLOWS["late_input_retry.yaml"]  # the fork-like copy's: a YAML workflow lite can run too
 
 
 def only_the_loader(tmp_path: Path, config: str) -> Path:
@@ -63,6 +51,6 @@ def test_a_yaml_workflow_runs_with_this_stacks_names(tmp_path: Path, rendered_co
     config, dag = json.loads(rendered_config), bag.dags["late_input_retry"]
     check, transform = dag.get_task("check_input"), dag.get_task("transform")
     assert check.function_name == config["lambda_function_name"] and transform.job_name == config["glue_job_name"]
-    assert transform.script_args == {"--INPUT_KEY": config["input_prefix"] + "{{ ds }}.csv"}
+    assert transform.script_args["--INPUT_KEY"] == config["input_prefix"] + "{{ macros.ds_add(ds, -1) }}.csv"
     assert transform.upstream_task_ids == {"check_input"} and check.execution_timeout == timedelta(seconds=300)
     assert (check.retries, check.retry_delay) == (2, timedelta(seconds=120))
