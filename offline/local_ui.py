@@ -400,7 +400,7 @@ class LocalUi:
         logical = (run.get("logical_date") or run["run_after"])[:10]
         name = self.settings.name if dag_id == PIPELINE_DAG_ID else yaml_workflows.workflow_name(self.settings, dag_id)
         workflow = workflow_named(self.run, name).outputs["workflowArn"]
-        workflow_events(self.aws, workflow, [{"dag_run_state": "failed", "logical_date": logical}])
+        workflow_events(self.aws, workflow, [{"dag_run_state": "failed", "logical_date": logical, "run_id": run["dag_run_id"]}])
 
     def watch(self, interval: float = 2.0) -> None:
         """Print what happens until interrupted (Ctrl-C, or SIGTERM)."""

@@ -174,7 +174,8 @@ def workflow_events(aws: Any, workflow_arn: str, outcomes: list[dict[str, Any]])
     reference doesn't document the detail's fields, so these are stand-ins that carry the run's date)."""
     for outcome in outcomes:
         if outcome["dag_run_state"] == "failed":
-            detail = {"workflowArn": workflow_arn, "runId": f"scheduled__{outcome['logical_date']}", "status": "FAILED"}
+            run_id = outcome.get("run_id") or f"scheduled__{outcome['logical_date']}"  # the UI's runs have their own
+            detail = {"workflowArn": workflow_arn, "runId": run_id, "status": "FAILED"}
             entry = {"Source": EVENT_SOURCE, "DetailType": FAILURE_EVENTS[0], "Detail": json.dumps(detail), "Resources": [workflow_arn]}
             aws.client("events").put_events(Entries=[entry])
 

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -233,3 +234,31 @@ def test_a_person_triggers_the_pipeline_in_a_browser_and_ctrl_c_leaves_nothing_b
     assert "Traceback" not in terminal.text, terminal.text
     assert len(started) >= 4, started  # the four components, at least
     assert not alive(started), f"left running after Ctrl-C: {sorted(alive(started))}"
+
+
+def test_a_failed_run_of_a_team_workflow_is_that_workflows_event(tmp_path: Path) -> None:
+    """lite's UI runs every definition it deploys; a failed run puts the service's failure event for its own workflow,
+    naming the run, as MWAA Serverless would (the stack's one rule delivers it to the topic)."""
+    import botocore.session
+    from botocore.stub import Stubber
+
+    from offline.harness import run_stack
+    from offline.local_ui import LocalUi
+    from offline.stacks import stack_settings
+    from tests.fork.apply import TEAM_WORKFLOWS
+
+    project = copy_project(tmp_path)
+    (project / "dags" / "workflows").mkdir(exist_ok=True)
+    (project / "dags" / "workflows" / "late_input_retry.yaml").write_text(TEAM_WORKFLOWS["late_input_retry.yaml"])
+    ui = LocalUi.__new__(LocalUi)  # what the method reads, without starting Airflow
+    ui.run, ui.settings = run_stack("lite", project_dir=project), stack_settings("lite", project)
+    arn = ui.run.outputs["yaml_workflow_arns"]["late_input_retry"]
+    events = botocore.session.get_session().create_client("events", region_name="us-east-1")
+    ui.aws = SimpleNamespace(client=lambda service: events)
+    detail = {"workflowArn": arn, "runId": "manual__2026-12-07", "status": "FAILED"}
+    entry = {"Source": "aws.airflow-serverless", "DetailType": "MWAA Serverless Workflow Run Failed", "Detail": json.dumps(detail),
+             "Resources": [arn]}  # fmt: skip
+    with Stubber(events) as stub:
+        stub.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}, {"Entries": [entry]})
+        ui._workflow_failed("late_input_retry", {"dag_run_id": "manual__2026-12-07", "logical_date": "2026-12-07T12:00:00Z"})
+        stub.assert_no_pending_responses()
