@@ -6,7 +6,7 @@ can run as its own workflow (components/serverless_workflow.py) and names every 
 output and in the main job: never dropped silently.
 
 A file names the stack's own resources through placeholders, `${PIPELINE_LAMBDA_FUNCTION_NAME}` and the like
-(`PLACEHOLDERS`): dag-factory expands environment variables in a file it loads (`os.path.expandvars`, its _yaml.py), so
+(`PLACEHOLDER_KEYS`, `placeholders`): dag-factory expands environment variables in a file it loads (`os.path.expandvars`, its _yaml.py), so
 the loader DAG sets them from dags/pipeline_config.json, and the program writes them into a serverless definition before
 upload (the service's dag-factory then finds nothing left to expand). A placeholder this platform doesn't fill is an
 error in both modes, so a file means the same thing in both.
@@ -14,7 +14,7 @@ error in both modes, so a file means the same thing in both.
 What keeps a file off the service is the service's rules (serverless/definition.py `problems`) and its role: a lite
 workflow's role may invoke the stack's own Lambda function and run its own Glue job (the pipeline's permissions,
 components/iam.py), nothing else, so an operator that calls anything else is a reason, not a role that grows with every
-file.
+file. A deployed file's runs are checked at their deadlines by the stack's missed-run check (`run_check`).
 """
 
 from __future__ import annotations
