@@ -155,9 +155,19 @@ def workflow_name(settings: Settings, dag_id: str) -> str:
     return f"{settings.name}-{dag_id}"
 
 
+def _check_cron(file: str, dag_id: str, schedule: Any) -> None:
+    """A cron string Airflow's timetable would refuse (it parses cron with croniter, the version MWAA pins) fails the file
+    in both modes: dag-factory can't build the DAG on MWAA or on the service. Presets (`@daily`, `@once`) are Airflow's."""
+    if isinstance(schedule, str) and schedule != "None" and not schedule.startswith("@") and not croniter.is_valid(schedule):
+        raise ConfigError(
+            f"{file}: DAG {dag_id}: schedule {schedule!r} is not a cron expression Airflow accepts (minute 0-59, hour 0-23, "
+            "day of month 1-31, month 1-12, day of week 0-6 or MON-SUN); fix it"
+        )
+
+
 def load(settings: Settings, project: Path) -> list[YamlWorkflow]:
     """Every file in dags/workflows/, rendered for this stack and judged for MWAA Serverless; a file broken in both modes
-    (YAML, placeholders, no DAG, a DAG id used twice) is a ConfigError naming it."""
+    (YAML, placeholders, no DAG, a DAG id used twice, a cron Airflow refuses) is a ConfigError naming it."""
     values, found, seen = placeholders(settings), [], {names.PIPELINE_DAG_ID: "dags/" + names.PIPELINE_DAG_ID + ".py"}
     for path in sorted([*(project / FOLDER).glob("*.yaml"), *(project / FOLDER).glob("*.yml")]):
         file = path.relative_to(project).as_posix()
@@ -168,10 +178,11 @@ def load(settings: Settings, project: Path) -> list[YamlWorkflow]:
             raise ConfigError(f"{file}: not valid YAML ({exc}); fix the file or remove it") from None
         if not isinstance(document, dict) or not document or not all(isinstance(dag, dict) for dag in document.values()):
             raise ConfigError(f"{file}: must map a DAG id to its settings and tasks (dag-factory's format; docs/serverless.md)")
-        for dag_id in document:
+        for dag_id, dag in document.items():
             if dag_id in seen:
                 raise ConfigError(f"{file}: DAG id {dag_id} is also {seen[dag_id]}'s; DAG ids must be unique, rename one")
             seen[dag_id] = file
+            _check_cron(file, dag_id, dag.get("schedule"))
         dag_id = next(iter(document)) if len(document) == 1 else None
         reasons, calls = _lite_reasons(workflow_name(settings, str(dag_id)), document, values)
         found.append(YamlWorkflow(file, dag_id, text, document, tuple(reasons), frozenset(calls)))

@@ -278,7 +278,7 @@ def _task_problems(task_id: str, task: Any, task_ids: set[str], defaults: dict[s
     where = f"task {task_id}"
     if not isinstance(task, dict):
         return [f"{where}: must be a mapping of operator arguments"]
-    found = [] if _IDENTIFIER.match(task_id) else [f"{where}: task ids are letters, digits, '_' or '-'"]
+    found = [] if _IDENTIFIER.match(str(task_id)) else [f"{where}: task ids are letters, digits, '_' or '-'"]
     operator = task.get("operator")
     if operator not in OPERATORS:
         found.append(f"{where}: operator {operator!r} is not on the service's allowlist (serverless/operators.json)")
@@ -288,7 +288,10 @@ def _task_problems(task_id: str, task: Any, task_ids: set[str], defaults: dict[s
     found += [f"{where}: {key} must not be set ({why})" for key, why in SERVICE_KEYS.items() if key in task]
     found += [f"{where}: {key} is ignored by MWAA Serverless; remove it" for key in sorted(IGNORED_TASK_KEYS & set(task))]
     found += _limit_problems(where, defaults | task)
-    for upstream in task.get("dependencies", []):
+    dependencies = task.get("dependencies", [])
+    if not isinstance(dependencies, list):
+        return [*found, f"{where}: dependencies must be a list of task ids"]
+    for upstream in dependencies:
         if upstream not in task_ids:
             found.append(f"{where}: depends on {upstream!r}, which is not a task of this DAG")
     return found
@@ -310,6 +313,9 @@ def problems(document: Any) -> list[str]:
     if "start_date" in dag or "start_date" in (dag.get("default_args") or {}):
         found.append(f"DAG {dag_id}: start_date must be in the future for the service; leave it out (runs start at the next cron time)")
     defaults = dag.get("default_args") or {}
+    if not isinstance(defaults, dict):  # a team's file (yaml_workflows.py) may hold anything
+        found.append(f"DAG {dag_id}: default_args must be a mapping of task arguments")
+        defaults = {}
     found += [f"DAG {dag_id} default_args: {key} is ignored by MWAA Serverless" for key in sorted(IGNORED_TASK_KEYS & set(defaults))]
     found += _limit_problems(f"DAG {dag_id} default_args", defaults)
     found += [p for task_id, task in dag["tasks"].items() for p in _task_problems(task_id, task, set(dag["tasks"]), defaults)]

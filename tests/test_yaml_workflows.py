@@ -73,7 +73,9 @@ def test_what_the_workflow_role_cannot_serve_is_a_reason(tmp_path: Path):
     s3 = "airflow.providers.amazon.aws.operators.s3.S3CreateObjectOperator"
     copy = f'copy:\n  tasks:\n    put:\n      operator: {s3}\n      s3_key: "s3://b/k"\n      data: "x"\n'
     two = LAMBDA_ONLY.replace("ping:", "first:") + LAMBDA_ONLY.replace("ping:", "second:")
-    found = {w.file.rsplit("/", 1)[1]: w for w in load(tmp_path, {"other.yaml": other_function, "copy.yaml": copy, "two.yaml": two})}
+    listed = LAMBDA_ONLY.replace("ping:", "listed:").replace("  tasks:", "  default_args: [owner]\n  tasks:")
+    files = {"other.yaml": other_function, "copy.yaml": copy, "two.yaml": two, "listed.yaml": listed}
+    found = {w.file.rsplit("/", 1)[1]: w for w in load(tmp_path, files)}
     assert found["other.yaml"].reasons == (
         "task ask: function_name 'someone-elses-function' is not this stack's (mwaa-platform-dev-validate-input, "
         "${PIPELINE_LAMBDA_FUNCTION_NAME}): a lite workflow's role may call only the stack's own function and job",
@@ -82,6 +84,7 @@ def test_what_the_workflow_role_cannot_serve_is_a_reason(tmp_path: Path):
         "task put: S3CreateObjectOperator needs AWS permissions a lite workflow's role doesn't get (it may invoke the stack's "
         "Lambda function and run its Glue job, nothing else)",
     )
+    assert found["listed.yaml"].reasons == ("DAG listed: default_args must be a mapping of task arguments",)
     assert found["two.yaml"].dag_id is None
     assert found["two.yaml"].reasons[0].startswith("a definition holds exactly one DAG (the service runs one DAG per file)")
 
@@ -94,6 +97,8 @@ def test_what_the_workflow_role_cannot_serve_is_a_reason(tmp_path: Path):
         ("ping: [unclosed", r"dags/workflows/bad.yaml: not valid YAML"),
         ("- just\n- a list\n", r"dags/workflows/bad.yaml: must map a DAG id to its settings and tasks"),
         (LAMBDA_ONLY.replace("ping:", "lambda_glue_pipeline:"), r"DAG id lambda_glue_pipeline is also dags/lambda_glue_pipeline.py's"),
+        (LAMBDA_ONLY.replace("*/30 * * * *", "61 4 * * 1-5"),
+         r"dags/workflows/bad.yaml: DAG ping: schedule '61 4 \* \* 1-5' is not a cron expression Airflow accepts"),
     ],
 )  # fmt: skip
 def test_a_file_broken_in_both_modes_stops_every_stack_before_anything_is_registered(tmp_path: Path, text: str, message: str):
@@ -201,3 +206,17 @@ def test_a_deadline_follows_the_cron_in_utc(tmp_path: Path, cron: str, expected)
     (retry,) = load(tmp_path, {"late_input_retry.yaml": TEAM_WORKFLOWS["late_input_retry.yaml"].replace("0 12 * * 1-5", cron)})
     check = yaml_workflows.run_check(retry)
     assert (check if isinstance(check, str) else check.crons) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("odd:\n  tasks: [check, transform]\n", "DAG odd: needs a `tasks` mapping of task id to operator arguments"),
+        ("odd:\n  tasks: {check: 5}\n", "task check: must be a mapping of operator arguments"),
+        (f"odd:\n  tasks: {{1: {{operator: {LAMBDA}}}}}\n", "task 1: function_name None is not this stack's"),  # a number as id
+        (f"odd:\n  tasks: {{t: {{operator: {LAMBDA}, dependencies: 5}}}}\n", "task t: dependencies must be a list of task ids"),
+    ],
+)
+def test_a_malformed_file_is_a_reason_for_lite_never_a_crash(tmp_path: Path, text: str, reason: str):
+    (odd,) = load(tmp_path, {"odd.yaml": text})
+    assert any(r.startswith(reason) for r in odd.reasons), odd.reasons
