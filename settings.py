@@ -530,7 +530,9 @@ class Settings(_Model):
     """extra default tags"""
     alert_emails: list[str] = []
     """who hears of a failed task or a missed run: email subscriptions on the alert topic (SNS asks each to confirm);
-    the pack's `sns-topic-has-subscriber` wants one (advisory in dev, mandatory in prod)
+    the pack's `sns-topic-has-subscriber` wants one (advisory in dev, mandatory in prod), and `sns-subscriber-can-confirm`
+    reports an address at a reserved domain such as prod's shipped `example.com` placeholder: set yours before prod's first
+    deploy
     """
     network: NetworkSettings = NetworkSettings()
     mwaa: MwaaSettings = MwaaSettings()

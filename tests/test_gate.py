@@ -33,7 +33,7 @@ MANDATORY_BY_DESIGN = {
 EXPECTED_NOTES = {
     "dev": [("mwaa-customer-managed-key", "advisory"), ("sns-topic-has-subscriber", "advisory")],
     "lite": [("sns-topic-has-subscriber", "advisory")],  # like dev, nobody subscribed yet
-    "prod": [],
+    "prod": [("sns-subscriber-can-confirm", "advisory")],  # its placeholder address, until a team sets its own
 }
 #: A paused dev has no environment to note, but still an alert topic nobody subscribed to.
 PAUSED_NOTES = [("sns-topic-has-subscriber", "advisory")]

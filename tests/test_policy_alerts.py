@@ -51,9 +51,47 @@ def test_aws_native_inline_subscriptions_count(pack):
     assert len(violations(check(pack, Res("aws-native:sns:Topic", "bare", {})), POLICY)) == 1
 
 
+@pytest.mark.reference  # the shipped placeholder: a fork sets its own address
 def test_dev_is_told_and_prod_ships_a_subscriber(dev: StackRun, prod: StackRun):
     advisories = [v for v in run_gate(dev, *stack_pack_config("dev")).violations if v.policy == POLICY]
     assert [(v.level, "Topic 'pipeline-alerts' has no subscription" in v.message) for v in advisories] == [("advisory", True)]
     assert not [v for v in run_gate(prod, *stack_pack_config("prod")).violations if v.policy == POLICY]
     (email,) = prod.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert email.inputs["endpoint"] == "data-platform-oncall@example.com"  # the placeholder users replace
+
+
+CONFIRM = "sns-subscriber-can-confirm"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "reserved"),
+    [
+        ("oncall@example.com", True), ("a@alerts.example.org", True), ("a@EXAMPLE.NET.", True), ("a@pager.test", True),
+        ("a@x.invalid", True), ("a@host.localhost", True), ("a@company.example", True),
+        ("a@example.co", False), ("a@examples.com", False), ("a@notexample.com", False), ("a@company.com", False),
+    ],
+)  # fmt: skip
+def test_an_email_to_a_reserved_domain_is_reported(pack, endpoint: str, reserved: bool):
+    alerts = topic()
+    found = violations(check(pack, alerts, subscription(alerts, topic=UNKNOWN, endpoint=endpoint)), CONFIRM)
+    assert found == ([
+        f"[advisory] TopicSubscription 'alerts-email' sends alerts to {endpoint}, a reserved domain (RFC 2606) where no one "
+        "can confirm the subscription, so its alerts reach no one: before the stack's first deploy, set alertEmails in "
+        "Pulumi.<stack>.yaml to an address someone reads"
+    ] if reserved else [])  # fmt: skip
+
+
+def test_other_protocols_and_aws_native_inline_subscriptions(pack):
+    alerts = topic()
+    assert (
+        violations(check(pack, alerts, subscription(alerts, topic=UNKNOWN, protocol="https", endpoint="https://example.com/hook")), CONFIRM)
+        == []
+    )
+    native = Res("aws-native:sns:Topic", "native", {"subscription": [{"protocol": "email", "endpoint": "a@example.com"}]})
+    assert len(violations(check(pack, native), CONFIRM)) == 1
+
+
+@pytest.mark.reference  # the shipped placeholder: a fork sets its own address
+def test_prod_is_told_its_placeholder_can_never_confirm(prod: StackRun):
+    (advisory,) = [v for v in run_gate(prod, *stack_pack_config("prod")).violations if v.policy == CONFIRM]
+    assert advisory.level == "advisory" and "data-platform-oncall@example.com, a reserved domain" in advisory.message

@@ -1,6 +1,9 @@
-"""Alerts reach someone: every SNS topic has a subscriber, or its alerts (a failed task, a missed run) go nowhere."""
+"""Alerts reach someone: every SNS topic has a subscriber, or its alerts (a failed task, a missed run) go nowhere; and an
+email subscriber's domain can receive SNS's confirmation, which a reserved one (RFC 2606) never can."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
@@ -36,4 +39,39 @@ topic_subscribed = StackValidationPolicy(
     validate=_topic_subscribed,
 )
 
-POLICIES = [topic_subscribed]
+#: Reserved for documentation and testing (RFC 2606 section 2 and 3; RFC 6761): no mailbox there can confirm a subscription.
+RESERVED_TLDS = ("test", "example", "invalid", "localhost")
+RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
+
+
+def reserved_domain(address: str) -> bool:
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    return domain.rpartition(".")[2] in RESERVED_TLDS or any(domain == d or domain.endswith(f".{d}") for d in RESERVED_DOMAINS)
+
+
+@guarded
+def _subscriber_can_confirm(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    graph = Graph(args.resources)
+    found = [(s, peek(s.props, "protocol"), peek(s.props, "endpoint")) for s in graph.of_type(*SUBSCRIPTIONS)]
+    for topic in graph.of_type(*TOPICS):  # aws-native declares subscriptions on the topic itself
+        inline = peek(topic.props, "subscription")
+        count = len(inline) if isinstance(inline, Sequence) and not isinstance(inline, str) else 0
+        found += [(topic, peek(inline, i, "protocol"), peek(inline, i, "endpoint")) for i in range(count)]
+    for resource, protocol, endpoint in found:
+        if protocol in ("email", "email-json") and isinstance(endpoint, str) and reserved_domain(endpoint):
+            report_violation(
+                f"{label(resource)} sends alerts to {endpoint}, a reserved domain (RFC 2606) where no one can confirm the "
+                "subscription, so its alerts reach no one: before the stack's first deploy, set alertEmails in "
+                "Pulumi.<stack>.yaml to an address someone reads",
+                resource.urn,
+            )
+
+
+subscriber_can_confirm = StackValidationPolicy(
+    name="sns-subscriber-can-confirm",
+    description="No email subscription goes to a reserved domain (RFC 2606), which can never confirm it (advisory).",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=_subscriber_can_confirm,
+)
+
+POLICIES = [topic_subscribed, subscriber_can_confirm]
