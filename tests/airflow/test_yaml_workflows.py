@@ -25,6 +25,17 @@ def only_the_loader(tmp_path: Path, config: str) -> Path:
     return folder
 
 
+def with_the_workflow(tmp_path: Path, config: str) -> Path:
+    """The loader, the config and the fork-like copy's workflow; dag-factory must be installed (the copy pins it)."""
+    pytest.importorskip(
+        "dagfactory", reason="dag-factory is not in dev's requirements here; tests/fork's copy pins it and .ci/run runs these there"
+    )
+    folder = only_the_loader(tmp_path, config)
+    (folder / "workflows").mkdir(exist_ok=True)
+    (folder / "workflows" / "late_input_retry.yaml").write_text(WORKFLOW)
+    return folder
+
+
 def test_without_yaml_files_the_loader_needs_nothing_more(tmp_path: Path, rendered_config: str):  # noqa: F811
     bag = dag_bag(only_the_loader(tmp_path, rendered_config))
     assert bag.import_errors == {} and bag.dags == {}
@@ -40,13 +51,7 @@ def test_without_the_config_the_loader_says_what_renders_it(tmp_path: Path):
 
 
 def test_a_yaml_workflow_runs_with_this_stacks_names(tmp_path: Path, rendered_config: str):  # noqa: F811
-    pytest.importorskip(
-        "dagfactory", reason="dag-factory is not in dev's requirements here; tests/fork's copy pins it and .ci/run runs these there"
-    )
-    folder = only_the_loader(tmp_path, rendered_config)
-    (folder / "workflows").mkdir(exist_ok=True)
-    (folder / "workflows" / "late_input_retry.yaml").write_text(WORKFLOW)
-    bag = dag_bag(folder)
+    bag = dag_bag(with_the_workflow(tmp_path, rendered_config))
     assert bag.import_errors == {}
     config, dag = json.loads(rendered_config), bag.dags["late_input_retry"]
     check, transform = dag.get_task("check_input"), dag.get_task("transform")
@@ -58,13 +63,7 @@ def test_a_yaml_workflow_runs_with_this_stacks_names(tmp_path: Path, rendered_co
 
 def test_a_failed_task_of_a_yaml_workflow_alerts_the_stacks_topic(tmp_path: Path, rendered_config: str):  # noqa: F811
     """MWAA has no MWAA Serverless events: the loader gives each task the pipeline DAG's failure alert."""
-    pytest.importorskip(
-        "dagfactory", reason="dag-factory is not in dev's requirements here; tests/fork's copy pins it and .ci/run runs these there"
-    )
-    folder = only_the_loader(tmp_path, rendered_config)
-    (folder / "workflows").mkdir(exist_ok=True)
-    (folder / "workflows" / "late_input_retry.yaml").write_text(WORKFLOW)
-    dag = dag_bag(folder).dags["late_input_retry"]
+    dag = dag_bag(with_the_workflow(tmp_path, rendered_config)).dags["late_input_retry"]
     callbacks = [task.on_failure_callback for task in dag.tasks]
     # One alert on every task, as a list: Airflow 3.3's task runner iterates the callbacks (a bare function failed there).
     assert len(callbacks) == 2 and all(isinstance(c, list) and len(c) == 1 and c[0] is callbacks[0][0] for c in callbacks)
