@@ -178,17 +178,33 @@ with DAG("several", schedule=CronTriggerTimetable("0 9 * * *", timezone="Europe/
 """
 
 
+def with_yaml_workflows(project: Path) -> Path:
+    """tests/fork's YAML workflows (one lite can run, one for provisioned stacks only), dag-factory pinned as it pins it."""
+    (project / "dags" / "workflows").mkdir(exist_ok=True)
+    for name, text in TEAM_WORKFLOWS.items():
+        (project / "dags" / "workflows" / name).write_text(text)
+    add_team_requirements(project / "dags" / "requirements.txt")
+    return project
+
+
 def test_the_serverless_stack_names_every_dag_it_does_not_run_with_why(tmp_path: Path):
-    """lite runs the shipped pipeline from its generated definition; every other DAG of the team's is named, in the
-    output and the summary, with what keeps it off MWAA Serverless (never dropped silently)."""
+    """lite runs the shipped pipeline from its generated definition and each YAML workflow the service can run, loaded
+    with the service's dag-factory on its Airflow; every other DAG of the team's, Python or YAML, is named, in the output
+    and the summary, with what keeps it off MWAA Serverless (never dropped silently)."""
     project = copy_project(tmp_path)
     reset_to_reference(project)  # the shipped DAG alone: a fork's own DAGs would be named too
     (project / "dags" / "team_report.py").write_text(TEAM_DAG)  # its provider is not in the service's Airflow
     (project / "dags" / "several.py").write_text(SEVERAL)
+    with_yaml_workflows(project)
     done = offline("dags", "lite", "--project", str(project), "--json")
-    assert done.returncode == 0, done.stderr[-3000:]  # the definition itself is fine: naming is not failing
-    named = {n["dag_id"] or n["file"]: n["reasons"] for n in json.loads(done.stdout)["lite"]["dags"]["not_run"]}
-    assert set(named) == {"team_report.py", "several"}  # never the shipped pipeline's file: lite runs its definition
+    assert done.returncode == 0, done.stderr[-3000:]  # the definitions themselves are fine: naming is not failing
+    report = json.loads(done.stdout)["lite"]["dags"]
+    (deployed,) = report["team_definitions"]
+    assert deployed.endswith("-late_input_retry.yaml")
+    assert {d["dag_id"] for d in report["dags"]} == {"lambda_glue_pipeline", "late_input_retry"}  # loaded as the service does
+    named = {n["dag_id"] or n["file"]: n["reasons"] for n in report["not_run"]}
+    assert set(named) == {"team_report.py", "several", "audit_marker"}  # never the pipeline's file: lite runs its definition
+    assert "DAG audit_marker: catchup is ignored by MWAA Serverless; remove it" in named["audit_marker"]
     assert "No module named 'airflow.providers.slack'" in named["team_report.py"][1]
     assert named["several"][0].startswith("a Python DAG: MWAA Serverless runs dag-factory YAML definitions")
     assert "its cron runs in Europe/Berlin, which has daylight saving: the service reads cron in UTC" in named["several"]
@@ -198,29 +214,19 @@ def test_the_serverless_stack_names_every_dag_it_does_not_run_with_why(tmp_path:
     assert "task group.inside is in task group group: task groups are not supported" in named["several"]
     text = offline("dags", "lite", "--project", str(project))
     assert "    not run by lite: DAG several (several.py): a Python DAG" in text.stdout
-    assert summary_rows(text.stdout)[("lite", "-", "DAGs it doesn't run")] == "2 DAGs named above: team_report.py, several"
+    assert summary_rows(text.stdout)[("lite", "-", "DAGs it doesn't run")] == "3 DAGs named above: team_report.py, several, audit_marker"
 
 
 @pytest.mark.long
-def test_yaml_workflows_run_in_both_modes_and_lite_names_those_it_cannot_run(tmp_path: Path):
-    """One file for both modes (yaml_workflows.py): lite deploys each file the service can run and loads it with the
-    service's dag-factory on its Airflow; prod builds every file through dags/load_yaml_workflows.py with the dag-factory
-    its requirements pin, on prod's Airflow; the file written for provisioned stacks only is named for lite, with why."""
+def test_a_provisioned_stack_builds_every_yaml_workflow_through_the_loader(tmp_path: Path):
+    """One file for both modes (yaml_workflows.py; lite's side is the test above): prod builds every file through
+    dags/load_yaml_workflows.py with the dag-factory its requirements pin, on prod's Airflow, named by its file."""
     project = copy_project(tmp_path)
     reset_to_reference(project)
-    (project / "dags" / "workflows").mkdir()
-    for name, text in TEAM_WORKFLOWS.items():
-        (project / "dags" / "workflows" / name).write_text(text)
-    add_team_requirements(project / "dags" / "requirements.txt")  # dag-factory, as tests/fork pins it
-    done = offline("dags", "lite", "prod", "--project", str(project), "--json")
+    with_yaml_workflows(project)
+    done = offline("dags", "prod", "--project", str(project), "--json")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    lite, prod = (json.loads(done.stdout)[stack]["dags"] for stack in ("lite", "prod"))
-    (deployed,) = lite["team_definitions"]
-    assert deployed.endswith("-late_input_retry.yaml")
-    assert {d["dag_id"] for d in lite["dags"]} == {"lambda_glue_pipeline", "late_input_retry"}  # loaded as the service does
-    (named,) = lite["not_run"]
-    assert (named["dag_id"], named["file"]) == ("audit_marker", "dags/workflows/audit_marker.yaml")
-    assert "DAG audit_marker: catchup is ignored by MWAA Serverless; remove it" in named["reasons"]
+    prod = json.loads(done.stdout)["prod"]["dags"]
     assert {d["dag_id"] for d in prod["dags"]} == {"lambda_glue_pipeline", "late_input_retry", "audit_marker"}
     files = {d["dag_id"]: d["file"] for d in prod["dags"]}  # named by their files, not the loader's
     assert files["late_input_retry"] == "dags/workflows/late_input_retry.yaml" and files["lambda_glue_pipeline"] == SHIPPED_DAG
