@@ -179,7 +179,7 @@ if serverless:
         if team.reasons or team.dag_id is None:  # no DAG id: more than one DAG, a reason too
             pulumi.log.warn(f"{team.file}: not run by this serverless stack: {'; '.join(team.reasons)}")
             continue
-        name = yaml_workflows.workflow_name(settings, team.dag_id)
+        name, runs = yaml_workflows.workflow_name(settings, team.dag_id), yaml_workflows.runs_per_month(team)
         team_arns[team.dag_id] = ServerlessWorkflow(
             f"workflow-{team.dag_id}",
             workflow_args(
@@ -190,7 +190,7 @@ if serverless:
                 job_arn=pipeline.job_arn if "job_name" in team.calls else None,
                 alert_topic_arn=None,
                 usage_tags={
-                    "pipeline:runs-per-month": f"{yaml_workflows.runs_per_month(team):g}",
+                    "pipeline:runs-per-month": f"{runs:g}",
                     "pipeline:billed-task-minutes": f"{yaml_workflows.billed_task_minutes(team, pipe.glue.expected_run_minutes):g}",
                 },
             ),
@@ -208,7 +208,7 @@ if serverless:
                 run_minutes_of_week=check.run_minutes,
                 deadline_minutes=check.deadline_minutes,
                 deadline_crons=check.crons,
-                runs_per_month=yaml_workflows.runs_per_month(team),
+                runs_per_month=runs,
             )
         )
     if team_arns:

@@ -31,7 +31,15 @@ from croniter import croniter
 
 import names
 from schedule import WEEK, minute_of_week, scheduler_cron_lines
-from serverless.definition import GLUE_OPERATOR, LAMBDA_OPERATOR, MAX_TASK_SECONDS, OPERATORS, problems
+from serverless.definition import (
+    GLUE_OPERATOR,
+    LAMBDA_OPERATOR,
+    MAX_TASK_SECONDS,
+    OPERATORS,
+    duration_seconds,
+    problems,
+    task_minutes,
+)
 from settings import PROJECT, ConfigError, Settings
 
 #: Where the files live, relative to the project (uploaded to the DAG bucket's dags/workflows/ with the rest of dags/).
@@ -119,11 +127,9 @@ def render(file: str, text: str, values: dict[str, str]) -> str:
 def _lite_reasons(workflow_name: str, document: dict[str, Any], values: dict[str, str]) -> tuple[list[str], set[str]]:
     """The service's rules, then what its role can't serve: (reasons, the GRANTED arguments the tasks use)."""
     found, calls = problems(document), set()
-    if found and found[0].startswith("a definition holds exactly one DAG"):
-        return found, calls
+    if len(document) != 1 or not isinstance(next(iter(document.values())).get("tasks"), dict):
+        return found, calls  # the service's rules said why
     (dag,) = document.values()
-    if not isinstance(dag.get("tasks"), dict):
-        return found, calls
     own = {"function_name": values["PIPELINE_LAMBDA_FUNCTION_NAME"], "job_name": values["PIPELINE_GLUE_JOB_NAME"]}
     for task_id, task in dag["tasks"].items():
         operator = task.get("operator") if isinstance(task, dict) else None
@@ -199,20 +205,13 @@ def require_dag_factory(workflows: list[YamlWorkflow], requirements: Path) -> No
         )
 
 
-def _seconds(value: Any) -> int:
-    """A duration as a file writes it: whole seconds, or dag-factory's typed timedelta."""
-    if isinstance(value, dict):
-        return ((value.get("days", 0) * 24 + value.get("hours", 0)) * 60 + value.get("minutes", 0)) * 60 + value.get("seconds", 0)
-    return int(value)
-
-
 def deadline_minutes(workflow: YamlWorkflow) -> int:
     """How long after its scheduled time a run's result is due (START_MARGIN_MINUTES and the tasks' worst case)."""
     defaults, seconds = workflow.dag.get("default_args") or {}, 0
     for task in workflow.tasks.values():
         settings = defaults | task
-        timeout = _seconds(settings.get("execution_timeout", MAX_TASK_SECONDS))
-        retries, delay = int(settings.get("retries", 0)), _seconds(settings.get("retry_delay", DEFAULT_RETRY_DELAY_SECONDS))
+        timeout = duration_seconds(settings.get("execution_timeout", MAX_TASK_SECONDS))  # the service's limits passed
+        retries, delay = settings.get("retries", 0), duration_seconds(settings.get("retry_delay", DEFAULT_RETRY_DELAY_SECONDS))
         seconds += timeout * (retries + 1) + delay * retries
     return math.ceil(seconds / 60) + START_MARGIN_MINUTES
 
@@ -238,7 +237,7 @@ def run_check(workflow: YamlWorkflow) -> RunCheck | str:
 def runs_per_month(workflow: YamlWorkflow) -> float:
     """Its cron's runs in an average month of 730 hours, counted in UTC (as the service reads it) over 2026, or over its
     first 10,000 runs for a frequent one."""
-    cron = next(iter(workflow.document.values())).get("schedule")
+    cron = workflow.dag.get("schedule")
     if not cron or cron == "None":
         return 0.0
     start, runs = datetime(2026, 1, 1), 0
@@ -250,5 +249,5 @@ def runs_per_month(workflow: YamlWorkflow) -> float:
 
 
 def billed_task_minutes(workflow: YamlWorkflow, glue_expected_minutes: float) -> float:
-    """Task-minutes a successful run bills: a minute at least per task, a Glue task its expected run and a minute more."""
-    return sum(max(1.0, glue_expected_minutes + 1) if task.get("operator") == GLUE_OPERATOR else 1.0 for task in workflow.tasks.values())
+    """Task-minutes a successful run bills, each task as the pipeline's are (serverless/definition.py `task_minutes`)."""
+    return sum(task_minutes(task.get("operator"), glue_expected_minutes) for task in workflow.tasks.values())

@@ -34,6 +34,8 @@ from offline.stacks import PROJECT_DIR, project_name, stack_config
 
 ACCOUNT_ID = "123456789012"
 WORKFLOW = "aws-native:mwaaserverless:Workflow"
+#: The pipeline's workflow resource (the `serverless` component's, __main__.py); a team's own are named after their DAGs.
+PIPELINE_WORKFLOW = "serverless-workflow"
 #: Top-level files and packages of the Pulumi program (what __main__.py imports).
 PROGRAM_MODULES = ("settings", "names", "schedule", "duty_cycle", "yaml_workflows", "components", "serverless")
 
@@ -261,7 +263,7 @@ def workflow_definitions(run: StackRun) -> list[Recorded]:
     """The S3 objects a serverless stack's workflows read their definitions from (by graph edge): the pipeline's (its
     component is `serverless`, __main__.py), then the team's own (yaml_workflows.py)."""
     objects = run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
-    workflows = sorted(run.of_type(WORKFLOW), key=lambda w: not w.parent.endswith("::serverless"))
+    workflows = sorted(run.of_type(WORKFLOW), key=lambda w: w.name != PIPELINE_WORKFLOW)
     found = []
     for workflow in workflows:
         feeding = set(workflow.property_dependencies.get("definitionS3Location", []))
@@ -271,7 +273,7 @@ def workflow_definitions(run: StackRun) -> list[Recorded]:
 
 def pipeline_workflow(run: StackRun) -> Recorded:
     """A serverless stack's pipeline workflow (serverless/definition.py's, in the `serverless` component of __main__.py)."""
-    return run.by_name("serverless-workflow")
+    return run.by_name(PIPELINE_WORKFLOW)
 
 
 def workflow_named(run: StackRun, name: str) -> Recorded:

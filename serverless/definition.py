@@ -124,9 +124,20 @@ def task_seconds(pipeline: PipelineSettings) -> dict[str, int]:
     }
 
 
+def task_minutes(operator: str | None, glue_expected_minutes: float) -> float:
+    """Task-minutes one try of a task bills: at least a minute; a Glue task its expected run plus start-up and polling.
+    The pipeline's tasks and a team's workflow's (yaml_workflows.py) are billed alike."""
+    return max(1, glue_expected_minutes + GLUE_TASK_OVERHEAD_MINUTES) if operator == GLUE_OPERATOR else 1
+
+
 def billed_task_minutes(pipeline: PipelineSettings) -> float:
     """Task-minutes one successful run bills: each task at least a minute (a retried try bills again, not counted)."""
-    return 1 + max(1, pipeline.glue.expected_run_minutes + GLUE_TASK_OVERHEAD_MINUTES)
+    return sum(task_minutes(operator, pipeline.glue.expected_run_minutes) for operator in (LAMBDA_OPERATOR, GLUE_OPERATOR))
+
+
+def duration_seconds(value: int | dict[str, Any]) -> int:
+    """A duration as a definition writes it, whole seconds or a typed timedelta (`duration`), in seconds."""
+    return value if isinstance(value, int) else _Duration.model_validate(value).total_seconds
 
 
 def task_defaults(dag_file: Path = DAG_FILE) -> dict[str, Any]:
